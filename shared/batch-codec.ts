@@ -1,0 +1,462 @@
+/**
+ * The record batch: the unit of produce, of storage, of CRC check and of transfer to consumers.
+ *
+ * The agent encodes a batch, the collector validates its CRC, stamps the base offset and writes the bytes as they
+ * came; readers get the same bytes back. The format is specified in docs/storage.md and pinned by golden vectors in
+ * test/shared/batch-codec.test.ts. All integers are big-endian.
+ *
+ *   offset size field
+ *    0     8   baseOffset      int64   offset of the first record; producers send 0, the collector stamps it
+ *    8     4   batchLength     int32   bytes that follow this field (the whole batch is 12 + batchLength bytes)
+ *   12     1   magic           uint8   format version, = 1
+ *   13     4   crc             uint32  CRC-32 (zlib.crc32) of every byte from `attributes` to the end
+ *   17     2   attributes      uint16  bits 0-2: compression of the records section (0 none, 1 gzip); others 0
+ *   19     4   recordCount     int32   >= 1
+ *   23     8   firstTimestamp  int64   ms since the epoch; record timestamps are deltas from it
+ *   31     8   maxTimestamp    int64   greatest record timestamp (the time index is built from it)
+ *   39     -   key             uvarint length + UTF-8 bytes: the source (host + path)
+ *          -   labels          uvarint count, then count x (uvarint length + UTF-8 name, uvarint length + UTF-8 value)
+ *          -   records         to the end of the batch, gzip-compressed as a whole when attributes say so;
+ *                              each record: uvarint bodyLength, then the body:
+ *                                zigzag varint timestampDelta, uvarint valueLength + value bytes,
+ *                                uvarint fieldCount, then fieldCount x (uvarint len + name, uvarint len + value)
+ *
+ * Why this layout: baseOffset and batchLength sit outside the CRC (as in Kafka), so stamping an offset does not
+ * re-hash; key and labels are written once per batch and stay uncompressed, so a query can skip a batch whose labels
+ * do not match without inflating it; recordCount and the timestamps sit in the fixed header, so the log can index a
+ * batch without decoding a record.
+ */
+import { crc32, gunzipSync, gzipSync } from 'node:zlib';
+import { CorruptBatchError, InvalidArgumentError } from './errors.ts';
+import type { BatchInput, Fields, Labels, Offset, RecordInput, StoredRecord, TimestampMs } from './record.ts';
+
+export const MAGIC = 1;
+export const HEADER_SIZE = 39;
+/** Bytes before `batchLength`'s coverage begins: baseOffset + batchLength. */
+export const LOG_OVERHEAD = 12;
+const CRC_START = 17;
+/** The largest batch this codec accepts, compressed or not; a collector may configure a lower cap. */
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+
+export type Compression = 'none' | 'gzip';
+const COMPRESSION_CODES: Record<Compression, number> = { none: 0, gzip: 1 };
+const COMPRESSION_MASK = 0x7;
+
+/** The fixed header of a batch, read without touching its records. */
+export interface BatchHeader {
+  readonly baseOffset: Offset;
+  /** Total size of the batch in bytes, header included. */
+  readonly size: number;
+  readonly magic: number;
+  readonly crc: number;
+  readonly attributes: number;
+  readonly compression: Compression;
+  readonly recordCount: number;
+  readonly firstTimestamp: TimestampMs;
+  readonly maxTimestamp: TimestampMs;
+  /** baseOffset + recordCount - 1 */
+  readonly lastOffset: Offset;
+}
+
+/** The part of a batch shared by all its records. */
+export interface BatchSource {
+  readonly key: string;
+  readonly labels: Labels;
+  /** Where the records section starts, relative to the start of the batch. */
+  readonly recordsStart: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Varints (protobuf style). Values are JS numbers, exact up to 2^53; arithmetic instead of bit operators keeps
+// them exact above 2^31.
+
+function uvarintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeUvarint(buf: Buffer, pos: number, value: number): number {
+  while (value >= 0x80) {
+    buf[pos++] = (value % 128) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  buf[pos++] = value;
+  return pos;
+}
+
+function zigzag(value: number): number {
+  return value >= 0 ? value * 2 : -value * 2 - 1;
+}
+
+function unzigzag(value: number): number {
+  return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+}
+
+/** A cursor over a buffer whose every read is bounds-checked, turning malformed input into CorruptBatchError. */
+class Reader {
+  pos: number;
+  constructor(
+    readonly buf: Buffer,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  uvarint(): number {
+    let result = 0;
+    let multiplier = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.end) throw new CorruptBatchError('truncated varint');
+      const byte = this.buf[this.pos++]!;
+      result += (byte & 0x7f) * multiplier;
+      if (byte < 0x80) {
+        if (!Number.isSafeInteger(result)) break;
+        return result;
+      }
+      multiplier *= 128;
+    }
+    throw new CorruptBatchError('varint too long');
+  }
+
+  bytes(): Buffer {
+    const length = this.uvarint();
+    if (length > this.end - this.pos) throw new CorruptBatchError(`length ${length} runs past the end of the batch`);
+    const out = this.buf.subarray(this.pos, this.pos + length);
+    this.pos += length;
+    return out;
+  }
+
+  string(): string {
+    const length = this.uvarint();
+    if (length > this.end - this.pos) throw new CorruptBatchError(`length ${length} runs past the end of the batch`);
+    const out = this.buf.toString('utf8', this.pos, this.pos + length);
+    this.pos += length;
+    return out;
+  }
+
+  pairs(): Record<string, string> {
+    const count = this.uvarint();
+    // Each pair takes at least two bytes, so a count beyond that is corrupt, not a reason to loop for long.
+    if (count * 2 > this.end - this.pos) throw new CorruptBatchError(`pair count ${count} runs past the end`);
+    const out: Record<string, string> = {};
+    for (let i = 0; i < count; i++) {
+      const name = this.string();
+      // defineProperty, so that a name like '__proto__' from the wire is data, never a prototype change.
+      Object.defineProperty(out, name, { value: this.string(), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Encoding
+
+function pairsSize(pairs: Readonly<Record<string, string>> | undefined): number {
+  if (!pairs) return 1;
+  let size = 0;
+  let count = 0;
+  for (const [name, value] of Object.entries(pairs)) {
+    const n = Buffer.byteLength(name);
+    const v = Buffer.byteLength(value);
+    size += uvarintSize(n) + n + uvarintSize(v) + v;
+    count++;
+  }
+  return uvarintSize(count) + size;
+}
+
+function writePairs(buf: Buffer, pos: number, pairs: Readonly<Record<string, string>> | undefined): number {
+  const entries = pairs ? Object.entries(pairs) : [];
+  pos = writeUvarint(buf, pos, entries.length);
+  for (const [name, value] of entries) {
+    pos = writeString(buf, pos, name);
+    pos = writeString(buf, pos, value);
+  }
+  return pos;
+}
+
+function writeString(buf: Buffer, pos: number, value: string): number {
+  const length = Buffer.byteLength(value);
+  pos = writeUvarint(buf, pos, length);
+  buf.write(value, pos, 'utf8');
+  return pos + length;
+}
+
+function checkTimestamp(ts: number): void {
+  if (!Number.isSafeInteger(ts) || ts < 0) {
+    throw new InvalidArgumentError(`timestamp ${ts} is not a whole number of milliseconds since the epoch`);
+  }
+}
+
+/**
+ * Builds one batch record by record, copying each value once into a growing buffer: the agent's hot path calls
+ * `add` with a slice of the bytes it read, with no per-record object.
+ */
+export class BatchBuilder {
+  private buf: Buffer;
+  private length = 0;
+  private count = 0;
+  private firstTimestamp = 0;
+  private maxTimestamp = 0;
+
+  constructor(
+    readonly key: string,
+    readonly labels: Labels,
+    initialCapacity = 64 * 1024,
+  ) {
+    this.buf = Buffer.allocUnsafe(initialCapacity);
+  }
+
+  get recordCount(): number {
+    return this.count;
+  }
+
+  /** Bytes of records added so far (uncompressed, without the header). */
+  get recordBytes(): number {
+    return this.length;
+  }
+
+  add(timestamp: TimestampMs, value: Uint8Array, fields?: Fields): void {
+    checkTimestamp(timestamp);
+    if (this.count === 0) {
+      this.firstTimestamp = timestamp;
+      this.maxTimestamp = timestamp;
+    } else if (timestamp > this.maxTimestamp) {
+      this.maxTimestamp = timestamp;
+    }
+    const delta = zigzag(timestamp - this.firstTimestamp);
+    const bodyLength = uvarintSize(delta) + uvarintSize(value.length) + value.length + pairsSize(fields);
+    this.reserve(uvarintSize(bodyLength) + bodyLength);
+    let pos = writeUvarint(this.buf, this.length, bodyLength);
+    pos = writeUvarint(this.buf, pos, delta);
+    pos = writeUvarint(this.buf, pos, value.length);
+    this.buf.set(value, pos);
+    pos = writePairs(this.buf, pos + value.length, fields);
+    this.length = pos;
+    this.count++;
+  }
+
+  /** Encodes the batch with baseOffset 0. Throws if no record was added. */
+  finish(compression: Compression = 'none'): Buffer {
+    if (this.count === 0) throw new InvalidArgumentError('a batch needs at least one record');
+    const rawRecords = this.buf.subarray(0, this.length);
+    const records = compression === 'gzip' ? gzipSync(rawRecords, { level: 1 }) : rawRecords;
+    const sourceSize = uvarintSize(Buffer.byteLength(this.key)) + Buffer.byteLength(this.key) + pairsSize(this.labels);
+    const size = HEADER_SIZE + sourceSize + records.length;
+    if (size > MAX_BATCH_BYTES) {
+      throw new InvalidArgumentError(`batch of ${size} bytes exceeds the maximum of ${MAX_BATCH_BYTES}`);
+    }
+    const out = Buffer.allocUnsafe(size);
+    out.writeBigInt64BE(0n, 0);
+    out.writeInt32BE(size - LOG_OVERHEAD, 8);
+    out.writeUInt8(MAGIC, 12);
+    out.writeUInt16BE(COMPRESSION_CODES[compression], 17);
+    out.writeInt32BE(this.count, 19);
+    out.writeBigInt64BE(BigInt(this.firstTimestamp), 23);
+    out.writeBigInt64BE(BigInt(this.maxTimestamp), 31);
+    let pos = writeString(out, HEADER_SIZE, this.key);
+    pos = writePairs(out, pos, this.labels);
+    records.copy(out, pos);
+    out.writeUInt32BE(crc32(out.subarray(CRC_START)), 13);
+    return out;
+  }
+
+  private reserve(extra: number): void {
+    if (this.length + extra <= this.buf.length) return;
+    let capacity = this.buf.length * 2;
+    while (capacity < this.length + extra) capacity *= 2;
+    const grown = Buffer.allocUnsafe(capacity);
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
+  }
+}
+
+/** Encodes one batch from plain objects (tests, NDJSON produce, clients). */
+export function encodeBatch(input: BatchInput, compression: Compression = 'none'): Buffer {
+  const builder = new BatchBuilder(input.key, input.labels);
+  for (const record of input.records as readonly RecordInput[]) builder.add(record.timestamp, record.value, record.fields);
+  return builder.finish(compression);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Decoding
+
+/**
+ * Size of the batch starting at `pos` if its length field is readable, else undefined (too few bytes to tell).
+ * Throws CorruptBatchError for a length that cannot belong to a batch.
+ */
+export function peekBatchSize(buf: Buffer, pos = 0): number | undefined {
+  if (buf.length - pos < LOG_OVERHEAD) return undefined;
+  const batchLength = buf.readInt32BE(pos + 8);
+  if (batchLength < HEADER_SIZE - LOG_OVERHEAD || batchLength > MAX_BATCH_BYTES - LOG_OVERHEAD) {
+    throw new CorruptBatchError(`batch at byte ${pos} has an impossible length ${batchLength}`);
+  }
+  return LOG_OVERHEAD + batchLength;
+}
+
+/** Reads and sanity-checks the fixed header of the batch at `pos`; does not verify the CRC. */
+export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
+  const size = peekBatchSize(buf, pos);
+  if (size === undefined || buf.length - pos < HEADER_SIZE) {
+    throw new CorruptBatchError(`truncated batch header at byte ${pos}`);
+  }
+  const magic = buf[pos + 12]!;
+  if (magic !== MAGIC) throw new CorruptBatchError(`batch at byte ${pos} has unknown format version ${magic}`);
+  const attributes = buf.readUInt16BE(pos + 17);
+  const compressionCode = attributes & COMPRESSION_MASK;
+  if (attributes & ~COMPRESSION_MASK || compressionCode > 1) {
+    throw new CorruptBatchError(`batch at byte ${pos} has unknown attributes 0x${attributes.toString(16)}`);
+  }
+  const recordCount = buf.readInt32BE(pos + 19);
+  if (recordCount < 1) throw new CorruptBatchError(`batch at byte ${pos} has record count ${recordCount}`);
+  const baseOffset = Number(buf.readBigInt64BE(pos));
+  const firstTimestamp = Number(buf.readBigInt64BE(pos + 23));
+  const maxTimestamp = Number(buf.readBigInt64BE(pos + 31));
+  if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) {
+    throw new CorruptBatchError(`batch at byte ${pos} has base offset ${baseOffset}`);
+  }
+  if (!Number.isSafeInteger(firstTimestamp) || !Number.isSafeInteger(maxTimestamp) || maxTimestamp < firstTimestamp) {
+    // maxTimestamp >= firstTimestamp always holds for an encoder that tracks both, since first is one of the records.
+    throw new CorruptBatchError(`batch at byte ${pos} has inconsistent timestamps`);
+  }
+  return {
+    baseOffset,
+    size,
+    magic,
+    crc: buf.readUInt32BE(pos + 13),
+    attributes,
+    compression: compressionCode === 1 ? 'gzip' : 'none',
+    recordCount,
+    firstTimestamp,
+    maxTimestamp,
+    lastOffset: baseOffset + recordCount - 1,
+  };
+}
+
+/** True when the stored CRC matches the batch bytes. `buf` must hold the whole batch from `pos`. */
+export function isCrcValid(buf: Buffer, pos: number, header: BatchHeader): boolean {
+  if (buf.length - pos < header.size) return false;
+  return crc32(buf.subarray(pos + CRC_START, pos + header.size)) === header.crc;
+}
+
+/** Overwrites the base offset of the batch at `pos` in place (outside the CRC, so the CRC stays valid). */
+export function stampBaseOffset(buf: Buffer, pos: number, baseOffset: Offset): void {
+  buf.writeBigInt64BE(BigInt(baseOffset), pos);
+}
+
+/**
+ * Splits a buffer of concatenated batches, validating each header and CRC. Throws CorruptBatchError naming the
+ * first bad batch; used by the collector on produce, where a single bad batch rejects the whole request.
+ */
+export function splitBatches(buf: Buffer): { header: BatchHeader; bytes: Buffer }[] {
+  const out: { header: BatchHeader; bytes: Buffer }[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const header = readBatchHeader(buf, pos);
+    if (buf.length - pos < header.size) {
+      throw new CorruptBatchError(`batch ${out.length} is truncated: ${buf.length - pos} of ${header.size} bytes`);
+    }
+    if (!isCrcValid(buf, pos, header)) throw new CorruptBatchError(`batch ${out.length} fails its CRC check`);
+    out.push({ header, bytes: buf.subarray(pos, pos + header.size) });
+    pos += header.size;
+  }
+  return out;
+}
+
+/** Reads the key and labels of a batch (the whole batch in `batch`), without touching its records. */
+export function readBatchSource(batch: Buffer): BatchSource {
+  const reader = new Reader(batch, HEADER_SIZE, batch.length);
+  const key = reader.string();
+  const labels = reader.pairs();
+  return { key, labels, recordsStart: reader.pos };
+}
+
+/** The uncompressed records section of a batch. `maxBytes` caps what a gzip section may inflate to. */
+export function recordsSection(
+  batch: Buffer,
+  header: BatchHeader,
+  source: BatchSource,
+  maxBytes = MAX_BATCH_BYTES,
+): Buffer {
+  const section = batch.subarray(source.recordsStart, header.size);
+  if (header.compression === 'none') return section;
+  try {
+    return gunzipSync(section, { maxOutputLength: maxBytes });
+  } catch (cause) {
+    throw new CorruptBatchError(`cannot inflate the records of the batch at offset ${header.baseOffset}`, { cause });
+  }
+}
+
+/** One record, as handed to a visitor: `value` is a view into the batch (or its inflated section), not a copy. */
+export interface RecordView {
+  readonly offset: Offset;
+  readonly timestamp: TimestampMs;
+  readonly value: Buffer;
+  readonly fields: Fields | undefined;
+}
+
+/**
+ * Visits every record of one whole batch in order. Returning `false` from the visitor stops early. Throws
+ * CorruptBatchError if the records section does not match the header (count, lengths).
+ */
+export function forEachRecord(
+  batch: Buffer,
+  visit: (record: RecordView, header: BatchHeader, source: BatchSource) => boolean | undefined,
+  header: BatchHeader = readBatchHeader(batch, 0),
+  source: BatchSource = readBatchSource(batch),
+): void {
+  const section = recordsSection(batch, header, source);
+  const reader = new Reader(section, 0, section.length);
+  for (let i = 0; i < header.recordCount; i++) {
+    const bodyLength = reader.uvarint();
+    const bodyEnd = reader.pos + bodyLength;
+    if (bodyEnd > section.length) throw new CorruptBatchError(`record ${i} runs past the end of its batch`);
+    const body = new Reader(section, reader.pos, bodyEnd);
+    const timestamp = header.firstTimestamp + unzigzag(body.uvarint());
+    const value = body.bytes();
+    // Most lines carry no parsed fields: skip the empty object rather than allocate one per record.
+    let fields: Fields | undefined;
+    if (body.pos < bodyEnd && section[body.pos] === 0) body.pos++;
+    else fields = body.pairs();
+    if (body.pos !== bodyEnd) throw new CorruptBatchError(`record ${i} has ${bodyEnd - body.pos} stray bytes`);
+    reader.pos = bodyEnd;
+    if (visit({ offset: header.baseOffset + i, timestamp, value, fields }, header, source) === false) return;
+  }
+  if (reader.pos !== section.length) {
+    throw new CorruptBatchError(`batch at offset ${header.baseOffset} has bytes after its last record`);
+  }
+}
+
+/** Decodes every record of every batch in `buf` (concatenated whole batches) into plain objects. */
+export function decodeRecords(buf: Buffer): StoredRecord[] {
+  const out: StoredRecord[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const header = readBatchHeader(buf, pos);
+    if (buf.length - pos < header.size) throw new CorruptBatchError(`truncated batch at byte ${pos}`);
+    const batch = buf.subarray(pos, pos + header.size);
+    const source = readBatchSource(batch);
+    forEachRecord(
+      batch,
+      (r) => {
+        out.push({
+          offset: r.offset,
+          timestamp: r.timestamp,
+          key: source.key,
+          labels: source.labels,
+          value: Buffer.from(r.value),
+          ...(r.fields ? { fields: r.fields } : {}),
+        });
+        return true;
+      },
+      header,
+      source,
+    );
+    pos += header.size;
+  }
+  return out;
+}
