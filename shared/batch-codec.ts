@@ -278,7 +278,8 @@ export class BatchBuilder {
 /** Encodes one batch from plain objects (tests, NDJSON produce, clients). */
 export function encodeBatch(input: BatchInput, compression: Compression = 'none'): Buffer {
   const builder = new BatchBuilder(input.key, input.labels);
-  for (const record of input.records as readonly RecordInput[]) builder.add(record.timestamp, record.value, record.fields);
+  for (const record of input.records as readonly RecordInput[])
+    builder.add(record.timestamp, record.value, record.fields);
   return builder.finish(compression);
 }
 

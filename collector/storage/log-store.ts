@@ -1,0 +1,164 @@
+/**
+ * The contract of a storage backend: what the collector's HTTP API, query engine, consumer groups and NATS bridge
+ * may ask of the log. Two backends implement it: the embedded file store (`file/`, the default, modelled on
+ * Kafka's log) and the JetStream store (`jetstream/`, for more than one machine). One contract test suite
+ * (test/collector/storage/contract.ts) runs against both.
+ *
+ * Semantics every backend keeps:
+ * - Offsets are contiguous per partition from the log start, assigned at append, never reused.
+ * - `append` resolves only once the batches are durable under the topic's flush policy; if it rejects, none of
+ *   its batches is visible to any reader, ever.
+ * - Appends to one partition are applied in call order; appends to different partitions proceed in parallel.
+ * - `read` returns whole batches, starting with the batch that holds the requested offset (so it may start before
+ *   it), and always at least one batch when one exists, even if larger than maxBytes, so a consumer never stalls.
+ * - Stored bytes that fail validation are reported as CorruptDataError, never returned as records.
+ */
+import type { Offset, PartitionId, TimestampMs } from '../../shared/record.ts';
+
+export type FlushPolicy =
+  | { readonly mode: 'always' }
+  | { readonly mode: 'interval'; readonly intervalMs: number; readonly intervalBytes: number };
+
+export interface TopicConfig {
+  readonly partitions: number;
+  /** Delete closed segments whose newest record is older than this; null keeps data forever. */
+  readonly retentionMs: number | null;
+  /** Per partition: delete the oldest closed segments while the partition is larger than this; null: no limit. */
+  readonly retentionBytes: number | null;
+  /** Roll to a new segment once the active one reaches this size. */
+  readonly segmentBytes: number;
+  /** Roll to a new segment once the active one's first batch is older than this. */
+  readonly segmentMs: number;
+  readonly flush: FlushPolicy;
+}
+
+export interface PartitionInfo {
+  readonly partition: PartitionId;
+  /** The first offset still held (moves forward with retention). */
+  readonly startOffset: Offset;
+  /** The offset the next appended record will get (Kafka's log end offset / high watermark). */
+  readonly endOffset: Offset;
+  readonly sizeBytes: number;
+  readonly segmentCount: number;
+}
+
+export interface TopicInfo {
+  readonly name: string;
+  readonly config: TopicConfig;
+  readonly partitions: readonly PartitionInfo[];
+}
+
+export interface AppendResult {
+  readonly baseOffset: Offset;
+  readonly lastOffset: Offset;
+  readonly recordCount: number;
+}
+
+export interface ReadResult {
+  /** Whole batches, concatenated, each with its base offset stamped. Empty when `offset` equals the end offset. */
+  readonly batches: Buffer;
+  /** The offset after the last record returned (equal to the requested offset when nothing was returned). */
+  readonly nextOffset: Offset;
+  readonly startOffset: Offset;
+  readonly endOffset: Offset;
+}
+
+export interface CommitRequest {
+  readonly topic: string;
+  readonly partition: PartitionId;
+  readonly offset: Offset;
+  readonly metadata?: string;
+}
+
+export interface CommittedOffset {
+  readonly topic: string;
+  readonly partition: PartitionId;
+  /** The next offset the group will consume (Kafka's convention: last processed + 1). */
+  readonly offset: Offset;
+  readonly metadata: string;
+  readonly commitTimestamp: TimestampMs;
+}
+
+/** Committed consumer offsets per (group, topic, partition), durable and crash-safe. */
+export interface OffsetStore {
+  commit(group: string, offsets: readonly CommitRequest[]): Promise<void>;
+  /** Every committed offset of the group; an unknown group gives an empty list. */
+  fetch(group: string): Promise<CommittedOffset[]>;
+  listGroups(): Promise<string[]>;
+  deleteGroup(group: string): Promise<void>;
+}
+
+/** Emitted after an append has become durable and visible. */
+export interface AppendEvent {
+  readonly topic: string;
+  readonly partition: PartitionId;
+  readonly baseOffset: Offset;
+  readonly lastOffset: Offset;
+  readonly recordCount: number;
+  readonly bytes: number;
+  /** The stored batches, offsets stamped. Listeners must not modify them. */
+  readonly batches: readonly Buffer[];
+}
+
+/**
+ * What a backend reports as it works. The collector composes one sink from its metrics and its NATS forwarder;
+ * storage code never imports either.
+ */
+export interface StorageEvents {
+  appended?(event: AppendEvent): void;
+  fsynced?(durationSeconds: number): void;
+  segmentRolled?(topic: string, partition: PartitionId): void;
+  segmentsDeleted?(
+    topic: string,
+    partition: PartitionId,
+    segments: number,
+    bytes: number,
+    reason: 'time' | 'size',
+  ): void;
+  recoveryTruncated?(topic: string, partition: PartitionId, bytes: number, reason: string): void;
+  corruptionDetected?(topic: string, partition: PartitionId, detail: string): void;
+}
+
+export interface RetentionResult {
+  readonly segmentsDeleted: number;
+  readonly bytesDeleted: number;
+}
+
+export interface LogStore {
+  /** Creates a topic; unspecified config keys take the store's defaults. Throws TopicExistsError. */
+  createTopic(name: string, config?: Partial<TopicConfig>): Promise<TopicInfo>;
+  /** Deletes a topic and all its data. Throws TopicNotFoundError. */
+  deleteTopic(name: string): Promise<void>;
+  listTopics(): Promise<TopicInfo[]>;
+  describeTopic(name: string): Promise<TopicInfo>;
+  hasTopic(name: string): boolean;
+
+  /**
+   * Appends whole encoded batches (as from BatchBuilder.finish) to one partition and stamps their base offsets in
+   * place. Validates each batch's header and CRC first: a bad batch rejects the whole call with CorruptBatchError
+   * and nothing is written.
+   */
+  append(topic: string, partition: PartitionId, batches: readonly Buffer[]): Promise<AppendResult>;
+  /** Throws OffsetOutOfRangeError unless startOffset <= offset <= endOffset. */
+  read(topic: string, partition: PartitionId, offset: Offset, maxBytes: number): Promise<ReadResult>;
+  /** The first offset whose batch's max timestamp is >= timestamp; the end offset if there is none. */
+  offsetForTimestamp(topic: string, partition: PartitionId, timestamp: TimestampMs): Promise<Offset>;
+  /**
+   * Resolves true as soon as the partition's end offset is greater than `offset`, false after `timeoutMs` or when
+   * `signal` aborts. The long-poll of fetch and the live tail are built on it.
+   */
+  waitForAppend(
+    topic: string,
+    partition: PartitionId,
+    offset: Offset,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean>;
+
+  readonly offsets: OffsetStore;
+
+  /** Applies retention to every partition now (the store also runs it on a timer). */
+  enforceRetention(): Promise<RetentionResult>;
+  /** Flushes what the flush policy has not yet made durable, and releases files. Pending appends complete first. */
+  close(): Promise<void>;
+}
