@@ -3,7 +3,7 @@
  * belongs to and is loaded only when invoked, so `tributary query` never loads the collector or the agent.
  * A subcommand module exports `command(): Command` (commander) whose action does the work.
  */
-import { Command, CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { TributaryError } from '../errors.ts';
 
 interface SubcommandEntry {
