@@ -1,0 +1,377 @@
+/**
+ * The agent: wires the stages of the one-way pipeline and owns their lifecycle.
+ *
+ *   discovery (discover/) -> file server + readers (read/) -> framing (frame/) -> batcher (batch/)
+ *     -> shipper + transport (ship/) -> acknowledgement -> ack tracker -> checkpoint store (checkpoint/)
+ *
+ * Each stage knows only the next one's narrow interface; this file is where they meet. The unacked-bytes bound
+ * (backpressure.ts) closes the loop: the batcher adds line bytes, settled batches release them, and the file server
+ * pauses reading while the bound is reached.
+ *
+ * Shutdown (`stop()`): stop discovery and reading, hand out held multiline events, seal open batches, wait up to
+ * `shutdown_timeout` for in-flight batches to be acknowledged, then write the checkpoints. What was not acknowledged
+ * by then is read again on the next start (at-least-once).
+ */
+import type { Logger } from 'pino';
+import type { BytePosition } from '../shared/record.ts';
+import { UnackedBytes } from './backpressure.ts';
+import { Batcher, type BatchStream, type SealedBatch } from './batch/batcher.ts';
+import { AckTracker, type TrackedRange } from './checkpoint/ack-tracker.ts';
+import { CheckpointStore } from './checkpoint/checkpoint-store.ts';
+import type { AgentOptions, SourceOptions } from './config.ts';
+import { FileDiscovery } from './discover/file-discovery.ts';
+import { TimedMultiline } from './frame/multiline.ts';
+import { type LineParser, makeParser } from './frame/parse.ts';
+import { AgentMetrics, serveMetrics } from './metrics.ts';
+import type { FileKey } from './read/fingerprint.ts';
+import type { StartAt } from './read/file-reader.ts';
+import type { FileReader } from './read/file-reader.ts';
+import { FileServer, type ServedFile } from './read/file-server.ts';
+import { HttpTransport } from './ship/http-transport.ts';
+import { Shipper } from './ship/shipper.ts';
+import type { Transport } from './ship/transport.ts';
+
+export type AgentLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+
+export interface AgentDependencies {
+  readonly log: AgentLogger;
+  /** Defaults to HTTP to `collector.urls`; the NATS transport plugs in here. */
+  readonly transport?: Transport;
+  /** Defaults to a new registry with the process metrics. */
+  readonly metrics?: AgentMetrics;
+}
+
+/** One file being read, as the later stages see it. */
+interface FileStream extends BatchStream {
+  readonly reader: FileReader;
+  readonly source: SourceOptions;
+  readonly tracker: AckTracker;
+  readonly multiline: TimedMultiline | undefined;
+  readonly parse: LineParser;
+  closed: boolean;
+}
+
+let streamCounter = 0;
+
+export class Agent {
+  readonly options: AgentOptions;
+  readonly metrics: AgentMetrics;
+  private readonly log: AgentLogger;
+  private readonly store: CheckpointStore;
+  private readonly budget: UnackedBytes;
+  private readonly batcher: Batcher;
+  private readonly shipper: Shipper;
+  private readonly server: FileServer;
+  private readonly discovery: FileDiscovery;
+  /** The current stream of each file identity. */
+  private readonly streams = new Map<FileKey, FileStream>();
+  private readonly ranges = new WeakMap<SealedBatch, TrackedRange>();
+  private firstStart = false;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private metricsServer: { url: string; close(): Promise<void> } | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(options: AgentOptions, deps: AgentDependencies) {
+    this.options = options;
+    this.log = deps.log;
+    this.metrics = deps.metrics ?? new AgentMetrics();
+    this.store = new CheckpointStore({ stateDir: options.stateDir, retentionMs: options.checkpoint.retentionMs });
+    this.budget = new UnackedBytes({
+      limit: options.memoryLimitBytes,
+      onChange: (used, limit) => this.metrics.setUnackedBytes(used, limit),
+    });
+    this.metrics.setUnackedBytes(0, options.memoryLimitBytes);
+    const transport =
+      deps.transport ??
+      new HttpTransport({
+        urls: options.collector.urls,
+        token: options.collector.token,
+        timeoutMs: options.collector.timeoutMs,
+      });
+    this.shipper = new Shipper({
+      transport,
+      maxRequestBytes: options.collector.maxRequestBytes,
+      backoff: options.collector.retry,
+      events: {
+        settled: (batch, how) => this.onSettled(batch, how),
+        sent: (result, seconds) => this.metrics.sent(result, seconds),
+        retrying: (topic, reason, attempt, delayMs) => {
+          this.metrics.retried();
+          const log = attempt < 3 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
+          log({ topic, attempt, delay_ms: delayMs }, `produce failed, retrying: ${reason}`);
+        },
+        rejected: (topic, reason, lines) => {
+          this.metrics.dropped(lines);
+          this.log.error({ topic, lines }, `collector rejected a request; its lines are dropped: ${reason}`);
+        },
+      },
+    });
+    this.batcher = new Batcher({
+      maxBytes: options.batch.maxBytes,
+      maxWaitMs: options.batch.maxWaitMs,
+      compression: options.batch.compression,
+      onSealed: (batch) => {
+        const stream = batch.stream as FileStream;
+        this.ranges.set(batch, stream.tracker.register(batch.start, batch.end));
+        this.shipper.enqueue(batch);
+      },
+    });
+    this.server = new FileServer({
+      pollIntervalMs: options.read.pollIntervalMs,
+      rotateWaitMs: options.read.rotateWaitMs,
+      retryOpenMs: options.read.retryOpenMs,
+      chunkBytes: options.read.chunkBytes,
+      maxBytesPerTurn: Math.max(options.read.chunkBytes, 4 * 1024 * 1024),
+      maxLineBytesOf: (i) => options.sources[i]!.maxLineBytes,
+      paused: () => this.budget.full,
+      whenUnpaused: () => this.budget.whenRoom(),
+      sink: {
+        startAt: (key, path, sourceIndex, initial) => this.startAt(key, path, sourceIndex, initial),
+        opened: (file) => this.onOpened(file),
+        lines: (file) => this.lineHandler(file),
+        read: (_file, bytes) => this.metrics.readBytes(bytes),
+        truncated: (file) => this.onTruncated(file),
+        restarted: (file) => this.onRestarted(file),
+        rotation: (kind, file) => {
+          this.metrics.rotation(kind);
+          this.log.info({ path: file.reader.path, file: file.reader.key, kind }, 'rotation detected');
+        },
+        closed: (file) => this.onClosed(file),
+        fileError: (path, kind, error, firstTime) => {
+          this.metrics.fileError(kind);
+          if (firstTime) {
+            this.log.warn(
+              { path, kind },
+              `cannot read ${path}: ${error.message}; other files continue, retrying every ${options.read.retryOpenMs}ms`,
+            );
+          }
+        },
+      },
+    });
+    this.discovery = new FileDiscovery({
+      sources: options.sources,
+      poll: options.discovery.poll,
+      pollIntervalMs: options.discovery.pollIntervalMs,
+      onEvent: (event, path, sourceIndex) => {
+        if (event === 'appeared') this.server.appeared(path, sourceIndex);
+        else if (event === 'changed') this.server.changed();
+        else this.server.removed(path);
+      },
+      onError: (error) => this.log.warn({ err: error }, `file discovery: ${error.message}`),
+    });
+  }
+
+  /** Loads the checkpoints, starts discovery, reading, shipping and the metrics endpoint. */
+  static async start(options: AgentOptions, deps: AgentDependencies): Promise<Agent> {
+    const agent = new Agent(options, deps);
+    await agent.begin();
+    return agent;
+  }
+
+  /** The metrics endpoint's URL, when one is configured. */
+  get metricsUrl(): string | undefined {
+    return this.metricsServer?.url;
+  }
+
+  /** Bytes read but not yet acknowledged. */
+  get unackedBytes(): number {
+    return this.budget.bytes;
+  }
+
+  private async begin(): Promise<void> {
+    const loaded = await this.store.load();
+    this.firstStart = !loaded.existed;
+    if (loaded.corrupt) {
+      this.log.error(
+        { checkpoint_file: this.store.filePath, moved_to: loaded.corrupt.movedTo },
+        `checkpoint file is corrupt (${loaded.corrupt.reason}); moved aside, starting as on a first start ` +
+          `(start_position: ${this.options.startPosition})`,
+      );
+    }
+    if (this.options.metricsListen) {
+      this.metricsServer = await serveMetrics(this.metrics, this.options.metricsListen);
+    }
+    this.batcher.start();
+    this.server.start();
+    await this.discovery.start();
+    this.server.endInitialScan();
+    this.checkpointTimer = setInterval(() => void this.tick(), this.options.checkpoint.intervalMs);
+    this.checkpointTimer.unref();
+    this.log.info(
+      {
+        sources: this.options.sources.map((s) => ({ include: s.include, topic: s.topic })),
+        collector: this.options.collector.urls,
+        state_dir: this.options.stateDir,
+        metrics: this.metricsServer?.url,
+        first_start: this.firstStart,
+      },
+      'agent started',
+    );
+  }
+
+  /** Graceful shutdown; safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const started = Date.now();
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.discovery.close();
+    await this.server.stop();
+    for (const stream of this.streams.values()) stream.multiline?.flush();
+    this.batcher.sealAll();
+    this.batcher.stop();
+    const drained = await this.shipper.drain(this.options.shutdownTimeoutMs);
+    if (!drained) {
+      this.log.warn(
+        { pending_batches: this.shipper.pending, timeout_ms: this.options.shutdownTimeoutMs },
+        'shutdown deadline reached with batches unacknowledged: they will be read again on the next start',
+      );
+    }
+    await this.shipper.close();
+    for (const stream of this.streams.values()) stream.multiline?.close();
+    await this.saveCheckpoints();
+    await this.server.close();
+    await this.metricsServer?.close();
+    this.log.info({ duration_ms: Date.now() - started, drained }, 'agent stopped');
+  }
+
+  private async tick(): Promise<void> {
+    let files = 0;
+    for (const stream of this.streams.values()) {
+      if (stream.closed) continue;
+      files++;
+      this.metrics.setBytesBehind(stream.reader.path, Math.max(0, stream.reader.size - stream.tracker.position));
+    }
+    this.metrics.setFilesWatched(files);
+    await this.saveCheckpoints();
+  }
+
+  private async saveCheckpoints(): Promise<void> {
+    try {
+      if (await this.store.save()) this.metrics.checkpointWritten();
+    } catch (error) {
+      this.log.error(
+        { err: error },
+        `cannot write checkpoints in ${this.options.stateDir}: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  private startAt(key: FileKey, _path: string, _sourceIndex: number, initial: boolean): StartAt {
+    const cp = this.store.get(key);
+    if (cp) return { kind: 'checkpoint', position: cp.position, fingerprint: cp.fingerprint };
+    if (initial && this.firstStart && this.options.startPosition === 'end') return { kind: 'end' };
+    return { kind: 'beginning' };
+  }
+
+  private onOpened(file: ServedFile): void {
+    const { reader } = file;
+    const source = this.options.sources[file.sourceIndex]!;
+    const id = `${reader.key}#${++streamCounter}`;
+    const stream: FileStream = {
+      id,
+      topic: source.topic,
+      key: `${this.options.host}:${reader.openedPath}`,
+      labels: Object.freeze({ ...source.labels, path: reader.openedPath }),
+      reader,
+      source,
+      tracker: new AckTracker(reader.position),
+      multiline: source.multiline
+        ? new TimedMultiline({
+            startPattern: source.multiline.startPattern,
+            maxEventBytes: source.multiline.maxBytes,
+            timeoutMs: source.multiline.timeoutMs,
+            emit: (event) => this.emit(stream, event.value, event.end),
+          })
+        : undefined,
+      parse: makeParser({ kind: source.parser, timestampField: source.timestampField }),
+      closed: false,
+    };
+    this.streams.set(reader.key, stream);
+    this.batcher.open(stream, reader.position);
+    this.store.set(reader.key, reader.path, reader.position, reader.fingerprint);
+    if (reader.startDecision === 'inode_reused') this.metrics.rotation('inode_reused');
+    if (reader.startDecision === 'truncated_while_away') this.metrics.rotation('copytruncate');
+    this.log.info(
+      {
+        path: reader.path,
+        file: reader.key,
+        position: reader.position,
+        start: reader.startDecision,
+        topic: source.topic,
+      },
+      'reading file',
+    );
+  }
+
+  private lineHandler(file: ServedFile): (value: Buffer, end: BytePosition, truncated: boolean) => void {
+    let stream: FileStream | undefined;
+    return (value, end, truncated) => {
+      stream ??= this.streams.get(file.reader.key)!;
+      if (truncated) this.metrics.truncatedLine();
+      if (stream.multiline) stream.multiline.line(value, end, truncated);
+      else this.emit(stream, value, end);
+    };
+  }
+
+  private emit(stream: FileStream, value: Buffer, end: BytePosition): void {
+    let timestamp = Date.now();
+    let fields: Readonly<Record<string, string>> | undefined;
+    if (stream.source.parser !== 'none') {
+      const parsed = stream.parse(value);
+      if (!parsed.ok) this.metrics.parseFailure();
+      fields = parsed.fields;
+      if (parsed.timestamp !== undefined) timestamp = parsed.timestamp;
+    }
+    this.budget.add(value.length);
+    this.metrics.readLines(1);
+    this.batcher.add(stream.id, timestamp, value, end, fields);
+  }
+
+  private onTruncated(file: ServedFile): void {
+    const stream = this.streams.get(file.reader.key);
+    if (!stream) return;
+    stream.multiline?.flush();
+    this.batcher.restart(stream.id, 0);
+    stream.tracker.restart(0);
+  }
+
+  private onRestarted(file: ServedFile): void {
+    const { reader } = file;
+    this.store.set(reader.key, reader.path, 0, reader.fingerprint);
+  }
+
+  private onClosed(file: ServedFile): void {
+    const stream = this.streams.get(file.reader.key);
+    if (!stream) return;
+    stream.multiline?.flush();
+    stream.multiline?.close();
+    this.batcher.close(stream.id);
+    stream.closed = true;
+    this.metrics.forgetFile(stream.reader.path);
+    this.log.info({ path: stream.reader.path, file: stream.reader.key }, 'file let go');
+    if (stream.tracker.outstanding === 0) this.forget(stream);
+  }
+
+  private onSettled(batch: SealedBatch, how: 'acked' | 'dropped'): void {
+    this.budget.release(batch.rawBytes);
+    if (how === 'acked') this.metrics.acknowledged(batch.lines, batch.rawBytes);
+    const stream = batch.stream as FileStream;
+    const range = this.ranges.get(batch);
+    if (!range || !stream.tracker.settle(range)) return;
+    // A newer reader of the same identity owns its checkpoint now.
+    if (this.streams.get(stream.reader.key) !== stream) return;
+    const { reader } = stream;
+    this.store.set(reader.key, reader.path, stream.tracker.position, reader.fingerprint);
+    if (stream.closed && stream.tracker.outstanding === 0) this.forget(stream);
+  }
+
+  /** A let-go file whose every batch is settled: keep only its checkpoint (for the retention time). */
+  private forget(stream: FileStream): void {
+    this.store.release(stream.reader.key);
+    if (this.streams.get(stream.reader.key) === stream) this.streams.delete(stream.reader.key);
+  }
+}

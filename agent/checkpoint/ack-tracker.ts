@@ -1,0 +1,75 @@
+/**
+ * The acknowledged position of one file: the checkpoint moves only to the end of the highest CONTIGUOUS range the
+ * collector has acknowledged (Vector's ordered finalizer). Ranges are registered in file order as batches are sealed
+ * ([start, end) byte ranges, each starting where the previous ended); acknowledgements may come in any order.
+ *
+ * A range that was rejected for good (a 4xx that retrying cannot fix) is "settled" like an acknowledged one: the
+ * lines are counted as dropped and the checkpoint moves past them rather than stalling the file forever.
+ *
+ * A truncated file restarts its positions at 0: `restart()` begins a new generation; settlements of ranges from an
+ * older generation are ignored (their bytes no longer exist on disk, so they cannot move the checkpoint).
+ */
+import type { BytePosition } from '../../shared/record.ts';
+
+export interface TrackedRange {
+  readonly generation: number;
+  readonly start: BytePosition;
+  readonly end: BytePosition;
+}
+
+export class AckTracker {
+  private gen = 0;
+  private acked: BytePosition;
+  /** Registered, unsettled-or-settled ranges of the current generation, in file order. */
+  private readonly pending: { start: BytePosition; end: BytePosition; settled: boolean }[] = [];
+
+  constructor(start: BytePosition) {
+    this.acked = start;
+  }
+
+  get generation(): number {
+    return this.gen;
+  }
+
+  /** The checkpoint: every byte before it has been acknowledged (or settled). */
+  get position(): BytePosition {
+    return this.acked;
+  }
+
+  /** Ranges registered and not yet contiguous with the position. */
+  get outstanding(): number {
+    return this.pending.length;
+  }
+
+  /** Registers the next range in file order. */
+  register(start: BytePosition, end: BytePosition): TrackedRange {
+    const last = this.pending[this.pending.length - 1];
+    const expected = last ? last.end : this.acked;
+    if (start !== expected || end < start) {
+      throw new RangeError(`range [${start}, ${end}) does not follow position ${expected}`);
+    }
+    this.pending.push({ start, end, settled: false });
+    return { generation: this.gen, start, end };
+  }
+
+  /** Marks a range acknowledged; returns true when the position moved. */
+  settle(range: TrackedRange): boolean {
+    if (range.generation !== this.gen) return false;
+    const entry = this.pending.find((p) => p.start === range.start && p.end === range.end);
+    if (!entry) return false;
+    entry.settled = true;
+    let moved = false;
+    while (this.pending.length > 0 && this.pending[0]!.settled) {
+      this.acked = this.pending.shift()!.end;
+      moved = true;
+    }
+    return moved;
+  }
+
+  /** The file was truncated: positions restart at `start` in a new generation. */
+  restart(start: BytePosition = 0): void {
+    this.gen++;
+    this.pending.length = 0;
+    this.acked = start;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * `tributary agent --config agent.yaml`: runs the host agent until SIGINT/SIGTERM, then shuts down gracefully
+ * (see agent.ts). A second signal exits at once; checkpoints then hold what was acknowledged before.
+ */
+import { Command } from 'commander';
+import pino from 'pino';
+import { Agent } from './agent.ts';
+import { loadAgentConfig } from './config.ts';
+
+export function command(): Command {
+  return new Command('agent')
+    .description('tail the log files of this host and ship their lines to the collector')
+    .requiredOption('-c, --config <file>', 'agent config file (YAML); see docs/agent.md')
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .action(async (opts: { config: string; logLevel: string }) => {
+      const options = await loadAgentConfig(opts.config);
+      const log = pino({ name: 'tributary-agent', level: opts.logLevel });
+      const agent = await Agent.start(options, { log });
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const onSignal = (signal: NodeJS.Signals) => {
+          if (stopping) {
+            log.warn({ signal }, 'second signal: exiting now');
+            process.exit(130);
+          }
+          stopping = true;
+          log.info({ signal }, 'stopping');
+          agent.stop().then(resolve, (error: Error) => {
+            log.error({ err: error }, 'shutdown failed');
+            process.exitCode = 1;
+            resolve();
+          });
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
+    });
+}

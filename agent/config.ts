@@ -1,0 +1,305 @@
+/**
+ * The agent's configuration: one table of keys (the schema below, with defaults), parsed once at the edge into a
+ * frozen `AgentOptions`. YAML keys are snake_case; an invalid key is reported by its path, e.g.
+ * `sources.0.topic: invalid topic name "a/b"…`. Durations take `250ms`, `5s`, `2m`, `1h` or a number of
+ * milliseconds; sizes take `512KiB`, `1MiB`, `64MB` or a number of bytes. Relative paths (globs, state_dir) are
+ * resolved against the directory of the config file.
+ *
+ * docs/agent.md is the reference for every key; keep the two in step.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../shared/errors.ts';
+import { isValidName } from '../shared/names.ts';
+import type { Labels } from '../shared/record.ts';
+import type { ParserKind } from './frame/parse.ts';
+
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS_BYTES: Record<string, number> = {
+  b: 1,
+  kb: 1000,
+  kib: 1024,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
+
+export function parseDuration(value: number | string): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/i.exec(value);
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * UNITS_MS[m[2]!.toLowerCase()]!);
+}
+
+export function parseSize(value: number | string): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*$/i.exec(value);
+  if (!m) return undefined;
+  return Math.floor(Number(m[1]) * UNITS_BYTES[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+const duration = (min = 0) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined || ms < min) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration of at least ${min}ms like 250ms, 5s, 2m, got ${JSON.stringify(v)}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const size = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const bytes = parseSize(v);
+    if (bytes === undefined || bytes < min || bytes > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a size between ${min} and ${max} bytes like 512KiB or 1MiB, got ${JSON.stringify(v)}`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const topicName = z.string().refine(isValidName, {
+  message: "invalid topic name: use 1-200 characters of A-Z a-z 0-9 '.' '_' '-'",
+});
+
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/, 'label names are [a-zA-Z_][a-zA-Z0-9_]*');
+
+const regex = z.string().transform((v, ctx) => {
+  try {
+    return new RegExp(v);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(error as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+const listen = z.string().transform((v, ctx) => {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `expected host:port like 127.0.0.1:9464, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+});
+
+const SourceSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  include: z.array(z.string().min(1)).min(1),
+  exclude: z.array(z.string().min(1)).default([]),
+  topic: topicName,
+  service: z.string().min(1).optional(),
+  labels: z.record(labelName, z.string()).default({}),
+  parser: z.enum(['none', 'json', 'logfmt']).default('none'),
+  timestamp_field: z.string().min(1).optional(),
+  multiline: z
+    .strictObject({
+      start_pattern: regex,
+      timeout: duration(1).default(1000),
+      max_bytes: size(1, 64 * 1024 * 1024).default(1024 * 1024),
+    })
+    .optional(),
+  max_line_bytes: size(1, 16 * 1024 * 1024).default(1024 * 1024),
+});
+
+const Schema = z.strictObject({
+  host: z.string().min(1).optional(),
+  sources: z.array(SourceSchema).min(1),
+  collector: z.strictObject({
+    urls: z.array(z.url({ protocol: /^https?$/ })).min(1),
+    token: z.string().min(1).optional(),
+    timeout: duration(1).default(30_000),
+    max_request_bytes: size(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
+    retry: z
+      .strictObject({ initial: duration(1).default(100), max: duration(1).default(30_000) })
+      .default({ initial: 100, max: 30_000 }),
+  }),
+  batch: z
+    .strictObject({
+      max_bytes: size(1024, 32 * 1024 * 1024).default(1024 * 1024),
+      max_wait: duration(1).default(200),
+      compression: z.enum(['gzip', 'none']).default('gzip'),
+    })
+    .default({ max_bytes: 1024 * 1024, max_wait: 200, compression: 'gzip' }),
+  memory_limit: size(64 * 1024).default(32 * 1024 * 1024),
+  state_dir: z.string().min(1),
+  metrics: z.strictObject({ listen: listen.optional() }).default({ listen: { host: '127.0.0.1', port: 9464 } }),
+  start_position: z.enum(['beginning', 'end']).default('beginning'),
+  discovery: z
+    .strictObject({ poll: z.boolean().default(false), poll_interval: duration(10).default(1000) })
+    .default({ poll: false, poll_interval: 1000 }),
+  read: z
+    .strictObject({
+      poll_interval: duration(1).default(250),
+      rotate_wait: duration(0).default(5000),
+      retry_open: duration(10).default(10_000),
+      chunk_bytes: size(4096, 16 * 1024 * 1024).default(256 * 1024),
+    })
+    .default({ poll_interval: 250, rotate_wait: 5000, retry_open: 10_000, chunk_bytes: 256 * 1024 }),
+  checkpoint: z
+    .strictObject({ interval: duration(10).default(1000), retention: duration(0).default(86_400_000) })
+    .default({ interval: 1000, retention: 86_400_000 }),
+  shutdown_timeout: duration(0).default(10_000),
+});
+
+export interface SourceOptions {
+  readonly name: string;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly topic: string;
+  /** host, service (if set), then user labels; `path` is added per file. */
+  readonly labels: Labels;
+  readonly parser: ParserKind;
+  readonly timestampField: string | undefined;
+  readonly multiline:
+    | { readonly startPattern: RegExp; readonly timeoutMs: number; readonly maxBytes: number }
+    | undefined;
+  readonly maxLineBytes: number;
+}
+
+export interface AgentOptions {
+  readonly host: string;
+  readonly sources: readonly SourceOptions[];
+  readonly collector: {
+    readonly urls: readonly string[];
+    readonly token: string | undefined;
+    readonly timeoutMs: number;
+    readonly maxRequestBytes: number;
+    readonly retry: { readonly initialMs: number; readonly maxMs: number };
+  };
+  readonly batch: { readonly maxBytes: number; readonly maxWaitMs: number; readonly compression: 'gzip' | 'none' };
+  readonly memoryLimitBytes: number;
+  readonly stateDir: string;
+  /** undefined: no metrics endpoint. */
+  readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
+  readonly startPosition: 'beginning' | 'end';
+  readonly discovery: { readonly poll: boolean; readonly pollIntervalMs: number };
+  readonly read: {
+    readonly pollIntervalMs: number;
+    readonly rotateWaitMs: number;
+    readonly retryOpenMs: number;
+    readonly chunkBytes: number;
+  };
+  readonly checkpoint: { readonly intervalMs: number; readonly retentionMs: number };
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Formats zod issues as `key.path: message` lines. */
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `  ${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${issue.message}`)
+    .join('\n');
+}
+
+/**
+ * Validates a parsed YAML document. `baseDir` anchors relative paths (the config file's directory). Throws
+ * ConfigError naming every invalid key.
+ */
+export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent config'): AgentOptions {
+  const parsed = Schema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${source} is invalid:\n${describeIssues(parsed.error)}`);
+  const c = parsed.data;
+  const host = c.host ?? os.hostname();
+  const resolve = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
+  const sources = c.sources.map((s, i): SourceOptions => {
+    const labels: Record<string, string> = { host };
+    const service = s.service ?? s.name;
+    if (service) labels.service = service;
+    for (const [k, v] of Object.entries(s.labels)) {
+      if (k === 'path')
+        throw new ConfigError(`${source} is invalid:\n  sources.${i}.labels.path: 'path' is set per file by the agent`);
+      labels[k] = v;
+    }
+    return Object.freeze({
+      name: s.name ?? `source-${i}`,
+      include: Object.freeze(s.include.map(resolve)),
+      exclude: Object.freeze(s.exclude.map(resolve)),
+      topic: s.topic,
+      labels: Object.freeze(labels),
+      parser: s.parser,
+      timestampField: s.timestamp_field,
+      multiline: s.multiline
+        ? { startPattern: s.multiline.start_pattern, timeoutMs: s.multiline.timeout, maxBytes: s.multiline.max_bytes }
+        : undefined,
+      maxLineBytes: s.max_line_bytes,
+    });
+  });
+  if (c.collector.retry.max < c.collector.retry.initial) {
+    throw new ConfigError(`${source} is invalid:\n  collector.retry.max: must be at least collector.retry.initial`);
+  }
+  return Object.freeze({
+    host,
+    sources: Object.freeze(sources),
+    collector: Object.freeze({
+      urls: Object.freeze([...c.collector.urls]),
+      token: c.collector.token,
+      timeoutMs: c.collector.timeout,
+      maxRequestBytes: c.collector.max_request_bytes,
+      retry: { initialMs: c.collector.retry.initial, maxMs: c.collector.retry.max },
+    }),
+    batch: Object.freeze({
+      maxBytes: c.batch.max_bytes,
+      maxWaitMs: c.batch.max_wait,
+      compression: c.batch.compression,
+    }),
+    memoryLimitBytes: c.memory_limit,
+    stateDir: resolve(c.state_dir),
+    metricsListen: c.metrics.listen,
+    startPosition: c.start_position,
+    discovery: Object.freeze({ poll: c.discovery.poll, pollIntervalMs: c.discovery.poll_interval }),
+    read: Object.freeze({
+      pollIntervalMs: c.read.poll_interval,
+      rotateWaitMs: c.read.rotate_wait,
+      retryOpenMs: c.read.retry_open,
+      chunkBytes: c.read.chunk_bytes,
+    }),
+    checkpoint: Object.freeze({ intervalMs: c.checkpoint.interval, retentionMs: c.checkpoint.retention }),
+    shutdownTimeoutMs: c.shutdown_timeout,
+  });
+}
+
+/**
+ * Reads a YAML config file, replacing `${NAME}` / `${NAME:-default}` with environment variables (a missing variable
+ * without a default is an error naming it), and validates it.
+ */
+export async function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentOptions> {
+  const { readFile } = await import('node:fs/promises');
+  const { parse } = await import('yaml');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the agent config ${file}: ${(error as Error).message}`);
+  }
+  const missing: string[] = [];
+  const interpolated = text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+    (_m, name: string, def?: string) => {
+      const value = env[name];
+      if (value !== undefined && value !== '') return value;
+      if (def !== undefined) return def;
+      missing.push(name);
+      return '';
+    },
+  );
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `${file} uses environment variables that are not set: ${missing.join(', ')} (set them, or write \${NAME:-default})`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = parse(interpolated);
+  } catch (error) {
+    throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message}`);
+  }
+  return parseAgentConfig(raw, path.dirname(path.resolve(file)), file);
+}
