@@ -267,7 +267,8 @@ export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent 
 }
 
 /**
- * Reads a YAML config file, replacing `${NAME}` / `${NAME:-default}` with environment variables (a missing variable
+ * Reads a YAML config file, replaces `${NAME}` / `${NAME:-default}` in its string values with environment variables
+ * (after parsing, so a value can never inject YAML structure, and comments are left alone; a missing variable
  * without a default is an error naming it), and validates it.
  */
 export async function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentOptions> {
@@ -279,27 +280,35 @@ export async function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = pro
   } catch (error) {
     throw new ConfigError(`cannot read the agent config ${file}: ${(error as Error).message}`);
   }
-  const missing: string[] = [];
-  const interpolated = text.replace(
-    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
-    (_m, name: string, def?: string) => {
-      const value = env[name];
-      if (value !== undefined && value !== '') return value;
-      if (def !== undefined) return def;
-      missing.push(name);
-      return '';
-    },
-  );
-  if (missing.length > 0) {
-    throw new ConfigError(
-      `${file} uses environment variables that are not set: ${missing.join(', ')} (set them, or write \${NAME:-default})`,
-    );
-  }
   let raw: unknown;
   try {
-    raw = parse(interpolated);
+    raw = parse(text);
   } catch (error) {
     throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message}`);
   }
-  return parseAgentConfig(raw, path.dirname(path.resolve(file)), file);
+  const missing = new Set<string>();
+  const interpolate = (value: unknown): unknown => {
+    if (typeof value === 'string') {
+      return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, def?: string) => {
+        const v = env[name];
+        if (v !== undefined && v !== '') return v;
+        if (def !== undefined) return def;
+        missing.add(name);
+        return '';
+      });
+    }
+    if (Array.isArray(value)) return value.map(interpolate);
+    if (value !== null && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v)]));
+    }
+    return value;
+  };
+  const resolved = interpolate(raw);
+  if (missing.size > 0) {
+    throw new ConfigError(
+      `${file} uses environment variables that are not set: ${[...missing].join(', ')} ` +
+        '(set them, or write ${NAME:-default})',
+    );
+  }
+  return parseAgentConfig(resolved, path.dirname(path.resolve(file)), file);
 }

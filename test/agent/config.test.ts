@@ -1,0 +1,115 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { loadAgentConfig, parseAgentConfig, parseDuration, parseSize } from '../../agent/config.ts';
+import { backoffDelay, parseRetryAfter } from '../../agent/ship/retry.ts';
+import { ConfigError } from '../../shared/errors.ts';
+
+const minimal = {
+  sources: [{ include: ['logs/*.log'], topic: 'app' }],
+  collector: { urls: ['http://127.0.0.1:7070'] },
+  state_dir: 'state',
+};
+
+test('agent config - defaults, host label and relative paths', (t) => {
+  const o = parseAgentConfig(minimal, '/etc/tributary');
+  t.deepEqual(o.sources[0]!.include, ['/etc/tributary/logs/*.log']);
+  t.is(o.stateDir, '/etc/tributary/state');
+  t.is(o.sources[0]!.labels.host, os.hostname());
+  t.is(o.batch.maxWaitMs, 200);
+  t.is(o.memoryLimitBytes, 32 * 1024 * 1024);
+  t.is(o.startPosition, 'beginning');
+  t.deepEqual(o.metricsListen, { host: '127.0.0.1', port: 9464 });
+  t.true(Object.isFrozen(o));
+});
+
+test('agent config - every invalid key is named', (t) => {
+  const error = t.throws(
+    () =>
+      parseAgentConfig(
+        {
+          ...minimal,
+          sources: [{ include: ['x'], topic: '../etc', parser: 'xml', multiline: { start_pattern: '(' } }],
+          batch: { max_bytes: '1 parsec' },
+          memory_limit: '1KiB',
+          metrics: { listen: 'nowhere' },
+          unknown_key: true,
+        },
+        '/',
+      ),
+    { instanceOf: ConfigError },
+  );
+  for (const key of [
+    'sources.0.topic',
+    'sources.0.parser',
+    'sources.0.multiline.start_pattern',
+    'batch.max_bytes',
+    'memory_limit',
+    'metrics.listen',
+    'unknown_key',
+  ]) {
+    t.true(error.message.includes(key), `${key} in: ${error.message}`);
+  }
+});
+
+test('agent config - YAML file with environment interpolation in values only', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-config-'));
+  const file = path.join(dir, 'agent.yaml');
+  await writeFile(
+    file,
+    [
+      '# a comment mentioning ${NOT_SET} is fine',
+      'sources:',
+      '  - include: ["/var/log/*.log"]',
+      '    topic: ${TOPIC}',
+      '    labels: { env: "${ENV_NAME:-dev}" }',
+      'collector: { urls: ["http://127.0.0.1:1"], token: "${TOKEN}" }',
+      'state_dir: /tmp/x',
+    ].join('\n'),
+  );
+  const o = await loadAgentConfig(file, { TOPIC: 'app', TOKEN: 's3cret' });
+  t.is(o.sources[0]!.topic, 'app');
+  t.is(o.sources[0]!.labels.env, 'dev');
+  t.is(o.collector.token, 's3cret');
+  const error = await t.throwsAsync(loadAgentConfig(file, { TOPIC: 'app' }), { instanceOf: ConfigError });
+  t.regex(error.message, /TOKEN/);
+});
+
+test('agent config - durations and sizes', (t) => {
+  t.is(parseDuration('250ms'), 250);
+  t.is(parseDuration('1.5s'), 1500);
+  t.is(parseDuration('2m'), 120_000);
+  t.is(parseDuration('soon'), undefined);
+  t.is(parseSize('1MiB'), 1048576);
+  t.is(parseSize('64MB'), 64_000_000);
+  t.is(parseSize('512'), 512);
+  t.is(parseSize('-1'), undefined);
+});
+
+test('retry - backoff grows, is capped, jittered, and honours Retry-After', (t) => {
+  const options = { initialMs: 100, maxMs: 10_000 };
+  t.is(
+    backoffDelay(0, options, undefined, () => 0),
+    50,
+  );
+  t.is(
+    backoffDelay(0, options, undefined, () => 1),
+    100,
+  );
+  t.is(
+    backoffDelay(3, options, undefined, () => 1),
+    800,
+  );
+  t.is(
+    backoffDelay(30, options, undefined, () => 1),
+    10_000,
+  );
+  t.is(
+    backoffDelay(0, options, 5000, () => 0),
+    5000,
+  );
+  t.is(parseRetryAfter('3'), 3000);
+  t.is(parseRetryAfter(new Date(Date.now() + 10_000).toUTCString()) !== undefined, true);
+  t.is(parseRetryAfter('soon'), undefined);
+});
