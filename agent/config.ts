@@ -307,7 +307,8 @@ export async function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = pro
   if (missing.size > 0) {
     throw new ConfigError(
       `${file} uses environment variables that are not set: ${[...missing].join(', ')} ` +
-        '(set them, or write ${NAME:-default})',
+        '(set them, or give a default: $' +
+        '{NAME:-default})',
     );
   }
   return parseAgentConfig(resolved, path.dirname(path.resolve(file)), file);

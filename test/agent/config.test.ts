@@ -56,15 +56,16 @@ test('agent config - every invalid key is named', (t) => {
 test('agent config - YAML file with environment interpolation in values only', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-config-'));
   const file = path.join(dir, 'agent.yaml');
+  const D = '$';
   await writeFile(
     file,
     [
-      '# a comment mentioning ${NOT_SET} is fine',
+      `# a comment mentioning ${D}{NOT_SET} is fine`,
       'sources:',
       '  - include: ["/var/log/*.log"]',
-      '    topic: ${TOPIC}',
-      '    labels: { env: "${ENV_NAME:-dev}" }',
-      'collector: { urls: ["http://127.0.0.1:1"], token: "${TOKEN}" }',
+      `    topic: ${D}{TOPIC}`,
+      `    labels: { env: "${D}{ENV_NAME:-dev}" }`,
+      `collector: { urls: ["http://127.0.0.1:1"], token: "${D}{TOKEN}" }`,
       'state_dir: /tmp/x',
     ].join('\n'),
   );
