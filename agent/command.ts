@@ -3,8 +3,8 @@
  * (see agent.ts). A second signal exits at once; checkpoints then hold what was acknowledged before.
  */
 import { Command } from 'commander';
-import pino from 'pino';
 import { Agent } from './agent.ts';
+import { type LogLevel, createLogger } from '../shared/logger.ts';
 import { loadAgentConfig } from './config.ts';
 
 export function command(): Command {
@@ -12,9 +12,13 @@ export function command(): Command {
     .description('tail the log files of this host and ship their lines to the collector')
     .requiredOption('-c, --config <file>', 'agent config file (YAML); see docs/agent.md')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .addHelpText(
+      'after',
+      '\nEnvironment: TRIBUTARY_AGENT_COLLECTOR_TOKEN, TRIBUTARY_AGENT_STATE_DIR, … override config keys (docs/agent.md).',
+    )
     .action(async (opts: { config: string; logLevel: string }) => {
       const options = await loadAgentConfig(opts.config);
-      const log = pino({ name: 'tributary-agent', level: opts.logLevel });
+      const log = createLogger({ name: 'agent', level: opts.logLevel as LogLevel });
       const agent = await Agent.start(options, { log });
       await new Promise<void>((resolve) => {
         let stopping = false;

@@ -1,7 +1,7 @@
 /**
  * The agent's configuration: one table of keys (the schema below, with defaults), parsed once at the edge into a
- * frozen `AgentOptions`. YAML keys are snake_case; an invalid key is reported by its path, e.g.
- * `sources.0.topic: invalid topic name "a/b"…`. Durations take `250ms`, `5s`, `2m`, `1h` or a number of
+ * frozen `AgentOptions`. YAML keys are snake_case; an invalid key is reported by its path and value, e.g.
+ * `agent.yaml: sources.0.topic: invalid topic name…, got "a/b"`. Durations take `250ms`, `5s`, `2m`, `1h` or a number of
  * milliseconds; sizes take `512KiB`, `1MiB`, `64MB` or a number of bytes. Relative paths (globs, state_dir) are
  * resolved against the directory of the config file.
  *
@@ -10,6 +10,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { applyOverrides, envOverrides, interpolateEnv, readYamlFile, validateConfig } from '../shared/config-file.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { isValidName } from '../shared/names.ts';
 import type { Labels } from '../shared/record.ts';
@@ -192,21 +193,12 @@ export interface AgentOptions {
   readonly shutdownTimeoutMs: number;
 }
 
-/** Formats zod issues as `key.path: message` lines. */
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `  ${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${issue.message}`)
-    .join('\n');
-}
-
 /**
  * Validates a parsed YAML document. `baseDir` anchors relative paths (the config file's directory). Throws
  * ConfigError naming every invalid key.
  */
 export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent config'): AgentOptions {
-  const parsed = Schema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(`${source} is invalid:\n${describeIssues(parsed.error)}`);
-  const c = parsed.data;
+  const c = validateConfig(Schema, raw, source);
   const host = c.host ?? os.hostname();
   const resolve = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
   const sources = c.sources.map((s, i): SourceOptions => {
@@ -215,7 +207,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent 
     if (service) labels.service = service;
     for (const [k, v] of Object.entries(s.labels)) {
       if (k === 'path')
-        throw new ConfigError(`${source} is invalid:\n  sources.${i}.labels.path: 'path' is set per file by the agent`);
+        throw new ConfigError(`${source}: sources.${i}.labels.path: 'path' is set per file by the agent; remove it`);
       labels[k] = v;
     }
     return Object.freeze({
@@ -233,7 +225,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent 
     });
   });
   if (c.collector.retry.max < c.collector.retry.initial) {
-    throw new ConfigError(`${source} is invalid:\n  collector.retry.max: must be at least collector.retry.initial`);
+    throw new ConfigError(`${source}: collector.retry.max: must be at least collector.retry.initial`);
   }
   return Object.freeze({
     host,
@@ -266,50 +258,23 @@ export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent 
   });
 }
 
+/** Keys an environment variable may override: `TRIBUTARY_AGENT_COLLECTOR_TOKEN` sets `collector.token`. */
+export const AGENT_ENV_PREFIX = 'TRIBUTARY_AGENT_';
+export const AGENT_ENV_PATHS = [
+  'host',
+  'collector.token',
+  'state_dir',
+  'memory_limit',
+  'start_position',
+  'metrics.listen',
+];
+
 /**
- * Reads a YAML config file, replaces `${NAME}` / `${NAME:-default}` in its string values with environment variables
- * (after parsing, so a value can never inject YAML structure, and comments are left alone; a missing variable
- * without a default is an error naming it), and validates it.
+ * Reads a YAML config file through shared/config-file.ts: `${NAME}` / `${NAME:-default}` replaced in string values,
+ * then `TRIBUTARY_AGENT_…` overrides for AGENT_ENV_PATHS, then validation naming every bad key.
  */
 export async function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentOptions> {
-  const { readFile } = await import('node:fs/promises');
-  const { parse } = await import('yaml');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read the agent config ${file}: ${(error as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (error) {
-    throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message}`);
-  }
-  const missing = new Set<string>();
-  const interpolate = (value: unknown): unknown => {
-    if (typeof value === 'string') {
-      return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, def?: string) => {
-        const v = env[name];
-        if (v !== undefined && v !== '') return v;
-        if (def !== undefined) return def;
-        missing.add(name);
-        return '';
-      });
-    }
-    if (Array.isArray(value)) return value.map(interpolate);
-    if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v)]));
-    }
-    return value;
-  };
-  const resolved = interpolate(raw);
-  if (missing.size > 0) {
-    throw new ConfigError(
-      `${file} uses environment variables that are not set: ${[...missing].join(', ')} ` +
-        '(set them, or give a default: $' +
-        '{NAME:-default})',
-    );
-  }
-  return parseAgentConfig(resolved, path.dirname(path.resolve(file)), file);
+  let raw = interpolateEnv(await readYamlFile(file), env, file);
+  raw = applyOverrides(raw, envOverrides(env, AGENT_ENV_PREFIX, AGENT_ENV_PATHS));
+  return parseAgentConfig(raw, path.dirname(path.resolve(file)), file);
 }
