@@ -15,7 +15,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
 export type ConfigPath = string;
@@ -196,4 +196,67 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   if (value === undefined) return `${key}: is required (${message.replace(/, received undefined$/, '')})`;
   if (/\bgot\b/.test(message)) return `${key}: ${message}`;
   return `${key}: ${message}, got ${describeValue(value)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Units: durations (`250ms`, `5s`, `2m`, `1h`, `7d`, or a number of ms) and sizes (`512KiB`, `1MiB`, `64MB`, or a
+// number of bytes), as zod schemas whose output is a plain number.
+
+const MS_PER_UNIT: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const BYTES_PER_UNIT: Readonly<Record<string, number>> = {
+  b: 1,
+  kb: 1000,
+  kib: 1024,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
+};
+
+export function parseDurationMs(value: number | string): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(value);
+  if (!m) return undefined;
+  const ms = Math.round(Number(m[1]) * MS_PER_UNIT[(m[2] ?? 'ms').toLowerCase()]!);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+export function parseSizeBytes(value: number | string): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(value);
+  if (!m) return undefined;
+  const bytes = Math.floor(Number(m[1]) * BYTES_PER_UNIT[(m[2] ?? 'b').toLowerCase()]!);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** A duration in ms, at least `min`. */
+export function durationSchema(min = 0, max = Number.MAX_SAFE_INTEGER) {
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const ms = parseDurationMs(v);
+    if (ms === undefined || ms < min || ms > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration from ${min}ms to ${max}ms like 500ms, 5s, 2m, 1h, 7d, got ${JSON.stringify(v)}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/** A size in bytes from `min` to `max`. */
+export function sizeSchema(min = 0, max = Number.MAX_SAFE_INTEGER) {
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const bytes = parseSizeBytes(v);
+    if (bytes === undefined || bytes < min || bytes > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a size from ${min} to ${max} bytes like 512KiB, 16MiB, 1GB, got ${JSON.stringify(v)}`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
 }
