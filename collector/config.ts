@@ -1,0 +1,245 @@
+/**
+ * The collector's configuration: one table of keys (the zod schema below, with defaults), loaded once at the edge
+ * (shared/config-file.ts: YAML file < `TRIBUTARY_COLLECTOR_…` environment < flags) into a frozen
+ * `CollectorOptions`. YAML keys are snake_case; durations take `500ms`, `5s`, `7d` or ms; sizes take `1MiB` or bytes.
+ * Relative paths (data_dir, TLS files) are resolved against the config file's directory.
+ *
+ * docs/collector.md is the reference for every key; keep the two in step.
+ */
+import path from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { z } from 'zod';
+import { durationSchema, loadConfig, sizeSchema, validateConfig } from '../shared/config-file.ts';
+import { ConfigError } from '../shared/errors.ts';
+import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
+import type { FlushPolicy, TopicConfig } from './storage/log-store.ts';
+
+export const ENV_PREFIX = 'TRIBUTARY_COLLECTOR_';
+export type Role = 'produce' | 'read' | 'admin';
+export const ROLES: readonly Role[] = ['produce', 'read', 'admin'];
+
+const portSchema = z
+  .number({ error: 'expected a number from 0 to 65535' })
+  .int({ error: 'expected a number from 0 to 65535' })
+  .min(0, { error: 'expected a number from 0 to 65535' })
+  .max(65535, { error: 'expected a number from 0 to 65535' });
+
+const tokenSchema = z.strictObject({
+  /** A label for logs and metrics; the token itself is never logged. */
+  name: z.string().min(1).optional(),
+  token: z.string().min(16, { error: 'tokens must be at least 16 characters (use e.g. `openssl rand -hex 24`)' }),
+  role: z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` }),
+});
+
+const flushSchema = z.enum(['always', 'interval'], { error: 'expected "always" or "interval"' });
+
+/** The table. Every key has its default here, and only here. */
+const Schema = z.strictObject({
+  listen: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: portSchema.default(7070),
+    })
+    .prefault({}),
+  data_dir: z.string().min(1).default('./data'),
+  tokens: z.array(tokenSchema).default([]),
+  allow_unauthenticated: z.boolean().default(false),
+  tls: z
+    .strictObject({
+      cert_file: z.string().min(1).optional(),
+      key_file: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      max_body_bytes: sizeSchema(1024, 1024 ** 3).default(16 * 1024 * 1024),
+      max_decompressed_bytes: sizeSchema(1024, 4 * 1024 ** 3).default(64 * 1024 * 1024),
+      max_records_per_request: z.number().int().min(1).default(500_000),
+      max_line_bytes: sizeSchema(16, 64 * 1024 * 1024).default(1024 * 1024),
+      max_topics: z.number().int().min(1).default(1000),
+      max_partitions_per_topic: z.number().int().min(1).max(100_000).default(256),
+      max_fetch_bytes: sizeSchema(1024, 1024 ** 3).default(64 * 1024 * 1024),
+      max_wait: durationSchema(0, 300_000).default(60_000),
+    })
+    .prefault({}),
+  topics: z
+    .strictObject({
+      auto_create: z.boolean().default(true),
+      default_partitions: z.number().int().min(1).default(1),
+      retention: durationSchema(1)
+        .nullable()
+        .default(7 * 86_400_000),
+      retention_bytes: sizeSchema(1).nullable().default(null),
+      segment_bytes: sizeSchema(4096, 2 * 1024 ** 3).default(1024 ** 3),
+      segment_age: durationSchema(1000).default(7 * 86_400_000),
+      flush: flushSchema.default('always'),
+      flush_interval: durationSchema(1).default(1000),
+      flush_interval_bytes: sizeSchema(1).default(1024 * 1024),
+    })
+    .prefault({}),
+  retention_check_interval: durationSchema(1000).default(300_000),
+  shutdown_timeout: durationSchema(0).default(30_000),
+  log_level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+export type CollectorConfigFile = z.output<typeof Schema>;
+
+/** Leaf keys that may be set from the environment (`listen.port` -> TRIBUTARY_COLLECTOR_LISTEN_PORT). */
+export const ENV_PATHS: readonly string[] = [
+  'listen.host',
+  'listen.port',
+  'data_dir',
+  'allow_unauthenticated',
+  'tls.cert_file',
+  'tls.key_file',
+  'limits.max_body_bytes',
+  'limits.max_decompressed_bytes',
+  'limits.max_records_per_request',
+  'limits.max_line_bytes',
+  'limits.max_topics',
+  'limits.max_partitions_per_topic',
+  'topics.auto_create',
+  'topics.default_partitions',
+  'topics.flush',
+  'retention_check_interval',
+  'log_level',
+];
+
+export interface TokenEntry {
+  readonly name: string;
+  readonly token: string;
+  readonly role: Role;
+}
+
+export interface CollectorLimits {
+  readonly maxBodyBytes: number;
+  readonly maxDecompressedBytes: number;
+  readonly maxRecordsPerRequest: number;
+  readonly maxLineBytes: number;
+  readonly maxTopics: number;
+  readonly maxPartitionsPerTopic: number;
+  readonly maxFetchBytes: number;
+  readonly maxWaitMs: number;
+}
+
+export interface CollectorOptions {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly dataDir: string;
+  readonly tokens: readonly TokenEntry[];
+  readonly allowUnauthenticated: boolean;
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  readonly limits: CollectorLimits;
+  readonly autoCreateTopics: boolean;
+  /** The config of topics created without explicit settings (auto-created ones included). */
+  readonly topicDefaults: TopicConfig;
+  readonly retentionCheckIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+/** Turns the validated file into options; `baseDir` anchors relative paths. */
+export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, source: string): CollectorOptions {
+  const resolve = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
+  if ((c.tls.cert_file === undefined) !== (c.tls.key_file === undefined)) {
+    throw new ConfigError(`${source}: tls: set both cert_file and key_file, or neither`);
+  }
+  if (c.topics.default_partitions > c.limits.max_partitions_per_topic) {
+    throw new ConfigError(
+      `${source}: topics.default_partitions: ${c.topics.default_partitions} is above ` +
+        `limits.max_partitions_per_topic (${c.limits.max_partitions_per_topic})`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const [i, t] of c.tokens.entries()) {
+    if (seen.has(t.token)) throw new ConfigError(`${source}: tokens.${i}.token: the same token is listed twice`);
+    seen.add(t.token);
+  }
+  const flush: FlushPolicy =
+    c.topics.flush === 'always'
+      ? { mode: 'always' }
+      : { mode: 'interval', intervalMs: c.topics.flush_interval, intervalBytes: c.topics.flush_interval_bytes };
+  return Object.freeze({
+    listen: Object.freeze({ host: c.listen.host, port: c.listen.port }),
+    dataDir: resolve(c.data_dir),
+    tokens: Object.freeze(
+      c.tokens.map((t, i) => Object.freeze({ name: t.name ?? `token-${i}`, token: t.token, role: t.role })),
+    ),
+    allowUnauthenticated: c.allow_unauthenticated,
+    tls:
+      c.tls.cert_file !== undefined && c.tls.key_file !== undefined
+        ? Object.freeze({ certFile: resolve(c.tls.cert_file), keyFile: resolve(c.tls.key_file) })
+        : undefined,
+    limits: Object.freeze({
+      maxBodyBytes: c.limits.max_body_bytes,
+      maxDecompressedBytes: c.limits.max_decompressed_bytes,
+      maxRecordsPerRequest: c.limits.max_records_per_request,
+      maxLineBytes: c.limits.max_line_bytes,
+      maxTopics: c.limits.max_topics,
+      maxPartitionsPerTopic: c.limits.max_partitions_per_topic,
+      maxFetchBytes: c.limits.max_fetch_bytes,
+      maxWaitMs: c.limits.max_wait,
+    }),
+    autoCreateTopics: c.topics.auto_create,
+    topicDefaults: Object.freeze({
+      partitions: c.topics.default_partitions,
+      retentionMs: c.topics.retention,
+      retentionBytes: c.topics.retention_bytes,
+      segmentBytes: c.topics.segment_bytes,
+      segmentMs: c.topics.segment_age,
+      flush,
+    }),
+    retentionCheckIntervalMs: c.retention_check_interval,
+    shutdownTimeoutMs: c.shutdown_timeout,
+    logLevel: c.log_level,
+  });
+}
+
+export interface LoadCollectorConfigOptions {
+  /** The YAML file; undefined: defaults, environment and flags only. */
+  readonly file?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Dotted keys from command-line flags (`listen.port`); undefined values are ignored. */
+  readonly flags?: Readonly<Record<string, unknown>>;
+}
+
+export interface LoadedCollectorConfig {
+  /** The effective configuration as the file would spell it (for --print-config). */
+  readonly file: CollectorConfigFile;
+  readonly options: CollectorOptions;
+}
+
+export async function loadCollectorConfig(options: LoadCollectorConfigOptions = {}): Promise<LoadedCollectorConfig> {
+  const file = await loadConfig({
+    schema: Schema,
+    file: options.file,
+    env: options.env ?? process.env,
+    envPrefix: ENV_PREFIX,
+    envPaths: ENV_PATHS,
+    flags: options.flags ?? {},
+  });
+  const baseDir = options.file ? path.dirname(path.resolve(options.file)) : process.cwd();
+  return { file, options: toCollectorOptions(file, baseDir, options.file ?? 'configuration') };
+}
+
+/** Validates an in-memory config (for `tributary up` and tests), with the same rules and messages as the file. */
+export function parseCollectorConfig(
+  raw: unknown,
+  baseDir = process.cwd(),
+  source = 'collector config',
+): LoadedCollectorConfig {
+  const file = validateConfig(Schema, raw, source);
+  return { file, options: toCollectorOptions(file, baseDir, source) };
+}
+
+/** The effective configuration as YAML, every token masked. */
+export function printableConfig(file: CollectorConfigFile): string {
+  const masked = {
+    ...file,
+    tokens: file.tokens.map((t) => ({ ...t, token: maskToken(t.token) })),
+  };
+  return toYaml(masked);
+}
+
+export function maskToken(token: string): string {
+  return token.length > 0 ? '********' : '';
+}
