@@ -105,10 +105,15 @@ export class GroupNotFoundError extends TributaryError {
   }
 }
 
+/** Which limit was hit: the HTTP layer answers 413 for `body`, 429 for `rate`, 400 for the others. */
+export type LimitKind = 'body' | 'line' | 'count' | 'rate';
+
 /** A size or count above a configured limit (body, line, records per request, topics, partitions). */
 export class LimitExceededError extends TributaryError {
-  constructor(message: string) {
+  readonly limit: LimitKind;
+  constructor(message: string, limit: LimitKind = 'count') {
     super('limit_exceeded', message);
+    this.limit = limit;
     this.name = 'LimitExceededError';
   }
 }
