@@ -148,3 +148,19 @@ export class ConfigError extends TributaryError {
     this.name = 'ConfigError';
   }
 }
+
+/** No credentials, or credentials the server does not know. */
+export class UnauthenticatedError extends TributaryError {
+  constructor(message: string) {
+    super('unauthenticated', message);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+/** Valid credentials whose role does not allow the operation. */
+export class ForbiddenError extends TributaryError {
+  constructor(message: string) {
+    super('forbidden', message);
+    this.name = 'ForbiddenError';
+  }
+}
