@@ -1,8 +1,8 @@
 /**
  * The agent's configuration: one table of keys (the schema below, with defaults), parsed once at the edge into a
  * frozen `AgentOptions`. YAML keys are snake_case; an invalid key is reported by its path and value, e.g.
- * `agent.yaml: sources.0.topic: invalid topic name…, got "a/b"`. Durations take `250ms`, `5s`, `2m`, `1h` or a number of
- * milliseconds; sizes take `512KiB`, `1MiB`, `64MB` or a number of bytes. Relative paths (globs, state_dir) are
+ * `agent.yaml: sources.0.topic: invalid topic name…, got "a/b"`. Durations and sizes use shared/config-file.ts's units (`250ms`,
+ * `5s`; `512KiB`, `1MiB`). Relative paths (globs, state_dir) are
  * resolved against the directory of the config file.
  *
  * docs/agent.md is the reference for every key; keep the two in step.
@@ -10,62 +10,22 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { applyOverrides, envOverrides, interpolateEnv, readYamlFile, validateConfig } from '../shared/config-file.ts';
+import {
+  applyOverrides,
+  durationSchema,
+  envOverrides,
+  interpolateEnv,
+  readYamlFile,
+  sizeSchema,
+  validateConfig,
+} from '../shared/config-file.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { isValidName } from '../shared/names.ts';
 import type { Labels } from '../shared/record.ts';
 import type { ParserKind } from './frame/parse.ts';
 
-const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const UNITS_BYTES: Record<string, number> = {
-  b: 1,
-  kb: 1000,
-  kib: 1024,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-};
-
-export function parseDuration(value: number | string): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/i.exec(value);
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * UNITS_MS[m[2]!.toLowerCase()]!);
-}
-
-export function parseSize(value: number | string): number | undefined {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*$/i.exec(value);
-  if (!m) return undefined;
-  return Math.floor(Number(m[1]) * UNITS_BYTES[(m[2] ?? 'b').toLowerCase()]!);
-}
-
-const duration = (min = 0) =>
-  z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined || ms < min) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected a duration of at least ${min}ms like 250ms, 5s, 2m, got ${JSON.stringify(v)}`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const size = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined || bytes < min || bytes > max) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected a size between ${min} and ${max} bytes like 512KiB or 1MiB, got ${JSON.stringify(v)}`,
-      });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+const duration = (min = 0) => durationSchema(min);
+const size = (min: number, max = Number.MAX_SAFE_INTEGER) => sizeSchema(min, max);
 
 const topicName = z.string().refine(isValidName, {
   message: "invalid topic name: use 1-200 characters of A-Z a-z 0-9 '.' '_' '-'",

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { loadAgentConfig, parseAgentConfig, parseDuration, parseSize } from '../../agent/config.ts';
+import { loadAgentConfig, parseAgentConfig } from '../../agent/config.ts';
 import { backoffDelay, parseRetryAfter } from '../../agent/ship/retry.ts';
 import { ConfigError } from '../../shared/errors.ts';
 
@@ -75,17 +75,6 @@ test('agent config - YAML file with environment interpolation in values only', a
   t.is(o.collector.token, 's3cret');
   const error = await t.throwsAsync(loadAgentConfig(file, { TOPIC: 'app' }), { instanceOf: ConfigError });
   t.regex(error.message, /TOKEN/);
-});
-
-test('agent config - durations and sizes', (t) => {
-  t.is(parseDuration('250ms'), 250);
-  t.is(parseDuration('1.5s'), 1500);
-  t.is(parseDuration('2m'), 120_000);
-  t.is(parseDuration('soon'), undefined);
-  t.is(parseSize('1MiB'), 1048576);
-  t.is(parseSize('64MB'), 64_000_000);
-  t.is(parseSize('512'), 512);
-  t.is(parseSize('-1'), undefined);
 });
 
 test('retry - backoff grows, is capped, jittered, and honours Retry-After', (t) => {
