@@ -1,0 +1,116 @@
+/**
+ * A running collector: the store, the HTTP server and the metrics, wired together, with an orderly shutdown.
+ * `startCollector` is what `tributary collector` runs and what `tributary up` embeds.
+ *
+ * Shutdown (close): readiness turns 503, long-polls are answered, the server stops accepting and waits for the
+ * requests in flight (produces are answered once their appends are durable), then the store flushes and closes.
+ * Past `shutdown_timeout`, remaining connections are cut; the store is still closed cleanly.
+ */
+import { ConfigError } from '../shared/errors.ts';
+import { type Logger, silentLogger } from '../shared/logger.ts';
+import type { CollectorOptions } from './config.ts';
+import { createHttpServer } from './http/server.ts';
+import type { RouteModule } from './http/context.ts';
+import { CollectorMetrics } from './metrics.ts';
+import { FileLogStore } from './storage/file/index.ts';
+import type { LogStore, StorageEvents } from './storage/log-store.ts';
+
+export interface StartCollectorOptions {
+  readonly logger?: Logger;
+  /** Opens the store; defaults to the file store in options.dataDir. (A JetStream backend plugs in here.) */
+  readonly openStore?: (events: StorageEvents) => Promise<LogStore>;
+  /** Route modules; defaults to routes/index.ts. */
+  readonly routes?: readonly RouteModule[];
+}
+
+export interface CollectorHandle {
+  /** The base URL the collector serves on, e.g. http://127.0.0.1:7070 (the real port when 0 was asked for). */
+  readonly address: string;
+  readonly port: number;
+  readonly store: LogStore;
+  readonly metrics: CollectorMetrics;
+  /** Graceful shutdown; idempotent. */
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export async function startCollector(
+  options: CollectorOptions,
+  start: StartCollectorOptions = {},
+): Promise<CollectorHandle> {
+  const logger = start.logger ?? silentLogger();
+  if (options.tokens.length === 0 && !isLoopback(options.listen.host) && !options.allowUnauthenticated) {
+    throw new ConfigError(
+      `refusing to listen on ${options.listen.host} without authentication: configure tokens, ` +
+        'or set allow_unauthenticated: true if the network is trusted, or listen on 127.0.0.1',
+    );
+  }
+
+  const metrics = new CollectorMetrics();
+  const events = metrics.storageEvents();
+  const store = start.openStore
+    ? await start.openStore(events)
+    : await FileLogStore.open({
+        dataDir: options.dataDir,
+        defaults: options.topicDefaults,
+        events,
+        retentionCheckIntervalMs: options.retentionCheckIntervalMs,
+      });
+  metrics.attachStore(store);
+
+  const shutdown = new AbortController();
+  const lifecycle = { ready: false, shutdownSignal: shutdown.signal };
+  const app = createHttpServer({
+    store,
+    collector: options,
+    metrics,
+    logger,
+    lifecycle,
+    ...(start.routes ? { routes: start.routes } : {}),
+  });
+  try {
+    await app.listen({ host: options.listen.host, port: options.listen.port });
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw new ConfigError(
+      `cannot listen on ${options.listen.host}:${options.listen.port}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.listen.port;
+  const scheme = options.tls ? 'https' : 'http';
+  const host = options.listen.host.includes(':') ? `[${options.listen.host}]` : options.listen.host;
+  const url = `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  lifecycle.ready = true;
+  logger.info(
+    { address: url, dataDir: options.dataDir, auth: options.tokens.length > 0 ? 'tokens' : 'off' },
+    'collector listening',
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      logger.info('collector shutting down: finishing requests in flight');
+      lifecycle.ready = false;
+      shutdown.abort();
+      const timer = setTimeout(() => {
+        logger.warn({ timeoutMs: options.shutdownTimeoutMs }, 'shutdown timeout: closing remaining connections');
+        app.server.closeAllConnections();
+      }, options.shutdownTimeoutMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(timer);
+      }
+      await store.close();
+      logger.info('collector stopped');
+    })();
+    return closing;
+  };
+
+  return { address: url, port, store, metrics, close };
+}

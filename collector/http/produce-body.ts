@@ -1,0 +1,188 @@
+/**
+ * Turns a produce body into validated record batches, checking everything before anything is appended: a request
+ * that fails any check stores nothing.
+ *
+ * - Binary (`application/vnd.tributary.batch`): concatenated batches as the agent encodes them. Each is checked for
+ *   header and CRC (splitBatches) and then walked record by record, because a CRC only proves the bytes arrived as
+ *   sent, not that they form records a reader can decode. The batches are then stored as they came.
+ * - NDJSON (`application/x-ndjson`): one JSON object per line, encoded here into batches, one per run of
+ *   consecutive records with the same key and labels (and at most ~1 MiB of records each).
+ */
+import { isUtf8 } from 'node:buffer';
+import { BatchBuilder, forEachRecord, readBatchSource, splitBatches } from '../../shared/batch-codec.ts';
+import { CorruptBatchError, InvalidArgumentError, LimitExceededError } from '../../shared/errors.ts';
+import type { Fields, Labels, TimestampMs } from '../../shared/record.ts';
+import type { CollectorLimits } from '../config.ts';
+
+export interface ProducedBatch {
+  /** The encoded batch (a view into the request body for binary requests). */
+  readonly bytes: Buffer;
+  readonly key: string;
+  readonly recordCount: number;
+}
+
+type BodyLimits = Pick<CollectorLimits, 'maxRecordsPerRequest' | 'maxLineBytes'>;
+
+function tooManyRecords(limits: BodyLimits): LimitExceededError {
+  return new LimitExceededError(
+    `the request holds more than ${limits.maxRecordsPerRequest} records (limits.max_records_per_request): ` +
+      'split it into smaller requests',
+    'count',
+  );
+}
+
+function lineTooLong(bytes: number, where: string, limits: BodyLimits): LimitExceededError {
+  return new LimitExceededError(
+    `${where} has a value of ${bytes} bytes, above the limit of ${limits.maxLineBytes} bytes (limits.max_line_bytes)`,
+    'line',
+  );
+}
+
+export function decodeBinaryBody(body: Buffer, limits: BodyLimits): ProducedBatch[] {
+  if (body.length === 0) throw new InvalidArgumentError('the request body is empty: send one or more record batches');
+  let split: ReturnType<typeof splitBatches>;
+  try {
+    split = splitBatches(body);
+  } catch (error) {
+    if (error instanceof CorruptBatchError) {
+      throw new CorruptBatchError(`invalid record batch in the request: ${error.message}`);
+    }
+    throw error;
+  }
+  let total = 0;
+  for (const { header } of split) total += header.recordCount;
+  if (total > limits.maxRecordsPerRequest) throw tooManyRecords(limits);
+  const out: ProducedBatch[] = [];
+  for (const [i, { header, bytes }] of split.entries()) {
+    try {
+      const source = readBatchSource(bytes);
+      forEachRecord(
+        bytes,
+        (record) => {
+          if (record.value.length > limits.maxLineBytes) {
+            throw lineTooLong(record.value.length, `batch ${i}, record ${record.offset - header.baseOffset}`, limits);
+          }
+          return true;
+        },
+        header,
+        source,
+      );
+      out.push({ bytes, key: source.key, recordCount: header.recordCount });
+    } catch (error) {
+      if (error instanceof CorruptBatchError) {
+        throw new CorruptBatchError(`batch ${i} of the request is malformed: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+  return out;
+}
+
+/** Close a batch once its records reach this size, so no NDJSON batch nears the codec's maximum. */
+const NDJSON_BATCH_BYTES = 1024 * 1024;
+
+interface NdjsonRecord {
+  readonly key: string;
+  readonly labels: Labels;
+  readonly timestamp: TimestampMs;
+  readonly value: Buffer;
+  readonly fields: Fields | undefined;
+}
+
+function stringMap(value: unknown, what: string, line: number): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidArgumentError(`line ${line}: ${what} must be an object of strings`);
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') {
+      throw new InvalidArgumentError(`line ${line}: ${what}.${k} must be a string, got ${JSON.stringify(v)}`);
+    }
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+function parseTimestamp(value: unknown, line: number, now: TimestampMs): TimestampMs {
+  if (value === undefined || value === null) return now;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  if (typeof value === 'string') {
+    const ms = Date.parse(value);
+    if (Number.isSafeInteger(ms) && ms >= 0) return ms;
+  }
+  throw new InvalidArgumentError(
+    `line ${line}: timestamp must be milliseconds since the epoch or an ISO-8601 string, got ${JSON.stringify(value)}`,
+  );
+}
+
+function parseLine(text: string, line: number, limits: BodyLimits, now: TimestampMs): NdjsonRecord {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`line ${line} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw new InvalidArgumentError(`line ${line}: expected a JSON object like {"key": "...", "value": "..."}`);
+  }
+  const o = obj as Record<string, unknown>;
+  const key = o.key ?? '';
+  if (typeof key !== 'string') throw new InvalidArgumentError(`line ${line}: key must be a string`);
+  let value: Buffer;
+  if (typeof o.value === 'string' && o.value_base64 === undefined) {
+    value = Buffer.from(o.value, 'utf8');
+  } else if (typeof o.value_base64 === 'string' && o.value === undefined) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(o.value_base64)) {
+      throw new InvalidArgumentError(`line ${line}: value_base64 is not valid base64`);
+    }
+    value = Buffer.from(o.value_base64, 'base64');
+  } else {
+    throw new InvalidArgumentError(`line ${line}: give exactly one of "value" (a string) or "value_base64"`);
+  }
+  if (value.length > limits.maxLineBytes) throw lineTooLong(value.length, `line ${line}`, limits);
+  return {
+    key,
+    labels: stringMap(o.labels, 'labels', line) ?? {},
+    timestamp: parseTimestamp(o.timestamp, line, now),
+    value,
+    fields: stringMap(o.fields, 'fields', line),
+  };
+}
+
+export function decodeNdjsonBody(body: Buffer, limits: BodyLimits, now: TimestampMs = Date.now()): ProducedBatch[] {
+  if (!isUtf8(body)) throw new InvalidArgumentError('the NDJSON body is not valid UTF-8');
+  const out: ProducedBatch[] = [];
+  let builder: BatchBuilder | undefined;
+  let builderLabels = '';
+  const flush = () => {
+    if (builder && builder.recordCount > 0) {
+      out.push({ bytes: builder.finish(), key: builder.key, recordCount: builder.recordCount });
+    }
+    builder = undefined;
+  };
+  let records = 0;
+  let start = 0;
+  let line = 0;
+  while (start < body.length) {
+    let end = body.indexOf(10, start);
+    if (end === -1) end = body.length;
+    line++;
+    const text = body.toString('utf8', start, end).trim();
+    start = end + 1;
+    if (text === '') continue;
+    if (++records > limits.maxRecordsPerRequest) throw tooManyRecords(limits);
+    const r = parseLine(text, line, limits, now);
+    const labels = JSON.stringify(r.labels);
+    if (!builder || builder.key !== r.key || builderLabels !== labels || builder.recordBytes >= NDJSON_BATCH_BYTES) {
+      flush();
+      builder = new BatchBuilder(r.key, r.labels, Math.min(64 * 1024, r.value.length * 2 + 64));
+      builderLabels = labels;
+    }
+    builder.add(r.timestamp, r.value, r.fields);
+  }
+  flush();
+  if (out.length === 0)
+    throw new InvalidArgumentError('the request body holds no records: send one JSON object per line');
+  return out;
+}

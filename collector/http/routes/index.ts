@@ -1,0 +1,22 @@
+/**
+ * Every route module of the HTTP API, registered in this order by server.ts. To add routes, write a module
+ * exporting a RouteModule (see context.ts) and list it here.
+ */
+import type { RouteModule } from '../context.ts';
+import { fetchRoutes } from './fetch.ts';
+import { groupOffsetsRoutes } from './group-offsets.ts';
+import { healthRoutes } from './health.ts';
+import { metricsRoutes } from './metrics.ts';
+import { offsetsRoutes } from './offsets.ts';
+import { produceRoutes } from './produce.ts';
+import { topicsRoutes } from './topics.ts';
+
+export const ROUTE_MODULES: readonly RouteModule[] = [
+  healthRoutes,
+  metricsRoutes,
+  produceRoutes,
+  fetchRoutes,
+  offsetsRoutes,
+  topicsRoutes,
+  groupOffsetsRoutes,
+];

@@ -1,0 +1,89 @@
+/**
+ * The collector's HTTP server (fastify): body parsers, authentication, error mapping, response metrics, and the
+ * route modules of routes/index.ts. It does not listen; collector.ts does, and owns the lifecycle.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from '../../shared/logger.ts';
+import type { CollectorOptions } from '../config.ts';
+import type { CollectorMetrics } from '../metrics.ts';
+import type { LogStore } from '../storage/log-store.ts';
+import { Authenticator } from './auth.ts';
+import { registerBodyParsers } from './body.ts';
+import type { Lifecycle, RouteContext, RouteModule } from './context.ts';
+import { httpErrorFor } from './error-status.ts';
+import { TopicAccess } from './topic-access.ts';
+import { ROUTE_MODULES } from './routes/index.ts';
+
+export interface HttpServerOptions {
+  readonly store: LogStore;
+  readonly collector: CollectorOptions;
+  readonly metrics: CollectorMetrics;
+  readonly logger: Logger;
+  readonly lifecycle: Lifecycle;
+  /** Defaults to ROUTE_MODULES. */
+  readonly routes?: readonly RouteModule[];
+}
+
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const { collector, metrics, logger } = options;
+  const common = {
+    loggerInstance: logger,
+    // Per-request log lines would cost more than a produce; errors are logged below.
+    disableRequestLogging: true,
+    bodyLimit: collector.limits.maxBodyBytes,
+    forceCloseConnections: 'idle' as const,
+    return503OnClosing: true,
+    keepAliveTimeout: 65_000,
+    // Long-polls hold a request for up to max_wait; keep the server's own request timeout above it.
+    requestTimeout: collector.limits.maxWaitMs + 60_000,
+  };
+  const app = (collector.tls
+    ? Fastify({
+        ...common,
+        https: { cert: readFileSync(collector.tls.certFile), key: readFileSync(collector.tls.keyFile) },
+      })
+    : Fastify(common)) as unknown as FastifyInstance;
+
+  const auth = new Authenticator(collector.tokens);
+  const context: RouteContext = {
+    store: options.store,
+    options: collector,
+    metrics,
+    logger,
+    topics: new TopicAccess({ store: options.store, collector }),
+    lifecycle: options.lifecycle,
+    hooks: {},
+  };
+
+  registerBodyParsers(app, collector.limits);
+
+  app.addHook('onRequest', async (request) => {
+    const role = request.routeOptions.config.role;
+    if (role !== undefined) auth.authorize(request.headers.authorization, role);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.countResponse(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode);
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const mapped = httpErrorFor(error);
+    if (mapped.status >= 500) {
+      logger.error({ err: error, route: request.routeOptions.url, method: request.method }, 'request failed');
+    } else {
+      logger.debug({ code: mapped.body.error.code, route: request.routeOptions.url }, mapped.body.error.message);
+    }
+    metrics.countRejected(request.routeOptions.url ?? 'unmatched', mapped.body.error.code);
+    return reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    return reply.code(404).send({
+      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}: see docs/api.md` },
+    });
+  });
+
+  for (const module of options.routes ?? ROUTE_MODULES) module.register(app, context);
+  return app;
+}
