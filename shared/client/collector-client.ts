@@ -1,0 +1,385 @@
+/**
+ * A small typed client of the collector's HTTP API v1 (docs/api.md): JSON calls, binary produce and fetch, bearer
+ * token, several base URLs tried in order (the last one that answered is tried first next time). Error bodies
+ * become the TributaryError subclass of their code, with the server's message; a collector that cannot be reached
+ * is an UnavailableError. The CLI, consumers and producers are built on it.
+ *
+ * Wire types are snake_case as on the wire.
+ */
+import {
+  ClosedError,
+  CorruptBatchError,
+  CorruptDataError,
+  ForbiddenError,
+  GroupNotFoundError,
+  InvalidArgumentError,
+  LimitExceededError,
+  OffsetOutOfRangeError,
+  PartitionNotFoundError,
+  StorageFullError,
+  TopicExistsError,
+  TopicNotFoundError,
+  TributaryError,
+  UnauthenticatedError,
+  UnavailableError,
+} from '../errors.ts';
+import type { Fields, Labels, Offset, PartitionId, TimestampMs } from '../record.ts';
+
+export const BATCH_CONTENT_TYPE = 'application/vnd.tributary.batch';
+export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Wire types
+
+export interface WireTopicConfig {
+  partitions: number;
+  retention_ms: number | null;
+  retention_bytes: number | null;
+  segment_bytes: number;
+  segment_ms: number;
+  flush: 'always' | 'interval';
+  flush_interval_ms?: number;
+  flush_interval_bytes?: number;
+}
+
+export interface WirePartitionInfo {
+  partition: PartitionId;
+  start_offset: Offset;
+  end_offset: Offset;
+  size_bytes: number;
+  segment_count: number;
+}
+
+export interface WireTopic {
+  name: string;
+  config: WireTopicConfig;
+  partitions: WirePartitionInfo[];
+}
+
+export type CreateTopicRequest = { name: string } & Partial<WireTopicConfig>;
+
+export interface ProduceRecord {
+  key?: string;
+  value?: string;
+  value_base64?: string;
+  timestamp?: TimestampMs | string;
+  labels?: Labels;
+  fields?: Fields;
+}
+
+export interface ProduceResponse {
+  record_count: number;
+  partitions: { partition: PartitionId; base_offset: Offset; last_offset: Offset; record_count: number }[];
+}
+
+export interface WireRecord {
+  offset: Offset;
+  timestamp: TimestampMs;
+  key: string;
+  labels: Labels;
+  value?: string;
+  value_base64?: string;
+  fields?: Fields;
+}
+
+export interface FetchResponse {
+  records: WireRecord[];
+  next_offset: Offset;
+  start_offset: Offset;
+  end_offset: Offset;
+}
+
+export interface FetchBatchesResponse {
+  batches: Buffer;
+  nextOffset: Offset;
+  startOffset: Offset;
+  endOffset: Offset;
+}
+
+export interface WireCommittedOffset {
+  topic: string;
+  partition: PartitionId;
+  offset: Offset;
+  metadata: string;
+  commit_timestamp: TimestampMs;
+  end_offset: Offset | null;
+  lag: number | null;
+}
+
+export interface CommitOffsetsRequest {
+  offsets: { topic: string; partition: PartitionId; offset: Offset; metadata?: string }[];
+  member_id?: string;
+  generation_id?: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface CollectorClientOptions {
+  /** One base URL or several (tried in order when one cannot be reached). */
+  readonly urls: string | readonly string[];
+  readonly token?: string | undefined;
+  /** Per request, long-poll waits excluded (they are added to it). Default 30 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface RequestOptions {
+  readonly query?: Readonly<Record<string, string | number | undefined>>;
+  readonly json?: unknown;
+  readonly body?: Buffer | string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+  /** Extra time allowed beyond the client's timeout (long-polls). */
+  readonly extraTimeoutMs?: number;
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Buffer;
+}
+
+function overrideMessage<E extends Error>(error: E, message: string): E {
+  error.message = message;
+  return error;
+}
+
+/** The TributaryError for an error body; the class follows the code, the message is the server's. */
+export function errorFromBody(status: number, code: string, message: string): TributaryError {
+  switch (code) {
+    case 'invalid_argument':
+      return new InvalidArgumentError(message);
+    case 'corrupt_batch':
+      return new CorruptBatchError(message);
+    case 'corrupt_data':
+      return new CorruptDataError(message);
+    case 'unauthenticated':
+      return new UnauthenticatedError(message);
+    case 'forbidden':
+      return new ForbiddenError(message);
+    case 'topic_not_found':
+      return overrideMessage(new TopicNotFoundError(''), message);
+    case 'topic_exists':
+      return overrideMessage(new TopicExistsError(''), message);
+    case 'partition_not_found':
+      return overrideMessage(new PartitionNotFoundError('', 0, 0), message);
+    case 'group_not_found':
+      return overrideMessage(new GroupNotFoundError(''), message);
+    case 'offset_out_of_range': {
+      const m = /\[(\d+), (\d+)\)/.exec(message);
+      return overrideMessage(new OffsetOutOfRangeError(0, Number(m?.[1] ?? 0), Number(m?.[2] ?? 0)), message);
+    }
+    case 'limit_exceeded':
+      return new LimitExceededError(
+        message,
+        status === 413 ? 'body' : status === 429 ? 'rate' : /line/.test(message) ? 'line' : 'count',
+      );
+    case 'storage_full':
+      return new StorageFullError(message);
+    case 'closed':
+      return overrideMessage(new ClosedError('the collector'), message);
+    case 'unavailable':
+      return new UnavailableError(message);
+    case 'stale_generation':
+    case 'unknown_member':
+    case 'rebalance_in_progress':
+      return new TributaryError(code, message);
+    default:
+      return status >= 500 ? new UnavailableError(message) : new InvalidArgumentError(message);
+  }
+}
+
+export class CollectorClient {
+  private readonly urls: readonly string[];
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+  private preferred = 0;
+
+  constructor(options: CollectorClientOptions) {
+    const urls = typeof options.urls === 'string' ? [options.urls] : [...options.urls];
+    if (urls.length === 0) throw new InvalidArgumentError('give the collector URL (--url or TRIBUTARY_URL)');
+    this.urls = urls.map((u) => {
+      try {
+        const parsed = new URL(u);
+        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http(s)');
+      } catch {
+        throw new InvalidArgumentError(`invalid collector URL ${JSON.stringify(u)}: use e.g. http://127.0.0.1:7070`);
+      }
+      return u.replace(/\/+$/, '');
+    });
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** One HTTP call; a non-2xx answer throws the TributaryError of its error body. */
+  async request(method: string, path: string, options: RequestOptions = {}): Promise<RawResponse> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let body: Buffer | string | undefined = options.body;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] = 'application/json';
+    }
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) query.set(k, String(v));
+    const suffix = `${path}${query.size > 0 ? `?${query}` : ''}`;
+    let lastError: unknown;
+    for (let i = 0; i < this.urls.length; i++) {
+      const index = (this.preferred + i) % this.urls.length;
+      const base = this.urls[index]!;
+      const timeout = AbortSignal.timeout(this.timeoutMs + (options.extraTimeoutMs ?? 0));
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+      let res: Response;
+      try {
+        res = await fetch(`${base}${suffix}`, { method, headers, body, signal });
+      } catch (error) {
+        if (options.signal?.aborted) throw error;
+        lastError = error;
+        continue; // next URL
+      }
+      this.preferred = index;
+      const bytes = Buffer.from(await res.arrayBuffer());
+      if (res.status >= 200 && res.status < 300) return { status: res.status, headers: res.headers, body: bytes };
+      let code = 'unknown';
+      let message = `HTTP ${res.status} from ${base}${path}`;
+      try {
+        const parsed = JSON.parse(bytes.toString('utf8')) as { error?: { code?: string; message?: string } };
+        code = parsed.error?.code ?? code;
+        message = parsed.error?.message ?? message;
+      } catch {
+        // not our error body (a proxy?): keep the status line
+      }
+      throw errorFromBody(res.status, code, message);
+    }
+    const cause = lastError as Error & { cause?: Error };
+    throw new UnavailableError(
+      `cannot reach the collector at ${this.urls.join(', ')}: ${cause?.cause?.message ?? cause?.message ?? 'no answer'}`,
+      { cause: lastError },
+    );
+  }
+
+  async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.request(method, path, options);
+    if (res.status === 204 || res.body.length === 0) return undefined as T;
+    return JSON.parse(res.body.toString('utf8')) as T;
+  }
+
+  // Topics -------------------------------------------------------------------------------------------------------
+
+  async listTopics(): Promise<WireTopic[]> {
+    return (await this.json<{ topics: WireTopic[] }>('GET', '/v1/topics')).topics;
+  }
+
+  async createTopic(request: CreateTopicRequest): Promise<WireTopic> {
+    return await this.json<WireTopic>('POST', '/v1/topics', { json: request });
+  }
+
+  async describeTopic(topic: string): Promise<WireTopic> {
+    return await this.json<WireTopic>('GET', `/v1/topics/${encodeURIComponent(topic)}`);
+  }
+
+  async deleteTopic(topic: string): Promise<void> {
+    await this.request('DELETE', `/v1/topics/${encodeURIComponent(topic)}`);
+  }
+
+  // Produce and fetch --------------------------------------------------------------------------------------------
+
+  async produce(topic: string, records: readonly ProduceRecord[]): Promise<ProduceResponse> {
+    const body = records.map((r) => JSON.stringify(r)).join('\n');
+    return await this.json<ProduceResponse>('POST', `/v1/topics/${encodeURIComponent(topic)}/records`, {
+      body: `${body}\n`,
+      headers: { 'content-type': NDJSON_CONTENT_TYPE },
+    });
+  }
+
+  /** Produces encoded batches (BatchBuilder.finish), concatenated, optionally gzip-encoded by the caller. */
+  async produceBatches(topic: string, batches: Buffer, options: { gzip?: boolean } = {}): Promise<ProduceResponse> {
+    return await this.json<ProduceResponse>('POST', `/v1/topics/${encodeURIComponent(topic)}/records`, {
+      body: batches,
+      headers: { 'content-type': BATCH_CONTENT_TYPE, ...(options.gzip ? { 'content-encoding': 'gzip' } : {}) },
+    });
+  }
+
+  async fetch(
+    topic: string,
+    partition: PartitionId,
+    offset: Offset,
+    options: { maxBytes?: number; waitMs?: number; signal?: AbortSignal } = {},
+  ): Promise<FetchResponse> {
+    return await this.json<FetchResponse>('GET', fetchPath(topic, partition), {
+      query: { offset, max_bytes: options.maxBytes, wait_ms: options.waitMs },
+      extraTimeoutMs: options.waitMs ?? 0,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  async fetchBatches(
+    topic: string,
+    partition: PartitionId,
+    offset: Offset,
+    options: { maxBytes?: number; waitMs?: number; signal?: AbortSignal } = {},
+  ): Promise<FetchBatchesResponse> {
+    const res = await this.request('GET', fetchPath(topic, partition), {
+      query: { offset, max_bytes: options.maxBytes, wait_ms: options.waitMs },
+      headers: { accept: BATCH_CONTENT_TYPE },
+      extraTimeoutMs: options.waitMs ?? 0,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const header = (name: string) => Number(res.headers.get(name) ?? Number.NaN);
+    return {
+      batches: res.body,
+      nextOffset: header('tributary-next-offset'),
+      startOffset: header('tributary-start-offset'),
+      endOffset: header('tributary-end-offset'),
+    };
+  }
+
+  /** One offset per partition: `earliest`, `latest`, or the first at or after a time (ms or ISO-8601). */
+  async offsets(
+    topic: string,
+    at: 'earliest' | 'latest' | number | string,
+  ): Promise<{ partition: PartitionId; offset: Offset }[]> {
+    return (
+      await this.json<{ partitions: { partition: PartitionId; offset: Offset }[] }>(
+        'GET',
+        `/v1/topics/${encodeURIComponent(topic)}/offsets`,
+        { query: { at } },
+      )
+    ).partitions;
+  }
+
+  // Consumer groups ----------------------------------------------------------------------------------------------
+
+  async listGroups(): Promise<string[]> {
+    return (await this.json<{ groups: string[] }>('GET', '/v1/groups')).groups;
+  }
+
+  async groupOffsets(group: string): Promise<WireCommittedOffset[]> {
+    return (
+      await this.json<{ offsets: WireCommittedOffset[] }>('GET', `/v1/groups/${encodeURIComponent(group)}/offsets`)
+    ).offsets;
+  }
+
+  async commitOffsets(group: string, request: CommitOffsetsRequest): Promise<void> {
+    await this.request('POST', `/v1/groups/${encodeURIComponent(group)}/offsets`, { json: request });
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    await this.request('DELETE', `/v1/groups/${encodeURIComponent(group)}`);
+  }
+
+  // Health -------------------------------------------------------------------------------------------------------
+
+  async ready(): Promise<boolean> {
+    try {
+      await this.request('GET', '/readyz');
+      return true;
+    } catch (error) {
+      if (error instanceof UnavailableError) return false;
+      throw error;
+    }
+  }
+}
+
+function fetchPath(topic: string, partition: PartitionId): string {
+  return `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records`;
+}
