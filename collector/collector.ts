@@ -12,7 +12,6 @@ import type { CollectorOptions } from './config.ts';
 import { createHttpServer } from './http/server.ts';
 import type { RouteModule } from './http/context.ts';
 import { CollectorMetrics } from './metrics.ts';
-import { FileLogStore } from './storage/file/index.ts';
 import type { LogStore, StorageEvents } from './storage/log-store.ts';
 
 export interface StartCollectorOptions {
@@ -53,7 +52,7 @@ export async function startCollector(
   const events = metrics.storageEvents();
   const store = start.openStore
     ? await start.openStore(events)
-    : await FileLogStore.open({
+    : await (await import('./storage/file/index.ts')).FileLogStore.open({
         dataDir: options.dataDir,
         defaults: options.topicDefaults,
         events,

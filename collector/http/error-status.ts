@@ -47,10 +47,18 @@ function tributaryStatus(error: TributaryError): number {
 }
 
 /** Fastify's own errors (parsing, routing, body size) mapped into our codes, with messages a user can act on. */
-function fastifyError(error: { code: string; message: string; statusCode?: number }): HttpError | undefined {
+function fastifyError(
+  error: { code: string; message: string; statusCode?: number },
+  contentType: string | undefined,
+): HttpError | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return make(415, 'invalid_argument', `${error.message}: see docs/api.md for the Content-Types of this route`);
+      return make(
+        415,
+        'invalid_argument',
+        `Content-Type '${contentType ?? ''}' is not accepted here: produce takes application/vnd.tributary.batch ` +
+          'or application/x-ndjson, the other routes application/json (docs/api.md)',
+      );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return make(413, 'limit_exceeded', `the request body is larger than the collector's limit (${error.message})`);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -74,10 +82,10 @@ function make(status: number, code: string, message: string): HttpError {
 }
 
 /** Maps anything thrown by a route to a response. Unknown errors are 500 `internal` with a generic message. */
-export function httpErrorFor(error: unknown): HttpError {
+export function httpErrorFor(error: unknown, contentType?: string): HttpError {
   if (error instanceof TributaryErrorClass) return make(tributaryStatus(error), error.code, error.message);
   if (error !== null && typeof error === 'object' && 'code' in error && typeof error.code === 'string') {
-    const mapped = fastifyError(error as { code: string; message: string; statusCode?: number });
+    const mapped = fastifyError(error as { code: string; message: string; statusCode?: number }, contentType);
     if (mapped) return mapped;
   }
   return make(500, 'internal', 'internal error in the collector; see its log for details');

@@ -3,7 +3,7 @@
  * route modules of routes/index.ts. It does not listen; collector.ts does, and owns the lifecycle.
  */
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../../shared/logger.ts';
 import type { CollectorOptions } from '../config.ts';
 import type { CollectorMetrics } from '../metrics.ts';
@@ -30,7 +30,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const common = {
     loggerInstance: logger,
     // Per-request log lines would cost more than a produce; errors are logged below.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: collector.limits.maxBodyBytes,
     forceCloseConnections: 'idle' as const,
     return503OnClosing: true,
@@ -68,7 +68,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
 
   app.setErrorHandler(async (error, request, reply) => {
-    const mapped = httpErrorFor(error);
+    const mapped = httpErrorFor(error, request.headers['content-type']);
     if (mapped.status >= 500) {
       logger.error({ err: error, route: request.routeOptions.url, method: request.method }, 'request failed');
     } else {
