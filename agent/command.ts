@@ -29,11 +29,18 @@ export function command(): Command {
           }
           stopping = true;
           log.info({ signal }, 'stopping');
-          agent.stop().then(resolve, (error: Error) => {
-            log.error({ err: error }, 'shutdown failed');
-            process.exitCode = 1;
-            resolve();
-          });
+          agent.stop().then(
+            () => {
+              // A stray handle must not keep a stopped agent alive.
+              setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+              resolve();
+            },
+            (error: Error) => {
+              log.error({ err: error }, 'shutdown failed');
+              process.exitCode = 1;
+              resolve();
+            },
+          );
         };
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
