@@ -113,8 +113,14 @@ async function startAgent(dir: string, include: string[], collectorUrl: string, 
       const text = await (await fetch(metricsUrl)).text();
       return Number(/^tributary_agent_lines_acknowledged_total (\S+)$/m.exec(text)?.[1] ?? 0);
     },
-    cpuSeconds: () => (sample(), lastCpu),
-    peakRssBytes: () => (sample(), peak),
+    cpuSeconds: () => {
+      sample();
+      return lastCpu;
+    },
+    peakRssBytes: () => {
+      sample();
+      return peak;
+    },
     async stop() {
       sample();
       child.kill('SIGTERM');
@@ -351,7 +357,7 @@ async function latency(
           headers: { accept: 'application/vnd.tributary.batch' },
         },
       ).catch(() => undefined);
-      if (!res || !res.ok) {
+      if (!res?.ok) {
         await new Promise((r) => setTimeout(r, 20));
         if (stop && Date.now() > stopAt + 10_000) break;
         continue;
