@@ -1,0 +1,101 @@
+/**
+ * Configuration as a user meets it through `tributary collector`: errors that name the key and the value, env
+ * interpolation and overrides, flags, and --print-config with tokens masked.
+ */
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { CLI, REPO_ROOT } from '../helpers/collector-process.ts';
+
+let dir: string;
+
+test.before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-config-'));
+});
+
+test.after.always(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function run(yaml: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const file = path.join(dir, `c-${Math.random().toString(36).slice(2)}.yaml`);
+  await writeFile(file, yaml);
+  const result = spawnSync(process.execPath, [CLI, 'collector', '--config', file, ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, file };
+}
+
+test('config - a bad value names the file, the key path and the value', async (t) => {
+  const r = await run('listen:\n  port: abc\n', ['--print-config']);
+  t.is(r.status, 1);
+  t.regex(r.stderr, /c-\w+\.yaml: listen\.port: expected a number from 0 to 65535, got "abc"/);
+});
+
+test('config - every bad key is reported, unknown keys included', async (t) => {
+  const r = await run(
+    'listen:\n  port: 70000\nlimits:\n  max_body_bytes: lots\ntopcs: {}\ntokens:\n  - token: short\n    role: root\n',
+    ['--print-config'],
+  );
+  t.is(r.status, 1);
+  t.regex(r.stderr, /listen\.port: expected a number from 0 to 65535, got 70000/);
+  t.regex(r.stderr, /limits\.max_body_bytes: expected a size .* got "lots"/);
+  t.regex(r.stderr, /topcs: unknown key/);
+  t.regex(r.stderr, /tokens\.0\.token: tokens must be at least 16 characters/);
+  t.regex(r.stderr, /tokens\.0\.role: expected one of produce, read, admin, got "root"/);
+});
+
+test('config - ${VAR} and ${VAR:-default} are interpolated; a missing variable is named', async (t) => {
+  const yaml = 'data_dir: ${DATA:-/var/lib/tributary}\ntokens:\n  - token: ${AGENT_TOKEN}\n    role: produce\n';
+  const ok = await run(yaml, ['--print-config'], { AGENT_TOKEN: 'agent-secret-0123456789' });
+  t.is(ok.status, 0, ok.stderr);
+  const printed = parse(ok.stdout) as { data_dir: string };
+  t.is(printed.data_dir, '/var/lib/tributary');
+  const missing = await run(yaml, ['--print-config'], { AGENT_TOKEN: '' });
+  t.is(missing.status, 1);
+  t.regex(missing.stderr, /environment variables that are not set: AGENT_TOKEN/);
+});
+
+test('config - --print-config shows the effective config with defaults, env and flags applied, tokens masked', async (t) => {
+  const secret = 'super-secret-token-value-42';
+  const r = await run(
+    `tokens:\n  - name: ops\n    token: ${secret}\n    role: admin\nlisten:\n  port: 8000\n`,
+    ['--print-config', '--port', '9001', '--log-level', 'debug'],
+    { TRIBUTARY_COLLECTOR_LIMITS_MAX_LINE_BYTES: '2048', TRIBUTARY_COLLECTOR_LISTEN_HOST: '127.0.0.2' },
+  );
+  t.is(r.status, 0, r.stderr);
+  t.false(r.stdout.includes(secret), 'the token is printed');
+  t.false(r.stdout.includes('value-42'));
+  const printed = parse(r.stdout) as {
+    listen: { host: string; port: number };
+    tokens: { name: string; token: string; role: string }[];
+    limits: { max_line_bytes: number; max_body_bytes: number };
+    log_level: string;
+    topics: { auto_create: boolean; default_partitions: number };
+  };
+  t.deepEqual(printed.listen, { host: '127.0.0.2', port: 9001 });
+  t.is(printed.tokens[0]!.name, 'ops');
+  t.is(printed.tokens[0]!.token, '********');
+  t.is(printed.limits.max_line_bytes, 2048);
+  t.is(printed.limits.max_body_bytes, 16 * 1024 * 1024);
+  t.is(printed.log_level, 'debug');
+  t.true(printed.topics.auto_create);
+});
+
+test('config - an environment override with a bad value names the key', async (t) => {
+  const r = await run('{}\n', ['--print-config'], { TRIBUTARY_COLLECTOR_LISTEN_PORT: 'http' });
+  t.is(r.status, 1);
+  t.regex(r.stderr, /listen\.port: expected a number from 0 to 65535, got "http"/);
+});
+
+test('config - TLS needs both files', async (t) => {
+  const r = await run('tls:\n  cert_file: cert.pem\n', ['--print-config']);
+  t.is(r.status, 1);
+  t.regex(r.stderr, /tls: set both cert_file and key_file/);
+});
