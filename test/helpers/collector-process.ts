@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,8 @@ export interface CollectorProcessOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** How long to wait for /readyz (default 60 s: a loaded 2-core machine is slow to start tsx). */
   readonly readyTimeoutMs?: number;
+  /** With TLS configured: the CA (or self-signed certificate) to trust; the URL becomes https. */
+  readonly ca?: Buffer;
 }
 
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
@@ -52,13 +55,15 @@ export class CollectorProcess {
   private output = '';
   private readonly env: NodeJS.ProcessEnv;
   private readonly readyTimeoutMs: number;
+  private readonly ca: Buffer | undefined;
 
   private constructor(dir: string, dataDir: string, port: number, options: CollectorProcessOptions) {
     this.dir = dir;
     this.dataDir = dataDir;
     this.configFile = path.join(dir, 'collector.yaml');
     this.port = port;
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = `${options.ca ? 'https' : 'http'}://127.0.0.1:${port}`;
+    this.ca = options.ca;
     this.env = options.env ?? {};
     this.readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   }
@@ -111,8 +116,7 @@ export class CollectorProcess {
         throw new Error(`the collector exited with status ${exitCode} before it was ready:\n${this.output}`);
       }
       try {
-        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) });
-        if (res.status === 200) return;
+        if ((await this.readyStatus()) === 200) return;
       } catch {
         // not listening yet
       }
@@ -120,6 +124,19 @@ export class CollectorProcess {
     }
     child.kill('SIGKILL');
     throw new Error(`the collector was not ready within ${this.readyTimeoutMs} ms:\n${this.output}`);
+  }
+
+  private async readyStatus(): Promise<number> {
+    if (!this.ca) return (await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) })).status;
+    const ca = this.ca;
+    return await new Promise<number>((resolve, reject) => {
+      const req = https.get(`${this.url}/readyz`, { ca, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+    });
   }
 
   /** Sends `signal` and waits for the exit; returns the exit code (null when killed by a signal). */
