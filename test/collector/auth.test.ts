@@ -28,8 +28,8 @@ test.after.always(async () => {
   await collector?.dispose();
 });
 
-const produce = (token?: string) =>
-  call(`${collector.url}/v1/topics/secured/records`, {
+const produce = (token?: string, topic = 'secured') =>
+  call(`${collector.url}/v1/topics/${topic}/records`, {
     method: 'POST',
     body: ndjson([{ key: 'k', value: 'v' }]),
     headers: { 'content-type': 'application/x-ndjson' },
@@ -85,16 +85,19 @@ test('auth - a malformed Authorization header is 401', async (t) => {
 });
 
 test('auth - rejected produces store nothing', async (t) => {
-  const before = (await call(`${collector.url}/v1/topics/secured`, { token: READ_TOKEN })).json as {
+  // Its own topic: the matrix tests run concurrently and produce to 'secured'.
+  const created = await create('untouched', ADMIN_TOKEN);
+  t.is(created.status, 201);
+  t.is((await produce(undefined, 'untouched')).status, 401);
+  t.is((await produce(WRONG, 'untouched')).status, 401);
+  t.is((await produce(READ_TOKEN, 'untouched')).status, 403);
+  const after = (await call(`${collector.url}/v1/topics/untouched`, { token: READ_TOKEN })).json as {
     partitions: { end_offset: number }[];
   };
-  await produce();
-  await produce(WRONG);
-  await produce(READ_TOKEN);
-  const after = (await call(`${collector.url}/v1/topics/secured`, { token: READ_TOKEN })).json as {
-    partitions: { end_offset: number }[];
-  };
-  t.deepEqual(after.partitions, before.partitions);
+  t.is(after.partitions[0]!.end_offset, 0);
+  // Nor is a topic auto-created by a rejected produce.
+  t.is((await produce(READ_TOKEN, 'never-created')).status, 403);
+  t.is((await call(`${collector.url}/v1/topics/never-created`, { token: READ_TOKEN })).status, 404);
 });
 
 test('auth - health, readiness and metrics are public', async (t) => {
