@@ -6,7 +6,7 @@
  * requests in flight (produces are answered once their appends are durable), then the store flushes and closes.
  * Past `shutdown_timeout`, remaining connections are cut; the store is still closed cleanly.
  */
-import { ConfigError } from '../shared/errors.ts';
+import { ConfigError, TributaryError } from '../shared/errors.ts';
 import { type Logger, silentLogger } from '../shared/logger.ts';
 import type { CollectorOptions } from './config.ts';
 import { createHttpServer } from './http/server.ts';
@@ -50,14 +50,25 @@ export async function startCollector(
 
   const metrics = new CollectorMetrics();
   const events = metrics.storageEvents();
-  const store = start.openStore
-    ? await start.openStore(events)
-    : await (await import('./storage/file/index.ts')).FileLogStore.open({
-        dataDir: options.dataDir,
-        defaults: options.topicDefaults,
-        events,
-        retentionCheckIntervalMs: options.retentionCheckIntervalMs,
-      });
+  let store: LogStore;
+  try {
+    store = start.openStore
+      ? await start.openStore(events)
+      : await (await import('./storage/file/index.ts')).FileLogStore.open({
+          dataDir: options.dataDir,
+          defaults: options.topicDefaults,
+          events,
+          retentionCheckIntervalMs: options.retentionCheckIntervalMs,
+        });
+  } catch (error) {
+    if (error instanceof TributaryError) throw error;
+    // EACCES, ENOTDIR, EROFS…: say which directory and what to do.
+    throw new ConfigError(
+      `cannot open the data directory ${options.dataDir}: ${(error as Error).message} ` +
+        '(check that it exists or can be created, and that this user may write to it)',
+      { cause: error },
+    );
+  }
   metrics.attachStore(store);
 
   const shutdown = new AbortController();
