@@ -91,6 +91,7 @@ export class Agent {
     this.shipper = new Shipper({
       transport,
       maxRequestBytes: options.collector.maxRequestBytes,
+      maxRequestLines: options.collector.maxRequestLines,
       backoff: options.collector.retry,
       events: {
         settled: (batch, how) => this.onSettled(batch, how),
@@ -108,6 +109,7 @@ export class Agent {
     });
     this.batcher = new Batcher({
       maxBytes: options.batch.maxBytes,
+      maxRecords: options.batch.maxRecords,
       maxWaitMs: options.batch.maxWaitMs,
       compression: options.batch.compression,
       onSealed: (batch) => {

@@ -79,6 +79,7 @@ const Schema = z.strictObject({
     token: z.string().min(1).optional(),
     timeout: duration(1).default(30_000),
     max_request_bytes: size(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
+    max_request_lines: z.number().int().min(1).default(100_000),
     retry: z
       .strictObject({ initial: duration(1).default(100), max: duration(1).default(30_000) })
       .default({ initial: 100, max: 30_000 }),
@@ -86,10 +87,11 @@ const Schema = z.strictObject({
   batch: z
     .strictObject({
       max_bytes: size(1024, 32 * 1024 * 1024).default(1024 * 1024),
+      max_records: z.number().int().min(1).default(10_000),
       max_wait: duration(1).default(200),
       compression: z.enum(['gzip', 'none']).default('gzip'),
     })
-    .default({ max_bytes: 1024 * 1024, max_wait: 200, compression: 'gzip' }),
+    .default({ max_bytes: 1024 * 1024, max_records: 10_000, max_wait: 200, compression: 'gzip' }),
   memory_limit: size(64 * 1024).default(32 * 1024 * 1024),
   state_dir: z.string().min(1),
   metrics: z.strictObject({ listen: listen.optional() }).default({ listen: { host: '127.0.0.1', port: 9464 } }),
@@ -134,9 +136,15 @@ export interface AgentOptions {
     readonly token: string | undefined;
     readonly timeoutMs: number;
     readonly maxRequestBytes: number;
+    readonly maxRequestLines: number;
     readonly retry: { readonly initialMs: number; readonly maxMs: number };
   };
-  readonly batch: { readonly maxBytes: number; readonly maxWaitMs: number; readonly compression: 'gzip' | 'none' };
+  readonly batch: {
+    readonly maxBytes: number;
+    readonly maxRecords: number;
+    readonly maxWaitMs: number;
+    readonly compression: 'gzip' | 'none';
+  };
   readonly memoryLimitBytes: number;
   readonly stateDir: string;
   /** undefined: no metrics endpoint. */
@@ -195,10 +203,12 @@ export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent 
       token: c.collector.token,
       timeoutMs: c.collector.timeout,
       maxRequestBytes: c.collector.max_request_bytes,
+      maxRequestLines: c.collector.max_request_lines,
       retry: { initialMs: c.collector.retry.initial, maxMs: c.collector.retry.max },
     }),
     batch: Object.freeze({
       maxBytes: c.batch.max_bytes,
+      maxRecords: c.batch.max_records,
       maxWaitMs: c.batch.max_wait,
       compression: c.batch.compression,
     }),

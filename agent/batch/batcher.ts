@@ -1,7 +1,7 @@
 /**
  * Builds record batches per (topic, file) with the shared codec (shared/batch-codec.ts): one batch carries one
  * source, so its key (`host:path`) and labels are written once in its header. A batch is sealed when its records
- * reach `maxBytes`, when its first record is `maxWaitMs` old, or when its file is truncated or let go; sealing
+ * reach `maxBytes` or `maxRecords`, when its first record is `maxWaitMs` old, or when its file is truncated or let go; sealing
  * gzips the records and hands the batch on with the byte range [start, end) of the file it covers.
  *
  * Ranges are contiguous per file: a batch starts where the file's previous line ended. `open`/`restart` set that
@@ -31,6 +31,8 @@ export interface SealedBatch {
 
 export interface BatcherOptions {
   readonly maxBytes: number;
+  /** Records per batch at most. */
+  readonly maxRecords: number;
   readonly maxWaitMs: number;
   readonly compression: Compression;
   readonly onSealed: (batch: SealedBatch) => void;
@@ -118,7 +120,9 @@ export class Batcher {
     open.end = end;
     open.rawBytes += value.length;
     state.lastEnd = end;
-    if (open.builder.recordBytes >= this.options.maxBytes) this.sealStream(state);
+    if (open.builder.recordBytes >= this.options.maxBytes || open.builder.recordCount >= this.options.maxRecords) {
+      this.sealStream(state);
+    }
   }
 
   /** Seals every open batch (shutdown). */

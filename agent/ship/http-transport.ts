@@ -8,7 +8,8 @@
  *   408, 425, 429, 5xx           retry (honouring Retry-After), next URL for 5xx
  *   401, 403, 404                retry: a wrong token, role or missing topic is fixed by an operator, and until then
  *                                the lines wait on disk (the error is logged on every attempt by the shipper)
- *   other 4xx (400, 413, …)      reject: the request can never succeed as it is
+ *   other 4xx (400, 413, …)      reject: the request can never succeed as it is (a 413 of several batches is
+ *                                split by the shipper first)
  */
 import type { SendOutcome, Transport } from './transport.ts';
 import { parseRetryAfter } from './retry.ts';
@@ -68,7 +69,7 @@ export class HttpTransport implements Transport {
       return { kind: 'retry', reason, retryAfterMs: parseRetryAfter(response.headers.get('retry-after')) };
     }
     if (status === 401 || status === 403 || status === 404) return { kind: 'retry', reason };
-    return { kind: 'reject', reason };
+    return { kind: 'reject', reason, tooLarge: status === 413 };
   }
 
   async close(): Promise<void> {}

@@ -29,6 +29,8 @@ export interface ShipperEvents {
 export interface ShipperOptions {
   readonly transport: Transport;
   readonly maxRequestBytes: number;
+  /** Lines per request at most (the collector caps records per request). */
+  readonly maxRequestLines: number;
   readonly backoff: BackoffOptions;
   readonly events: ShipperEvents;
 }
@@ -61,7 +63,8 @@ export class Shipper {
     queue.batches.push(batch);
     if (!queue.running) {
       queue.running = true;
-      void this.run(queue);
+      // On a microtask: batches sealed in the same tick go out in one request.
+      queueMicrotask(() => void this.run(queue));
     }
   }
 
@@ -99,32 +102,36 @@ export class Shipper {
     const { transport, events } = this.options;
     try {
       while (!this.closed && queue.batches.length > 0) {
-        // Take every ready batch up to the request size (at least one).
+        // Take every ready batch up to the request size and line count (at least one).
         let count = 0;
         let size = 0;
+        let lines = 0;
         for (const b of queue.batches) {
-          if (count > 0 && size + b.body.length > this.options.maxRequestBytes) break;
+          if (
+            count > 0 &&
+            (size + b.body.length > this.options.maxRequestBytes || lines + b.lines > this.options.maxRequestLines)
+          )
+            break;
           size += b.body.length;
+          lines += b.lines;
           count++;
         }
-        const taken = queue.batches.slice(0, count);
-        const body =
-          count === 1
-            ? taken[0]!.body
-            : Buffer.concat(
-                taken.map((b) => b.body),
-                size,
-              );
-        const lines = taken.reduce((n, b) => n + b.lines, 0);
         let attempt = 0;
         let settled: Settlement | undefined;
         while (!this.closed && settled === undefined) {
+          const taken = queue.batches.slice(0, count);
+          const body = count === 1 ? taken[0]!.body : Buffer.concat(taken.map((b) => b.body));
+          lines = taken.reduce((n, b) => n + b.lines, 0);
           const started = performance.now();
           const outcome = await transport.send(queue.topic, body);
           const seconds = (performance.now() - started) / 1000;
           if (outcome.kind === 'ok') {
             events.sent('ok', seconds, lines);
             settled = 'acked';
+          } else if (outcome.kind === 'reject' && outcome.tooLarge && count > 1) {
+            // Too large for this collector's limits: send fewer batches per request (order is kept).
+            events.sent('retried', seconds, lines);
+            count = Math.ceil(count / 2);
           } else if (outcome.kind === 'reject') {
             events.sent('rejected', seconds, lines);
             events.rejected(queue.topic, outcome.reason, lines);
@@ -138,8 +145,7 @@ export class Shipper {
           }
         }
         if (settled === undefined) return;
-        queue.batches.splice(0, count);
-        for (const b of taken) events.settled(b, settled);
+        for (const b of queue.batches.splice(0, count)) events.settled(b, settled);
       }
     } finally {
       queue.running = false;

@@ -11,8 +11,11 @@ export type SendOutcome =
   | { readonly kind: 'ok' }
   /** Nothing or not everything may be stored: send the same request again later (maybe to another collector). */
   | { readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number | undefined }
-  /** The request can never succeed as it is (malformed, too large): log, count, drop. */
-  | { readonly kind: 'reject'; readonly reason: string };
+  /**
+   * The request can never succeed as it is: log, count, drop. `tooLarge` (413): the shipper first splits a request
+   * of several batches and sends the halves.
+   */
+  | { readonly kind: 'reject'; readonly reason: string; readonly tooLarge?: boolean };
 
 export interface Transport {
   /** For logs: where requests go now (a URL, a NATS subject). Never includes a token. */

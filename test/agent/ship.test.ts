@@ -24,7 +24,15 @@ async function scriptedServer(statuses: { status: number; headers?: Record<strin
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, requests, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url,
+    requests,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 function pipeline(urls: string[], onSettled: (b: SealedBatch, how: string) => void) {
@@ -32,6 +40,7 @@ function pipeline(urls: string[], onSettled: (b: SealedBatch, how: string) => vo
   const shipper = new Shipper({
     transport: new HttpTransport({ urls, token: 'secret-token', timeoutMs: 5000 }),
     maxRequestBytes: 1 << 20,
+    maxRequestLines: 1000,
     backoff: { initialMs: 20, maxMs: 200 },
     events: {
       settled: onSettled,
@@ -46,6 +55,7 @@ function pipeline(urls: string[], onSettled: (b: SealedBatch, how: string) => vo
   });
   const batcher = new Batcher({
     maxBytes: 64,
+    maxRecords: 1000,
     maxWaitMs: 1000,
     compression: 'gzip',
     onSealed: (b) => shipper.enqueue(b),
@@ -85,6 +95,7 @@ test('shipping - a 400 is dropped and counted, not retried; a 401 is retried', a
   const settled: string[] = [];
   const { shipper, batcher, events } = pipeline([server.url], (_b, how) => settled.push(how));
   batcher.add('f', Date.now(), Buffer.from('a'.repeat(70)), 71);
+  t.true(await shipper.drain(10_000));
   batcher.add('f', Date.now(), Buffer.from('b'.repeat(70)), 142);
   t.true(await shipper.drain(10_000));
   t.deepEqual(settled, ['dropped', 'acked']);
@@ -111,7 +122,13 @@ test('shipping - fails over to the next collector URL when one is down', async (
 
 test('batcher - seals by size and by wait time, with contiguous ranges', async (t) => {
   const sealed: SealedBatch[] = [];
-  const batcher = new Batcher({ maxBytes: 150, maxWaitMs: 30, compression: 'none', onSealed: (b) => sealed.push(b) });
+  const batcher = new Batcher({
+    maxBytes: 150,
+    maxRecords: 1000,
+    maxWaitMs: 30,
+    compression: 'none',
+    onSealed: (b) => sealed.push(b),
+  });
   batcher.open({ id: 's', topic: 't', key: 'k', labels: {} }, 500);
   batcher.start();
   let end = 500;
@@ -135,4 +152,25 @@ test('batcher - seals by size and by wait time, with contiguous ranges', async (
   const records = decodeRecords(sealed[0]!.body);
   t.is(records[0]!.key, 'k');
   t.is(records[1]!.timestamp, 1764000000001);
+});
+
+test('shipping - a 413 for a request of several batches splits it; order is kept', async (t) => {
+  const server = await scriptedServer([{ status: 413 }, { status: 413 }]);
+  const settled: string[] = [];
+  const { shipper, batcher } = pipeline([server.url], (_b, how) => settled.push(how));
+  // Four batches sealed in one tick (maxBytes 64: one 70-byte line each) go out in one request, which gets 413
+  // twice: the shipper halves it until it passes, then sends the rest.
+  for (let i = 0; i < 4; i++) batcher.add('f', Date.now(), Buffer.from(`${i}`.repeat(70)), 71 * (i + 1));
+  t.true(await shipper.drain(10_000));
+  t.true(settled.every((s) => s === 'acked'));
+  t.deepEqual(
+    server.requests.map((r) => r.values.length),
+    [4, 2, 1, 3],
+  );
+  t.deepEqual(
+    server.requests.slice(2).flatMap((r) => r.values),
+    ['0', '1', '2', '3'].map((d) => d.repeat(70)),
+  );
+  await shipper.close();
+  await server.close();
 });
