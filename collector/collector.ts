@@ -107,6 +107,8 @@ export async function startCollector(
       logger.info('collector shutting down: finishing requests in flight');
       lifecycle.ready = false;
       shutdown.abort();
+      // Connections that turn idle after shutdown began (a long-poll just answered) are closed as they appear.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
       const timer = setTimeout(() => {
         logger.warn({ timeoutMs: options.shutdownTimeoutMs }, 'shutdown timeout: closing remaining connections');
         app.server.closeAllConnections();
@@ -115,6 +117,7 @@ export async function startCollector(
         await app.close();
       } finally {
         clearTimeout(timer);
+        clearInterval(sweep);
       }
       await store.close();
       logger.info('collector stopped');

@@ -63,6 +63,13 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     if (role !== undefined) auth.authorize(request.headers.authorization, role);
   });
 
+  // During shutdown, answers close their connection: a keep-alive connection left idle after the last answer would
+  // otherwise hold the server open until its keep-alive timeout.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (options.lifecycle.shutdownSignal.aborted) reply.header('connection', 'close');
+    return payload;
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     metrics.countResponse(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode);
   });

@@ -115,3 +115,28 @@ test.serial(
 test.serial('shutdown - SIGKILL under load with flush=always: every acknowledged record survives', async (t) => {
   await runUnderLoad(t, 'SIGKILL');
 });
+
+test.serial('shutdown - a pending long-poll does not hold the shutdown up', async (t) => {
+  const collector = await CollectorProcess.start();
+  try {
+    const produced = await call(`${collector.url}/v1/topics/quiet/records`, {
+      method: 'POST',
+      body: ndjson([{ key: 'k', value: 'v' }]),
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    t.is(produced.status, 200);
+    const poll = call(`${collector.url}/v1/topics/quiet/partitions/0/records?offset=1&wait_ms=60000`).catch(
+      (error: Error) => error,
+    );
+    await sleep(500);
+    const started = Date.now();
+    const code = await collector.stop('SIGTERM');
+    const elapsed = Date.now() - started;
+    t.is(code, 0);
+    t.true(elapsed < 20_000, `shutdown took ${elapsed} ms with a 60 s long-poll pending`);
+    const answer = await poll;
+    if (!(answer instanceof Error)) t.is(answer.status, 200, answer.text);
+  } finally {
+    await collector.dispose();
+  }
+});
