@@ -139,14 +139,15 @@ export class FileReader {
   }
 
   /**
-   * Reads up to one chunk from the position and hands each completed line to `onLine`. Returns the number of bytes
-   * read (0 at the end of the file).
+   * Reads up to one chunk from the position into `buffer` (or a fresh one) and hands each completed line to
+   * `onLine`. A line's value may be a view of `buffer`: it is valid only during the callback, so a caller that reuses
+   * the buffer must copy what it keeps (the batcher copies into its batch; multiline copies). Returns the number of
+   * bytes read (0 at the end of the file).
    */
-  async read(onLine: LineHandler): Promise<number> {
-    // A fresh buffer per chunk: lines are handed out as views of it and may outlive this call.
-    const chunk = Buffer.allocUnsafe(this.chunkBytes);
+  async read(onLine: LineHandler, buffer?: Buffer): Promise<number> {
+    const chunk = buffer ?? Buffer.allocUnsafe(this.chunkBytes);
     const start = this.readPosition;
-    const { bytesRead } = await this.handle.read(chunk, 0, chunk.length, start);
+    const { bytesRead } = await this.handle.read(chunk, 0, Math.min(chunk.length, this.chunkBytes), start);
     if (bytesRead === 0) {
       this.knownSize = Math.max(this.knownSize, start);
       return 0;

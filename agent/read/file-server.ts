@@ -78,9 +78,15 @@ export class FileServer {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private acceptingInitial = true;
+  /**
+   * One read buffer for every file: files are read one at a time, and every stage after the splitter copies what it
+   * keeps, so reusing it saves allocating (and collecting) a chunk per read.
+   */
+  private readonly buffer: Buffer;
 
   constructor(options: FileServerOptions) {
     this.options = options;
+    this.buffer = Buffer.allocUnsafe(options.chunkBytes);
   }
 
   get fileCount(): number {
@@ -180,7 +186,7 @@ export class FileServer {
       if (this.options.paused()) continue;
       let turnBytes = 0;
       while (turnBytes < this.options.maxBytesPerTurn && !this.options.paused() && this.running) {
-        const n = await state.reader.read(state.onLine);
+        const n = await state.reader.read(state.onLine, this.buffer);
         if (n === 0) break;
         turnBytes += n;
         this.options.sink.read(state, n);
