@@ -69,7 +69,7 @@ export async function startCollector(
       { cause: error },
     );
   }
-  metrics.attachStore(store);
+  metrics.attachStore(store, start.openStore ? undefined : options.dataDir);
 
   const shutdown = new AbortController();
   const lifecycle = { ready: false, shutdownSignal: shutdown.signal };

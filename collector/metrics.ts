@@ -6,6 +6,7 @@
  * Each collector has its own registry, so a collector and an agent in one process (`tributary up`) never clash.
  * Dashboards and alert rules (deploy/) are written against the names below; renaming one is a breaking change.
  */
+import { statfs } from 'node:fs/promises';
 import client from 'prom-client';
 import type { PartitionId } from '../shared/record.ts';
 import type { LogStore, StorageEvents } from './storage/log-store.ts';
@@ -32,6 +33,9 @@ export const METRIC_NAMES = {
   groupLag: 'tributary_collector_group_lag', // gauge {group, topic, partition}: end offset - committed, in records
   httpResponses: 'tributary_collector_http_responses_total', // counter {route, method, status}
   rejectedRequests: 'tributary_collector_rejected_requests_total', // counter {route, code}
+  // The file system holding data_dir, read at scrape time (statfs): the "disk near its limit" alert divides them.
+  dataDirAvailableBytes: 'tributary_collector_data_dir_available_bytes', // gauge: free to this user
+  dataDirCapacityBytes: 'tributary_collector_data_dir_capacity_bytes', // gauge: size of the file system
 } as const;
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -54,6 +58,7 @@ export class CollectorMetrics {
   private readonly httpResponses;
   private readonly rejected;
   private store: LogStore | undefined;
+  private dataDir: string | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -142,8 +147,9 @@ export class CollectorMetrics {
   }
 
   /** Partition and group gauges are read from the store at scrape time; call once the store is open. */
-  attachStore(store: LogStore): void {
+  attachStore(store: LogStore, dataDir?: string): void {
     this.store = store;
+    this.dataDir = dataDir;
   }
 
   /** The sink the store reports into. Built before the store opens, so recovery is counted too. */
@@ -219,6 +225,36 @@ export class CollectorMetrics {
         this.set(new Set((await metrics.partitionSnapshot()).map((p) => p.topic)).size);
       },
     });
+    // No series until a data directory is attached (a store without one, e.g. JetStream, has no local disk).
+    const fsGauge = (
+      name: string,
+      help: string,
+      pick: (s: { bavail: number; blocks: number; bsize: number }) => number,
+    ) =>
+      new client.Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          this.reset();
+          if (metrics.dataDir === undefined) return;
+          try {
+            this.set(pick(await statfs(metrics.dataDir)));
+          } catch {
+            // the directory vanished or is unreadable: no sample rather than a wrong one
+          }
+        },
+      });
+    fsGauge(
+      METRIC_NAMES.dataDirAvailableBytes,
+      'Bytes available to the collector on the file system of data_dir.',
+      (s) => s.bavail * s.bsize,
+    );
+    fsGauge(
+      METRIC_NAMES.dataDirCapacityBytes,
+      'Size in bytes of the file system of data_dir.',
+      (s) => s.blocks * s.bsize,
+    );
     const groupGauge = (name: string, help: string, pick: (g: GroupSnapshot) => number) =>
       new client.Gauge({
         name,
