@@ -360,8 +360,15 @@ export class Agent {
 
   private onSettled(batch: SealedBatch, how: 'acked' | 'dropped'): void {
     this.budget.release(batch.rawBytes);
-    if (how === 'acked') this.metrics.acknowledged(batch.lines, batch.rawBytes);
     const stream = batch.stream as FileStream;
+    if (how === 'acked') {
+      const { source } = stream;
+      this.metrics.acknowledged(batch.lines, batch.rawBytes, {
+        source: source.name,
+        service: source.labels.service ?? source.name,
+        topic: source.topic,
+      });
+    }
     const range = this.ranges.get(batch);
     if (!range || !stream.tracker.settle(range)) return;
     // A newer reader of the same identity owns its checkpoint now.
