@@ -7,14 +7,25 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { parseCollectorConfig } from '../../collector/config.ts';
 import { interpolateEnv } from '../../shared/config-file.ts';
-import { ALERTS, alertSignals, DASHBOARDS, DEPLOY, DeployedPrometheus, grafanaToPromql, which } from './support.ts';
+import {
+  ALERTS,
+  alertRules,
+  alertSignals,
+  DASHBOARDS,
+  DEPLOY,
+  DeployedPrometheus,
+  dashboardQueries,
+  grafanaToPromql,
+  which,
+} from './support.ts';
 
 const REPO = path.dirname(DEPLOY);
 
@@ -69,6 +80,32 @@ test('deploy - promtool accepts the alert rules and the scrape config', async (t
   try {
     const config = spawnSync(bin, ['check', 'config', file], { encoding: 'utf8' });
     t.is(config.status, 0, config.stdout + config.stderr);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('deploy - every dashboard query and alert signal is valid PromQL (promtool, no server needed)', async (t) => {
+  const bin = promtool();
+  if (!bin) {
+    t.log('SKIPPED: promtool is not installed (apt install prometheus)');
+    t.pass();
+    return;
+  }
+  // Each query as a recording rule: promtool parses every expression and names the broken one. The alert signals
+  // (monitoring.test.ts runs them) too.
+  const queries = await dashboardQueries();
+  t.true(queries.length > 40);
+  for (const rule of await alertRules()) {
+    for (const signal of alertSignals(rule.expr)) queries.push({ where: rule.alert, promql: signal });
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-deploy-promql-'));
+  try {
+    const file = path.join(dir, 'dashboards.rules.yaml');
+    const rules = queries.map((q, i) => ({ record: `tributary:dashboard_query:${i}`, expr: q.promql }));
+    await writeFile(file, stringify({ groups: [{ name: 'dashboards', rules }] }));
+    const r = spawnSync(bin, ['check', 'rules', file], { encoding: 'utf8' });
+    t.is(r.status, 0, r.stdout + r.stderr);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
