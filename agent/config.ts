@@ -1,9 +1,9 @@
 /**
  * The agent's configuration: one table of keys (the schema below, with defaults), parsed once at the edge into a
  * frozen `AgentOptions`. YAML keys are snake_case; an invalid key is reported by its path and value, e.g.
- * `agent.yaml: sources.0.topic: invalid topic name…, got "a/b"`. Durations and sizes use shared/config-file.ts's units (`250ms`,
- * `5s`; `512KiB`, `1MiB`). Relative paths (globs, state_dir) are
- * resolved against the directory of the config file.
+ * `agent.yaml: sources.0.topic: invalid topic name…, got "a/b"`. Durations and sizes use shared/config-file.ts's
+ * units (`250ms`, `5s`; `512KiB`, `1MiB`). Relative paths (globs, state_dir) are resolved against the directory of
+ * the config file.
  *
  * docs/agent.md is the reference for every key; keep the two in step.
  */
