@@ -1,7 +1,10 @@
 /**
  * Agent benchmark: lines from log files to the collector's acknowledgement, on loopback, side by side with rsyslog.
  *
- *   node --import tsx bench/agent.bench.ts [--quick] [--lines N]
+ *   node --import tsx bench/agent.bench.ts [--quick] [--lines N] [--sink]
+ *
+ * `--sink`: send to a bare HTTP sink in this process (CRC check, append to a file, 200) instead of the collector,
+ * to measure the agent alone.
  *
  * Rows:
  * 1. one file of ~200-byte lines (1 GiB full, 40 MB quick), written before the agent starts, agent -> collector to
@@ -21,8 +24,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { forEachRecord, readBatchHeader } from '../shared/batch-codec.ts';
-import { startTestCollector, type TestCollector } from '../test/agent/support.ts';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { openSync, readFileSync as readWhole, writeSync, closeSync } from 'node:fs';
+import { forEachRecord, readBatchHeader, splitBatches } from '../shared/batch-codec.ts';
+import { startTestCollector } from '../test/agent/support.ts';
 
 export interface BenchRow {
   readonly bench: string;
@@ -180,6 +186,136 @@ async function verifyAll(url: string, topic: string, count: number): Promise<{ m
   return { missing, duplicates };
 }
 
+/** Where the agent sends: the real collector (default), or a bare HTTP sink that only measures the agent. */
+interface Target {
+  readonly kind: 'collector' | 'sink';
+  readonly url: string;
+  verify(topic: string, count: number): Promise<{ missing: number; duplicates: number }>;
+  /** Calls `onRecord(seq, at)` as each record of `topic` becomes acknowledged (sink) or fetchable (collector). */
+  watch(topic: string, onRecord: (seq: number, at: number) => void): { stop(): Promise<void> };
+  close(): Promise<void>;
+}
+
+async function collectorTarget(): Promise<Target> {
+  const collector = await startTestCollector();
+  return {
+    kind: 'collector',
+    url: collector.url,
+    verify: (topic, count) => verifyAll(collector.url, topic, count),
+    watch(topic, onRecord) {
+      let stopping = false;
+      const loop = (async () => {
+        let offset = 0;
+        while (!stopping) {
+          const res = await fetch(
+            `${collector.url}/v1/topics/${topic}/partitions/0/records?offset=${offset}&wait_ms=500&max_bytes=4194304`,
+            { headers: { accept: 'application/vnd.tributary.batch' } },
+          ).catch(() => undefined);
+          if (!res?.ok) {
+            await new Promise((r) => setTimeout(r, 20));
+            continue;
+          }
+          const body = Buffer.from(await res.arrayBuffer());
+          const now = performance.now();
+          let pos = 0;
+          while (pos < body.length) {
+            const header = readBatchHeader(body, pos);
+            forEachRecord(body.subarray(pos, pos + header.size), (r) => {
+              if (r.offset < offset) return true;
+              onRecord(Number(r.value.toString('latin1', 0, 10)), now);
+              offset = r.offset + 1;
+              return true;
+            });
+            pos += header.size;
+          }
+        }
+      })();
+      return {
+        stop: async () => {
+          stopping = true;
+          await loop;
+        },
+      };
+    },
+    close: () => collector.close(),
+  };
+}
+
+/**
+ * A bare produce endpoint: checks each batch's structure and CRC (splitBatches), appends the bytes to a file per
+ * topic and answers 200 (no fsync, like rsyslog's omfile). It isolates the agent's own cost from the collector's.
+ */
+async function sinkTarget(dir: string): Promise<Target> {
+  const files = new Map<string, number>();
+  const watchers = new Map<string, (seq: number, at: number) => void>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const topic = /^\/v1\/topics\/([^/]+)\/records$/.exec(req.url ?? '')?.[1];
+      if (req.method !== 'POST' || !topic) {
+        res.writeHead(404).end();
+        return;
+      }
+      const body = Buffer.concat(chunks);
+      const batches = splitBatches(body);
+      let fd = files.get(topic);
+      if (fd === undefined) {
+        fd = openSync(path.join(dir, `${topic}.batches`), 'a');
+        files.set(topic, fd);
+      }
+      writeSync(fd, body);
+      const watch = watchers.get(topic);
+      if (watch) {
+        const now = performance.now();
+        for (const b of batches) {
+          forEachRecord(b.bytes, (r) => {
+            watch(Number(r.value.toString('latin1', 0, 10)), now);
+            return true;
+          });
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    kind: 'sink',
+    url,
+    async verify(topic, count) {
+      const seen = new Uint8Array(count);
+      let duplicates = 0;
+      const bytes = readWhole(path.join(dir, `${topic}.batches`));
+      let pos = 0;
+      while (pos < bytes.length) {
+        const header = readBatchHeader(bytes, pos);
+        forEachRecord(bytes.subarray(pos, pos + header.size), (r) => {
+          const seq = Number(r.value.toString('latin1', 0, 10));
+          if (seq >= 0 && seq < count) {
+            if (seen[seq]) duplicates++;
+            seen[seq] = 1;
+          }
+          return true;
+        });
+        pos += header.size;
+      }
+      let missing = 0;
+      for (let i = 0; i < count; i++) if (!seen[i]) missing++;
+      return { missing, duplicates };
+    },
+    watch(topic, onRecord) {
+      watchers.set(topic, onRecord);
+      return { stop: async () => void watchers.delete(topic) };
+    },
+    async close() {
+      for (const fd of files.values()) closeSync(fd);
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
 async function rsyslog(
   file: string,
   lines: number,
@@ -196,7 +332,7 @@ async function rsyslog(
   return { seconds: r.seconds, cpu: r.agent_cpu_s, rss: r.agent_peak_rss_mb * 2 ** 20, ok: r.all_lines_arrived };
 }
 
-export async function run(opts: { quick: boolean; lines?: number }): Promise<BenchRow[]> {
+export async function run(opts: { quick: boolean; lines?: number; sink?: boolean }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const lines = opts.lines ?? (opts.quick ? 200_000 : Math.floor(GIB / LINE_BYTES));
   const work = path.join(os.tmpdir(), `tributary-agent-bench-${process.pid}`);
@@ -207,19 +343,20 @@ export async function run(opts: { quick: boolean; lines?: number }): Promise<Ben
   await writeLinesFile(input, 0, lines);
   const bytes = (await stat(input)).size;
   const size = `${(bytes / 1e6).toFixed(0)} MB`;
-  let collector: TestCollector | undefined;
+  let target: Target | undefined;
   try {
     // 1. One big file.
-    collector = await startTestCollector();
+    target = opts.sink ? await sinkTarget(work) : await collectorTarget();
+    const to = target.kind === 'sink' ? 'agent -> bare sink' : 'agent -> collector';
     const started = performance.now();
-    const agent = await startAgent(path.join(work, 'agent-1'), [input], collector.url, 'bench-one');
+    const agent = await startAgent(path.join(work, 'agent-1'), [input], target.url, 'bench-one');
     await waitAcked(agent, lines, 3_600_000);
     const seconds = (performance.now() - started) / 1000;
     const cpu = agent.cpuSeconds();
     const rss = agent.peakRssBytes();
     await agent.stop();
-    const check = await verifyAll(collector.url, 'bench-one', lines);
-    const c1 = `one file, ${size}, ${lines} lines`;
+    const check = await target.verify('bench-one', lines);
+    const c1 = `${to}: one file, ${size}, ${lines} lines`;
     rows.push({ bench: 'agent', case: c1, metric: 'throughput', value: lines / seconds, unit: 'lines/s' });
     rows.push({ bench: 'agent', case: c1, metric: 'throughput', value: bytes / 1e6 / seconds, unit: 'MB/s' });
     rows.push({ bench: 'agent', case: c1, metric: 'agent CPU', value: cpu / (bytes / GIB), unit: 's/GiB' });
@@ -268,7 +405,7 @@ export async function run(opts: { quick: boolean; lines?: number }): Promise<Ben
     const perFile = Math.floor(lines / files);
     const dir100 = path.join(work, 'input100');
     await mkdir(dir100);
-    const agent100 = await startAgent(path.join(work, 'agent-100'), [`${dir100}/*.log`], collector.url, 'bench-many');
+    const agent100 = await startAgent(path.join(work, 'agent-100'), [`${dir100}/*.log`], target.url, 'bench-many');
     const t100 = performance.now();
     await writeConcurrently(dir100, files, perFile);
     await waitAcked(agent100, files * perFile, 3_600_000);
@@ -276,7 +413,7 @@ export async function run(opts: { quick: boolean; lines?: number }): Promise<Ben
     const cpu100 = agent100.cpuSeconds();
     const rss100 = agent100.peakRssBytes();
     await agent100.stop();
-    const c3 = `100 files written concurrently, ${((files * perFile * LINE_BYTES) / 1e6).toFixed(0)} MB`;
+    const c3 = `${to}: 100 files written concurrently, ${((files * perFile * LINE_BYTES) / 1e6).toFixed(0)} MB`;
     rows.push({ bench: 'agent', case: c3, metric: 'throughput', value: (files * perFile) / s100, unit: 'lines/s' });
     rows.push({
       bench: 'agent',
@@ -295,8 +432,8 @@ export async function run(opts: { quick: boolean; lines?: number }): Promise<Ben
     rows.push({ bench: 'agent', case: c3, metric: 'agent peak RSS', value: rss100 / 2 ** 20, unit: 'MiB' });
 
     // 4. Latency at 10,000 lines/s.
-    const lat = await latency(work, collector.url, opts.quick ? 5 : 20);
-    const c4 = `10,000 lines/s for ${opts.quick ? 5 : 20} s, write -> fetchable`;
+    const lat = await latency(work, target, opts.quick ? 5 : 20);
+    const c4 = `${to}: 10,000 lines/s for ${opts.quick ? 5 : 20} s, write -> ${target.kind === 'sink' ? 'ack' : 'fetchable'}`;
     rows.push({ bench: 'agent', case: c4, metric: 'latency p50', value: lat.p50, unit: 'ms' });
     rows.push({ bench: 'agent', case: c4, metric: 'latency p99', value: lat.p99, unit: 'ms', note: 'target < 1000' });
     rows.push({
@@ -308,7 +445,7 @@ export async function run(opts: { quick: boolean; lines?: number }): Promise<Ben
       note: `of ${lat.written}`,
     });
   } finally {
-    await collector?.close();
+    await target?.close();
     await rm(work, { recursive: true, force: true });
   }
   return rows;
@@ -333,53 +470,23 @@ async function writeConcurrently(dir: string, files: number, perFile: number): P
   }
 }
 
-/** Writes 10,000 lines/s into one file; a long-polling consumer records when each becomes fetchable. */
+/** Writes 10,000 lines/s into one file; records when each line becomes acknowledged (sink) or fetchable. */
 async function latency(
   work: string,
-  url: string,
+  target: Target,
   seconds: number,
 ): Promise<{ p50: number; p99: number; seen: number; written: number }> {
   const dir = path.join(work, 'latency');
   await mkdir(dir);
   const file = path.join(dir, 'lat.log');
   await writeFile(file, '');
-  const agent = await startAgent(path.join(work, 'agent-lat'), [file], url, 'bench-latency');
+  const agent = await startAgent(path.join(work, 'agent-lat'), [file], target.url, 'bench-latency');
   const writtenAt: number[] = [];
   const delays: number[] = [];
-  let stop = false;
-  let stopAt = Number.POSITIVE_INFINITY;
-  const consumer = (async () => {
-    let offset = 0;
-    while (!stop || delays.length < writtenAt.length) {
-      const res = await fetch(
-        `${url}/v1/topics/bench-latency/partitions/0/records?offset=${offset}&wait_ms=500&max_bytes=4194304`,
-        {
-          headers: { accept: 'application/vnd.tributary.batch' },
-        },
-      ).catch(() => undefined);
-      if (!res?.ok) {
-        await new Promise((r) => setTimeout(r, 20));
-        if (stop && Date.now() > stopAt + 10_000) break;
-        continue;
-      }
-      const body = Buffer.from(await res.arrayBuffer());
-      const now = performance.now();
-      let pos = 0;
-      while (pos < body.length) {
-        const header = readBatchHeader(body, pos);
-        forEachRecord(body.subarray(pos, pos + header.size), (r) => {
-          if (r.offset < offset) return true;
-          const seq = Number(r.value.toString('latin1', 0, 10));
-          const at = writtenAt[seq];
-          if (at !== undefined) delays.push(now - at);
-          offset = r.offset + 1;
-          return true;
-        });
-        pos += header.size;
-      }
-      if (stop && Date.now() > stopAt + 10_000) break;
-    }
-  })();
+  const watcher = target.watch('bench-latency', (seq, at) => {
+    const written = writtenAt[seq];
+    if (written !== undefined) delays.push(at - written);
+  });
   const handle = await open(file, 'a');
   const fill = 'z'.repeat(LINE_BYTES - 12);
   const start = performance.now();
@@ -396,9 +503,9 @@ async function latency(
     await new Promise((r) => setTimeout(r, 5));
   }
   await handle.close();
-  stop = true;
-  stopAt = Date.now();
-  await consumer;
+  const deadline = Date.now() + 15_000;
+  while (delays.length < writtenAt.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await watcher.stop();
   await agent.stop();
   delays.sort((a, b) => a - b);
   const q = (p: number) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] ?? Number.NaN;
@@ -407,9 +514,10 @@ async function latency(
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const quick = process.argv.includes('--quick');
+  const sink = process.argv.includes('--sink');
   const i = process.argv.indexOf('--lines');
   const lines = i > 0 ? Number(process.argv[i + 1]) : undefined;
-  const rows = await run({ quick, ...(lines ? { lines } : {}) });
+  const rows = await run({ quick, sink, ...(lines ? { lines } : {}) });
   for (const r of rows) {
     console.log(
       `${r.case.padEnd(48)} ${r.metric.padEnd(28)} ${r.value.toFixed(r.value < 10 ? 2 : 0).padStart(12)} ${r.unit}${r.note ? `  (${r.note})` : ''}`,
