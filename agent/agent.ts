@@ -67,6 +67,8 @@ export class Agent {
   private readonly streams = new Map<FileKey, FileStream>();
   private readonly ranges = new WeakMap<SealedBatch, TrackedRange>();
   private firstStart = false;
+  /** Lines emitted since the last chunk was counted in the metrics. */
+  private linesSinceRead = 0;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private metricsServer: { url: string; close(): Promise<void> } | undefined;
   private stopping: Promise<void> | undefined;
@@ -76,11 +78,8 @@ export class Agent {
     this.log = deps.log;
     this.metrics = deps.metrics ?? new AgentMetrics();
     this.store = new CheckpointStore({ stateDir: options.stateDir, retentionMs: options.checkpoint.retentionMs });
-    this.budget = new UnackedBytes({
-      limit: options.memoryLimitBytes,
-      onChange: (used, limit) => this.metrics.setUnackedBytes(used, limit),
-    });
-    this.metrics.setUnackedBytes(0, options.memoryLimitBytes);
+    this.budget = new UnackedBytes({ limit: options.memoryLimitBytes });
+    this.metrics.observeUnackedBytes(() => ({ bytes: this.budget.bytes, limit: this.budget.limit }));
     const transport =
       deps.transport ??
       new HttpTransport({
@@ -131,7 +130,11 @@ export class Agent {
         startAt: (key, path, sourceIndex, initial) => this.startAt(key, path, sourceIndex, initial),
         opened: (file) => this.onOpened(file),
         lines: (file) => this.lineHandler(file),
-        read: (_file, bytes) => this.metrics.readBytes(bytes),
+        read: (_file, bytes) => {
+          // Counted per chunk, not per line: a prom-client call per line costs more than splitting the line.
+          this.metrics.read(this.linesSinceRead, bytes);
+          this.linesSinceRead = 0;
+        },
         truncated: (file) => this.onTruncated(file),
         restarted: (file) => this.onRestarted(file),
         rotation: (kind, file) => {
@@ -241,6 +244,9 @@ export class Agent {
   }
 
   private async tick(): Promise<void> {
+    // Lines emitted outside a read (multiline timeouts) are counted here.
+    this.metrics.read(this.linesSinceRead, 0);
+    this.linesSinceRead = 0;
     let files = 0;
     for (const stream of this.streams.values()) {
       if (stream.closed) continue;
@@ -329,7 +335,7 @@ export class Agent {
       if (parsed.timestamp !== undefined) timestamp = parsed.timestamp;
     }
     this.budget.add(value.length);
-    this.metrics.readLines(1);
+    this.linesSinceRead++;
     this.batcher.add(stream.id, timestamp, value, end, fields);
   }
 

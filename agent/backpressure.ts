@@ -8,11 +8,10 @@ export class UnackedBytes {
   readonly limit: number;
   private used = 0;
   private waiters: (() => void)[] = [];
-  private readonly onChange: (used: number, limit: number) => void;
 
-  constructor(options: { limit: number; onChange?: (used: number, limit: number) => void }) {
+  // No change callback: `add` runs once per line, so the metric reads `bytes` when scraped instead.
+  constructor(options: { limit: number }) {
     this.limit = options.limit;
-    this.onChange = options.onChange ?? (() => {});
   }
 
   get bytes(): number {
@@ -25,12 +24,10 @@ export class UnackedBytes {
 
   add(bytes: number): void {
     this.used += bytes;
-    this.onChange(this.used, this.limit);
   }
 
   release(bytes: number): void {
     this.used = Math.max(0, this.used - bytes);
-    this.onChange(this.used, this.limit);
     if (!this.full && this.waiters.length > 0) {
       const waiters = this.waiters;
       this.waiters = [];

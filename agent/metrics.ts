@@ -126,16 +126,29 @@ export class AgentMetrics {
     help: 'Lines the configured parser could not parse (kept without fields).',
     registers: [this.registry],
   });
-  private readonly unackedBytes = new Gauge({
-    name: 'tributary_agent_unacked_bytes',
-    help: 'Bytes read but not yet acknowledged by the collector.',
-    registers: [this.registry],
-  });
-  private readonly memoryLimit = new Gauge({
-    name: 'tributary_agent_memory_limit_bytes',
-    help: 'Bound on unacknowledged bytes; readers pause when it is reached.',
-    registers: [this.registry],
-  });
+  private unackedSource: () => { bytes: number; limit: number } = () => ({ bytes: 0, limit: 0 });
+  private readonly unackedBytes = (() => {
+    const metrics = this;
+    return new Gauge({
+      name: 'tributary_agent_unacked_bytes',
+      help: 'Bytes read but not yet acknowledged by the collector.',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.unackedSource().bytes);
+      },
+    });
+  })();
+  private readonly memoryLimit = (() => {
+    const metrics = this;
+    return new Gauge({
+      name: 'tributary_agent_memory_limit_bytes',
+      help: 'Bound on unacknowledged bytes; readers pause when it is reached.',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.unackedSource().limit);
+      },
+    });
+  })();
   private readonly checkpointWrites = new Counter({
     name: 'tributary_agent_checkpoint_writes_total',
     help: 'Checkpoint file writes.',
@@ -153,12 +166,6 @@ export class AgentMetrics {
   read(lines: number, bytes: number): void {
     this.linesRead.inc(lines);
     this.bytesRead.inc(bytes);
-  }
-  readBytes(bytes: number): void {
-    this.bytesRead.inc(bytes);
-  }
-  readLines(lines: number): void {
-    this.linesRead.inc(lines);
   }
   acknowledged(lines: number, bytes: number, source?: SourceLabels): void {
     this.linesAcked.inc(lines);
@@ -196,9 +203,9 @@ export class AgentMetrics {
   parseFailure(): void {
     this.parseFailures.inc();
   }
-  setUnackedBytes(bytes: number, limit: number): void {
-    this.unackedBytes.set(bytes);
-    this.memoryLimit.set(limit);
+  /** The unacked-bytes gauges read `read()` at scrape time (it changes once per line: too often to push). */
+  observeUnackedBytes(read: () => { bytes: number; limit: number }): void {
+    this.unackedSource = read;
   }
   checkpointWritten(): void {
     this.checkpointWrites.inc();

@@ -49,6 +49,9 @@ interface OpenBatch {
 
 interface StreamState {
   readonly stream: BatchStream;
+  /** Record bytes of this stream's last batch: the next builder starts that big, so a busy file's builder never
+   * grows by doubling (each doubling copies and leaves garbage for the allocator: RSS). */
+  lastRecordBytes: number;
   /** End of the last line added (where the next batch starts). */
   lastEnd: BytePosition;
   open: OpenBatch | undefined;
@@ -79,7 +82,7 @@ export class Batcher {
 
   /** Starts a stream whose reading begins at `position`. */
   open(stream: BatchStream, position: BytePosition): void {
-    this.streams.set(stream.id, { stream, lastEnd: position, open: undefined });
+    this.streams.set(stream.id, { stream, lastEnd: position, open: undefined, lastRecordBytes: 0 });
   }
 
   /** The file was truncated: seal what was read before, and continue from `position`. */
@@ -108,7 +111,11 @@ export class Batcher {
     }
     if (!open) {
       open = {
-        builder: new BatchBuilder(state.stream.key, state.stream.labels, initialCapacity(this.options.maxBytes)),
+        builder: new BatchBuilder(
+          state.stream.key,
+          state.stream.labels,
+          initialCapacity(state.lastRecordBytes, this.options.maxBytes),
+        ),
         start: state.lastEnd,
         end: state.lastEnd,
         rawBytes: 0,
@@ -141,6 +148,7 @@ export class Batcher {
     const open = state.open;
     if (!open) return;
     state.open = undefined;
+    state.lastRecordBytes = open.builder.recordBytes;
     this.options.onSealed({
       stream: state.stream,
       start: open.start,
@@ -152,6 +160,7 @@ export class Batcher {
   }
 }
 
-function initialCapacity(maxBytes: number): number {
-  return Math.min(Math.max(4096, maxBytes + 1024), 256 * 1024);
+function initialCapacity(lastRecordBytes: number, maxBytes: number): number {
+  // Room for one more record header past maxBytes: a full batch stops just short of it.
+  return Math.min(Math.max(4096, Math.ceil(lastRecordBytes * 1.05) + 1024), maxBytes + 64 * 1024);
 }

@@ -13,6 +13,8 @@ import type { BytePosition } from '../../shared/record.ts';
 
 export interface TrackedRange {
   readonly generation: number;
+  /** Registration number within the generation (ranges may be empty, so positions alone do not identify one). */
+  readonly seq: number;
   readonly start: BytePosition;
   readonly end: BytePosition;
 }
@@ -21,7 +23,8 @@ export class AckTracker {
   private gen = 0;
   private acked: BytePosition;
   /** Registered, unsettled-or-settled ranges of the current generation, in file order. */
-  private readonly pending: { start: BytePosition; end: BytePosition; settled: boolean }[] = [];
+  private readonly pending: { seq: number; start: BytePosition; end: BytePosition; settled: boolean }[] = [];
+  private nextSeq = 0;
 
   constructor(start: BytePosition) {
     this.acked = start;
@@ -48,15 +51,18 @@ export class AckTracker {
     if (start !== expected || end < start) {
       throw new RangeError(`range [${start}, ${end}) does not follow position ${expected}`);
     }
-    this.pending.push({ start, end, settled: false });
-    return { generation: this.gen, start, end };
+    const seq = this.nextSeq++;
+    this.pending.push({ seq, start, end, settled: false });
+    return { generation: this.gen, seq, start, end };
   }
 
   /** Marks a range acknowledged; returns true when the position moved. */
   settle(range: TrackedRange): boolean {
     if (range.generation !== this.gen) return false;
-    const entry = this.pending.find((p) => p.start === range.start && p.end === range.end);
-    if (!entry) return false;
+    // Pending entries are in seq order with no gaps: the entry is at a known index.
+    const first = this.pending[0];
+    const entry = first ? this.pending[range.seq - first.seq] : undefined;
+    if (!entry || entry.seq !== range.seq) return false;
     entry.settled = true;
     let moved = false;
     while (this.pending.length > 0 && this.pending[0]!.settled) {
