@@ -127,28 +127,6 @@ export class AgentMetrics {
     registers: [this.registry],
   });
   private unackedSource: () => { bytes: number; limit: number } = () => ({ bytes: 0, limit: 0 });
-  private readonly unackedBytes = (() => {
-    const metrics = this;
-    return new Gauge({
-      name: 'tributary_agent_unacked_bytes',
-      help: 'Bytes read but not yet acknowledged by the collector.',
-      registers: [this.registry],
-      collect() {
-        this.set(metrics.unackedSource().bytes);
-      },
-    });
-  })();
-  private readonly memoryLimit = (() => {
-    const metrics = this;
-    return new Gauge({
-      name: 'tributary_agent_memory_limit_bytes',
-      help: 'Bound on unacknowledged bytes; readers pause when it is reached.',
-      registers: [this.registry],
-      collect() {
-        this.set(metrics.unackedSource().limit);
-      },
-    });
-  })();
   private readonly checkpointWrites = new Counter({
     name: 'tributary_agent_checkpoint_writes_total',
     help: 'Checkpoint file writes.',
@@ -157,6 +135,24 @@ export class AgentMetrics {
 
   constructor(options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    // Read at scrape time from the bound itself (it changes once per line: too often to push).
+    const read = () => this.unackedSource();
+    new Gauge({
+      name: 'tributary_agent_unacked_bytes',
+      help: 'Bytes read but not yet acknowledged by the collector.',
+      registers: [this.registry],
+      collect() {
+        this.set(read().bytes);
+      },
+    });
+    new Gauge({
+      name: 'tributary_agent_memory_limit_bytes',
+      help: 'Bound on unacknowledged bytes; readers pause when it is reached.',
+      registers: [this.registry],
+      collect() {
+        this.set(read().limit);
+      },
+    });
     for (const result of ['ok', 'retried', 'rejected'] as const) this.batchesSent.inc({ result }, 0);
   }
 
