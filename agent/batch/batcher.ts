@@ -49,8 +49,7 @@ interface OpenBatch {
 
 interface StreamState {
   readonly stream: BatchStream;
-  /** Record bytes of this stream's last batch: the next builder starts that big, so a busy file's builder never
-   * grows by doubling (each doubling copies and leaves garbage for the allocator: RSS). */
+  /** Record bytes of this stream's last batch: the next builder starts about that big (up to a cap). */
   lastRecordBytes: number;
   /** End of the last line added (where the next batch starts). */
   lastEnd: BytePosition;
@@ -161,6 +160,7 @@ export class Batcher {
 }
 
 function initialCapacity(lastRecordBytes: number, maxBytes: number): number {
-  // Room for one more record header past maxBytes: a full batch stops just short of it.
-  return Math.min(Math.max(4096, Math.ceil(lastRecordBytes * 1.05) + 1024), maxBytes + 64 * 1024);
+  // Capped at 256 KiB: with many files, builders sized for full batches would hold far more memory than the
+  // unacked-bytes bound accounts for; a busy file's builder still grows by doubling past it.
+  return Math.min(Math.max(4096, Math.ceil(lastRecordBytes * 1.05) + 1024), maxBytes + 64 * 1024, 256 * 1024);
 }
