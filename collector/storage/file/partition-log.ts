@@ -1,0 +1,367 @@
+/**
+ * One partition: an ordered list of segments, the last one active. Appends are serialized through one queue and
+ * committed in groups: every append waiting when the previous group finishes joins the next one, which stamps
+ * offsets, writes once per segment and, with flush=always, fsyncs once for all of them. Each append's promise
+ * resolves when the fsync that covers it completes (flush=always) or when its bytes are written (flush=interval,
+ * whose timer and byte threshold fsync later).
+ *
+ * Visibility: readers see up to `endOffset`, which moves only after a group is durable under the policy. A group
+ * that fails (ENOSPC, EIO) is cut back from the file before anyone could read it, and every append in it rejects.
+ */
+import { EventEmitter } from 'node:events';
+import { type BatchHeader, splitBatches, stampBaseOffset } from '../../../shared/batch-codec.ts';
+import {
+  CorruptBatchError,
+  InvalidArgumentError,
+  OffsetOutOfRangeError,
+  StorageFullError,
+  UnavailableError,
+} from '../../../shared/errors.ts';
+import type { Offset, PartitionId, TimestampMs } from '../../../shared/record.ts';
+import type { AppendResult, PartitionInfo, ReadResult, StorageEvents, TopicConfig } from '../log-store.ts';
+import { Segment } from './segment.ts';
+
+interface PendingAppend {
+  readonly batches: { header: BatchHeader; bytes: Buffer }[];
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface PartitionLogOptions {
+  readonly topic: string;
+  readonly partition: PartitionId;
+  readonly dir: string;
+  readonly config: TopicConfig;
+  /** Segments in base-offset order, the last one active and recovered. */
+  readonly segments: Segment[];
+  readonly events: StorageEvents;
+  readonly now: () => TimestampMs;
+}
+
+export class PartitionLog {
+  readonly topic: string;
+  readonly partition: PartitionId;
+  private readonly dir: string;
+  config: TopicConfig;
+  private readonly segments: Segment[];
+  private readonly events: StorageEvents;
+  private readonly now: () => TimestampMs;
+  private pending: PendingAppend[] = [];
+  private writing: Promise<void> | undefined;
+  /** Offsets below this are visible to readers. */
+  private visibleEnd: Offset;
+  /** Bytes of the active segment visible to readers. */
+  private visibleSize: number;
+  private unflushedBytes = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly appended = new EventEmitter();
+  private closed = false;
+
+  constructor(options: PartitionLogOptions) {
+    this.topic = options.topic;
+    this.partition = options.partition;
+    this.dir = options.dir;
+    this.config = options.config;
+    this.segments = options.segments;
+    this.events = options.events;
+    this.now = options.now;
+    this.visibleEnd = this.active.nextOffset;
+    this.visibleSize = this.active.size;
+    this.appended.setMaxListeners(0);
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  get startOffset(): Offset {
+    return this.segments[0]!.baseOffset;
+  }
+
+  get endOffset(): Offset {
+    return this.visibleEnd;
+  }
+
+  info(): PartitionInfo {
+    return {
+      partition: this.partition,
+      startOffset: this.startOffset,
+      endOffset: this.endOffset,
+      sizeBytes: this.segments.reduce((sum, s) => sum + s.size, 0),
+      segmentCount: this.segments.length,
+    };
+  }
+
+  /** Validates, then queues; see the module comment for when the promise resolves. */
+  append(buffers: readonly Buffer[]): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new UnavailableError(`partition ${this.topic}/${this.partition} is closed`));
+    const batches: { header: BatchHeader; bytes: Buffer }[] = [];
+    try {
+      for (const buffer of buffers) batches.push(...splitBatches(buffer));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (batches.length === 0) return Promise.reject(new InvalidArgumentError('an append needs at least one batch'));
+    const size = batches.reduce((sum, b) => sum + b.bytes.length, 0);
+    if (size > 2 ** 31) return Promise.reject(new InvalidArgumentError(`an append of ${size} bytes is too large`));
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ batches, resolve, reject });
+      this.writing ??= this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const group = this.pending;
+      this.pending = [];
+      await this.commitGroup(group);
+    }
+    this.writing = undefined;
+  }
+
+  private shouldRoll(incomingBytes: number): boolean {
+    const active = this.active;
+    if (active.size === 0) return false;
+    return (
+      active.size + incomingBytes > this.config.segmentBytes || this.now() - active.createdAtMs >= this.config.segmentMs
+    );
+  }
+
+  private async roll(): Promise<void> {
+    const old = this.active;
+    // The closed segment is made durable with its index files before the new one exists, so recovery only ever
+    // has to validate the last segment.
+    await old.sync();
+    await old.saveIndexes();
+    this.segments.push(await Segment.create(this.dir, old.nextOffset, this.now()));
+    this.visibleSize = 0;
+    this.events.segmentRolled?.(this.topic, this.partition);
+  }
+
+  private async commitGroup(group: PendingAppend[]): Promise<void> {
+    const marks = new Map<Segment, ReturnType<Segment['mark']>>();
+    const results: AppendResult[] = [];
+    const touched: Segment[] = [];
+    const visibleBefore = { end: this.visibleEnd, size: this.visibleSize, segments: this.segments.length };
+    try {
+      for (const request of group) {
+        const bytes = request.batches.reduce((sum, b) => sum + b.bytes.length, 0);
+        if (this.shouldRoll(bytes)) await this.roll();
+        const segment = this.active;
+        if (!marks.has(segment)) {
+          marks.set(segment, segment.mark());
+          touched.push(segment);
+        }
+        let next = segment.nextOffset;
+        const baseOffset = next;
+        const headers: BatchHeader[] = [];
+        for (const batch of request.batches) {
+          stampBaseOffset(batch.bytes, 0, next);
+          const header = { ...batch.header, baseOffset: next, lastOffset: next + batch.header.recordCount - 1 };
+          headers.push(header);
+          next = header.lastOffset + 1;
+        }
+        const joined =
+          request.batches.length === 1 ? request.batches[0]!.bytes : Buffer.concat(request.batches.map((b) => b.bytes));
+        await segment.append(joined, headers);
+        results.push({ baseOffset, lastOffset: next - 1, recordCount: next - baseOffset });
+        this.unflushedBytes += bytes;
+      }
+      const flush = this.config.flush;
+      if (flush.mode === 'always' || this.unflushedBytes >= flush.intervalBytes) {
+        await this.syncSegments(touched);
+      } else {
+        this.scheduleFlush(flush.intervalMs);
+      }
+    } catch (error) {
+      for (const [segment, mark] of marks) await segment.rollback(mark).catch(() => {});
+      // Drop segments rolled in this group that ended up empty, so the log looks as it did.
+      while (this.segments.length > visibleBefore.segments && this.active.size === 0) {
+        await this.segments
+          .pop()!
+          .delete()
+          .catch(() => {});
+      }
+      this.visibleEnd = visibleBefore.end;
+      this.visibleSize = this.active.size;
+      const failure = classifyWriteError(error, this.topic, this.partition);
+      for (const request of group) request.reject(failure);
+      return;
+    }
+    this.visibleEnd = this.active.nextOffset;
+    this.visibleSize = this.active.size;
+    group.forEach((request, i) => {
+      const result = results[i]!;
+      request.resolve(result);
+      this.events.appended?.({
+        topic: this.topic,
+        partition: this.partition,
+        ...result,
+        bytes: request.batches.reduce((sum, b) => sum + b.bytes.length, 0),
+        batches: request.batches.map((b) => b.bytes),
+      });
+    });
+    this.appended.emit('end', this.visibleEnd);
+  }
+
+  private async syncSegments(segments: readonly Segment[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    await Promise.all(segments.map((s) => s.sync()));
+    this.unflushedBytes = 0;
+    this.events.fsynced?.(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  private scheduleFlush(intervalMs: number): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flush().catch(() => {});
+    }, intervalMs);
+    this.flushTimer.unref();
+  }
+
+  /** Makes everything written so far durable (flush=interval's timer, and close). */
+  async flush(): Promise<void> {
+    await this.writing;
+    if (this.unflushedBytes > 0) await this.syncSegments([this.active]);
+  }
+
+  private segmentFor(offset: Offset): Segment | undefined {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found: Segment | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const segment = this.segments[mid]!;
+      if (segment.baseOffset <= offset) {
+        found = segment;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  private limitOf(segment: Segment): number {
+    return segment === this.active ? this.visibleSize : segment.size;
+  }
+
+  async read(offset: Offset, maxBytes: number): Promise<ReadResult> {
+    const startOffset = this.startOffset;
+    const endOffset = this.visibleEnd;
+    if (!Number.isSafeInteger(offset) || offset < startOffset || offset > endOffset) {
+      throw new OffsetOutOfRangeError(offset, startOffset, endOffset);
+    }
+    let batches: Buffer = Buffer.alloc(0);
+    for (let at = offset; at < endOffset && batches.length === 0; ) {
+      const segment = this.segmentFor(at);
+      if (!segment) break;
+      try {
+        batches = await segment.read(at, maxBytes, this.limitOf(segment));
+      } catch (error) {
+        this.events.corruptionDetected?.(this.topic, this.partition, (error as Error).message);
+        throw error;
+      }
+      // An empty read means `at` was past this segment's last batch: continue in the next segment.
+      if (batches.length === 0) at = segment.nextOffset;
+    }
+    let nextOffset = offset;
+    if (batches.length > 0) {
+      // The last batch's last offset + 1, read from its header.
+      let pos = 0;
+      while (pos < batches.length) {
+        const length = batches.readInt32BE(pos + 8) + 12;
+        nextOffset = Number(batches.readBigInt64BE(pos)) + batches.readInt32BE(pos + 19);
+        pos += length;
+      }
+    }
+    return { batches, nextOffset, startOffset, endOffset };
+  }
+
+  async offsetForTimestamp(timestamp: TimestampMs): Promise<Offset> {
+    for (const segment of [...this.segments]) {
+      const found = await segment.offsetForTimestamp(timestamp, this.limitOf(segment));
+      if (found !== undefined) return Math.max(found, this.startOffset);
+    }
+    return this.visibleEnd;
+  }
+
+  waitForAppend(offset: Offset, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.visibleEnd > offset) return Promise.resolve(true);
+    if (timeoutMs <= 0 || signal?.aborted || this.closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const finish = (value: boolean): void => {
+        clearTimeout(timer);
+        this.appended.off('end', onEnd);
+        this.appended.off('close', onClose);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      const onEnd = (end: Offset): void => {
+        if (end > offset) finish(true);
+      };
+      const onClose = (): void => finish(false);
+      const onAbort = (): void => finish(false);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.appended.on('end', onEnd);
+      this.appended.on('close', onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Deletes closed segments past the retention limits; the log start offset moves to the first kept segment. */
+  async enforceRetention(): Promise<{ segments: number; bytes: number }> {
+    await this.writing;
+    const now = this.now();
+    const { retentionMs, retentionBytes } = this.config;
+    let total = this.segments.reduce((sum, s) => sum + s.size, 0);
+    const deleted = { segments: 0, bytes: 0 };
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]!;
+      let reason: 'time' | 'size' | undefined;
+      if (retentionMs !== null && oldest.maxTimestamp >= 0 && oldest.maxTimestamp < now - retentionMs) reason = 'time';
+      else if (retentionBytes !== null && total - oldest.size >= retentionBytes) reason = 'size';
+      if (!reason) break;
+      this.segments.shift();
+      total -= oldest.size;
+      await oldest.delete();
+      deleted.segments++;
+      deleted.bytes += oldest.size;
+      this.events.segmentsDeleted?.(this.topic, this.partition, 1, oldest.size, reason);
+    }
+    return deleted;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.appended.emit('close');
+    await this.active.saveIndexes();
+    await Promise.all(this.segments.map((s) => s.close()));
+  }
+
+  /** Closes and removes every segment (topic deletion). */
+  async destroy(): Promise<void> {
+    await this.writing;
+    this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.appended.emit('close');
+    await Promise.all(this.segments.map((s) => s.delete()));
+  }
+}
+
+function classifyWriteError(error: unknown, topic: string, partition: PartitionId): Error {
+  if (error instanceof CorruptBatchError || error instanceof InvalidArgumentError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new StorageFullError(
+      `no space left to append to ${topic}/${partition}: nothing of this request was stored; free disk space ` +
+        'or lower retention, then retry',
+      { cause: error },
+    );
+  }
+  return new UnavailableError(`cannot write to ${topic}/${partition}: ${(error as Error).message}`, { cause: error });
+}
