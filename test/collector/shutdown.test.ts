@@ -79,12 +79,12 @@ async function runUnderLoad(t: import('ava').ExecutionContext, signal: 'SIGTERM'
   try {
     const load = startLoad(collector.url, 'durable');
     // Let the load run until enough requests were acknowledged (bounded in time).
-    await waitFor('acknowledged produces', () => load.acks.length >= 30, 60_000);
+    await waitFor('acknowledged produces', () => load.acks.length >= 150, 90_000);
     const code = await collector.stop(signal);
     await load.stop();
     if (signal === 'SIGTERM') t.is(code, 0, `exit code after SIGTERM; logs:\n${collector.logs}`);
     const acked = load.acks.length;
-    t.true(acked >= 30);
+    t.true(acked >= 150);
     await collector.restart();
     const found = await readAll(collector.url, 'durable');
     let missing = 0;
