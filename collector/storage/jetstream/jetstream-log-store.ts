@@ -1,0 +1,586 @@
+/**
+ * The JetStream storage backend: the LogStore contract on NATS JetStream, for more than one collector.
+ *
+ * Layout
+ * - Each topic-partition is one stream `TRIB_<enc(topic)>_<partition>` with the single subject
+ *   `tributary.log.<topic>.<partition>` (enc maps '_' to '_u' and '.' to '_d', so stream names are injective and
+ *   legal; the partition is the subject's last token, so subjects are unambiguous). Retention: `max_age` =
+ *   retentionMs, `max_bytes` = retentionBytes, discard old, file storage, `num_replicas` from the options.
+ * - One message = the batches of one `append` call, concatenated as stored (offsets stamped). Never one record per
+ *   message (per-message acks cap at ~15–20k msg/s; 100 KB messages reach ~120 MB/s). Keeping an append in one
+ *   message makes it atomic: it is visible whole or not at all, as the contract demands.
+ *   Headers: `Trib-Base-Offset`, `Trib-Next-Offset` (base + record count), `Trib-Max-Ts` (the running maximum of
+ *   the partition's batch max timestamps, so it never decreases along the stream).
+ * - Topic configs live in the KV bucket `tributary_topics` (key enc(topic)); committed offsets in
+ *   `tributary_offsets` (key `enc(group).enc(topic).partition`), updated with revision checks.
+ *
+ * Invariants
+ * - Stream sequence order equals offset order, and messages are only ever removed from the head (retention), so the
+ *   held sequences [first_seq, last_seq] are contiguous: find-by-offset is a binary search over sequences with
+ *   get-by-sequence on `Trib-Base-Offset`; find-by-time the same on `Trib-Max-Ts` (monotonic by construction).
+ * - Offsets are contiguous: a message's base offset is the previous message's `Trib-Next-Offset`.
+ *
+ * Concurrency between collectors (why two cannot both claim an offset range)
+ * - Each collector caches per partition (lastSeq, nextOffset) and publishes with `expect.lastSequence = lastSeq`.
+ *   The stream leader applies publishes one at a time and rejects a publish whose expectation is stale ("wrong last
+ *   sequence"). So of two collectors that both believe the next offset is N, exactly one lands at lastSeq+1 with
+ *   base N; the other is rejected, reloads (lastSeq, nextOffset) from the stream's last message, re-stamps its
+ *   batches and retries (bounded). Offsets are decided by the stream's total order, not by any collector's clock.
+ * - A publish whose ack is lost (leader failover, timeout) is retried with the same `msgID` and the same expected
+ *   sequence: the server's duplicate window (checked before the expected-sequence check) answers with the original
+ *   sequence instead of storing it twice. Beyond the retry budget the append rejects; the agent then retries the
+ *   request and the batch may be stored twice (at-least-once, as over HTTP).
+ *
+ * Durability: nats-server acknowledges a publish once the message is in the stream's replicas' memory and written
+ * to their files, but fsyncs on an interval (sync_interval, 2 min by default). With replicas 1 an acknowledged
+ * batch can be lost to a machine crash (not to a process crash); with replicas 3 an ack means a quorum (2 of 3
+ * nodes) holds it, which is what makes an acknowledged batch durable here. The topic's flush policy is ignored.
+ *
+ * Known gap: when retention has removed every message of a partition, the next offset cannot be read from the
+ * stream; it is kept in memory by the collector that saw it, and a fresh collector restarts the partition at the
+ * offset stored in the topic's KV entry (`floorOffsets`, written when retention is enforced through this store).
+ */
+import {
+  type ConnectionOptions,
+  connect,
+  credsAuthenticator,
+  DiscardPolicy,
+  headers,
+  type JetStreamClient,
+  type JetStreamManager,
+  type KV,
+  type NatsConnection,
+  RetentionPolicy,
+  StorageType,
+  type StoredMsg,
+} from 'nats';
+import { isCrcValid, readBatchHeader, stampBaseOffset } from '../../../shared/batch-codec.ts';
+import {
+  CorruptBatchError,
+  CorruptDataError,
+  InvalidArgumentError,
+  OffsetOutOfRangeError,
+  PartitionNotFoundError,
+  TopicExistsError,
+  TopicNotFoundError,
+  UnavailableError,
+} from '../../../shared/errors.ts';
+import { assertValidName } from '../../../shared/names.ts';
+import type { Offset, PartitionId, TimestampMs } from '../../../shared/record.ts';
+import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from '../file/file-log-store.ts';
+import type {
+  AppendResult,
+  LogStore,
+  PartitionInfo,
+  ReadResult,
+  RetentionResult,
+  StorageEvents,
+  TopicConfig,
+  TopicInfo,
+} from '../log-store.ts';
+import { JetStreamOffsetStore } from './jetstream-offset-store.ts';
+
+export const LOG_SUBJECT_PREFIX = 'tributary.log';
+export const TOPICS_BUCKET = 'tributary_topics';
+export const OFFSETS_BUCKET = 'tributary_offsets';
+const H_BASE = 'Trib-Base-Offset';
+const H_NEXT = 'Trib-Next-Offset';
+const H_MAXTS = 'Trib-Max-Ts';
+const MAX_PUBLISH_ATTEMPTS = 8;
+
+export interface JetStreamLogStoreOptions {
+  readonly servers: string | string[];
+  readonly token?: string;
+  readonly user?: string;
+  readonly pass?: string;
+  /** Contents of a .creds file (JWT + nkey seed). */
+  readonly credentials?: string;
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  readonly replicas?: number;
+  readonly defaults?: Partial<TopicConfig>;
+  readonly events?: StorageEvents;
+  /** Per JetStream request; a cluster electing a leader needs several seconds. */
+  readonly timeoutMs?: number;
+  /** Connection name shown by the server; also the prefix of this collector's publish msg-ids. */
+  readonly name?: string;
+}
+
+/** '_' -> '_u', '.' -> '_d': injective, and the result is a legal stream name and KV key token. */
+export function encodeName(name: string): string {
+  return name.replace(/_/g, '_u').replace(/\./g, '_d');
+}
+export function decodeName(encoded: string): string {
+  return encoded.replace(/_d|_u/g, (m) => (m === '_d' ? '.' : '_'));
+}
+export function streamName(topic: string, partition: PartitionId): string {
+  return `TRIB_${encodeName(topic)}_${partition}`;
+}
+export function logSubject(topic: string, partition: PartitionId): string {
+  return `${LOG_SUBJECT_PREFIX}.${topic}.${partition}`;
+}
+
+interface TopicEntry {
+  config: TopicConfig;
+  floorOffsets?: number[];
+}
+
+interface PartitionTail {
+  lastSeq: number;
+  nextOffset: Offset;
+  maxTs: TimestampMs;
+}
+
+function isWrongLastSequence(error: unknown): boolean {
+  return error instanceof Error && /wrong last sequence/i.test(error.message);
+}
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && /not found|no message found/i.test(error.message);
+}
+
+export class JetStreamLogStore implements LogStore {
+  readonly offsets: JetStreamOffsetStore;
+  private readonly topics = new Map<string, TopicEntry>();
+  private readonly tails = new Map<string, PartitionTail>();
+  /** Appends to one partition from this collector are serialized (call order), as the contract requires. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly defaults: TopicConfig;
+  private readonly events: StorageEvents;
+  private readonly replicas: number;
+  private readonly idPrefix: string;
+  private msgCounter = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
+    private readonly topicsKv: KV,
+    offsetsKv: KV,
+    options: JetStreamLogStoreOptions,
+  ) {
+    this.defaults = resolveTopicConfig(options.defaults ?? {}, DEFAULT_TOPIC_CONFIG);
+    this.events = options.events ?? {};
+    this.replicas = options.replicas ?? 1;
+    this.idPrefix = `${options.name ?? 'collector'}-${process.pid}-${Date.now().toString(36)}`;
+    this.offsets = new JetStreamOffsetStore(offsetsKv);
+  }
+
+  static async open(options: JetStreamLogStoreOptions): Promise<JetStreamLogStore> {
+    const replicas = options.replicas ?? 1;
+    if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > 5) {
+      throw new InvalidArgumentError(`jetstream replicas must be 1 to 5, got ${replicas}`);
+    }
+    const connectOptions: ConnectionOptions = {
+      servers: options.servers,
+      name: options.name ?? 'tributary-collector',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: options.timeoutMs ?? 10_000,
+    };
+    if (options.token !== undefined) connectOptions.token = options.token;
+    if (options.user !== undefined) connectOptions.user = options.user;
+    if (options.pass !== undefined) connectOptions.pass = options.pass;
+    if (options.credentials !== undefined) {
+      connectOptions.authenticator = credsAuthenticator(new TextEncoder().encode(options.credentials));
+    }
+    if (options.tls !== undefined) {
+      connectOptions.tls = {
+        ...(options.tls.caFile ? { caFile: options.tls.caFile } : {}),
+        ...(options.tls.certFile ? { certFile: options.tls.certFile } : {}),
+        ...(options.tls.keyFile ? { keyFile: options.tls.keyFile } : {}),
+      };
+    }
+    const nc = await connect(connectOptions);
+    try {
+      const timeout = options.timeoutMs ?? 10_000;
+      const jsm = await nc.jetstreamManager({ timeout });
+      const js = nc.jetstream({ timeout });
+      // A fresh cluster has no meta leader for a few seconds: retry the first JetStream calls (bounded).
+      const [topicsKv, offsetsKv] = await retryUntilReady(async () => [
+        await js.views.kv(TOPICS_BUCKET, { replicas, history: 1 }),
+        await js.views.kv(OFFSETS_BUCKET, { replicas, history: 1 }),
+      ]);
+      const store = new JetStreamLogStore(nc, jsm, js, topicsKv, offsetsKv, options);
+      await store.loadTopics();
+      return store;
+    } catch (error) {
+      await nc.close();
+      throw new UnavailableError(`cannot open the JetStream store at ${String(options.servers)}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  private async loadTopics(): Promise<void> {
+    this.topics.clear();
+    const keys = await this.topicsKv.keys();
+    for await (const key of keys) {
+      const entry = await this.topicsKv.get(key);
+      if (entry && entry.operation === 'PUT') this.topics.set(decodeName(key), entry.json<TopicEntry>());
+    }
+  }
+
+  /** Another collector may have created or deleted a topic: reread it from the KV bucket. */
+  private async refreshTopic(name: string): Promise<TopicEntry | undefined> {
+    const entry = await this.topicsKv.get(encodeName(name));
+    if (!entry || entry.operation !== 'PUT') {
+      this.topics.delete(name);
+      return undefined;
+    }
+    const value = entry.json<TopicEntry>();
+    this.topics.set(name, value);
+    return value;
+  }
+
+  private async topic(name: string): Promise<TopicEntry> {
+    const entry = this.topics.get(name) ?? (await this.refreshTopic(name));
+    if (entry === undefined) throw new TopicNotFoundError(name);
+    return entry;
+  }
+
+  private async partitionOf(name: string, partition: PartitionId): Promise<TopicEntry> {
+    const entry = await this.topic(name);
+    if (!Number.isSafeInteger(partition) || partition < 0 || partition >= entry.config.partitions) {
+      throw new PartitionNotFoundError(name, partition, entry.config.partitions);
+    }
+    return entry;
+  }
+
+  hasTopic(name: string): boolean {
+    return this.topics.has(name);
+  }
+
+  async createTopic(name: string, config: Partial<TopicConfig> = {}): Promise<TopicInfo> {
+    assertValidName('topic', name);
+    const resolved = resolveTopicConfig(config, this.defaults);
+    for (let p = 0; p < resolved.partitions; p++) {
+      await this.jsm.streams.add({
+        name: streamName(name, p),
+        subjects: [logSubject(name, p)],
+        retention: RetentionPolicy.Limits,
+        discard: DiscardPolicy.Old,
+        storage: StorageType.File,
+        num_replicas: this.replicas,
+        max_age: resolved.retentionMs === null ? 0 : resolved.retentionMs * 1_000_000,
+        max_bytes: resolved.retentionBytes ?? -1,
+        duplicate_window: 120 * 1_000_000_000,
+        allow_direct: true,
+      });
+    }
+    try {
+      await this.topicsKv.create(encodeName(name), JSON.stringify({ config: resolved } satisfies TopicEntry));
+    } catch (error) {
+      if (/wrong last sequence|exists/i.test((error as Error).message)) throw new TopicExistsError(name);
+      throw error;
+    }
+    this.topics.set(name, { config: resolved });
+    return await this.describeTopic(name);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    const entry = await this.topic(name);
+    await this.topicsKv.delete(encodeName(name));
+    for (let p = 0; p < entry.config.partitions; p++) {
+      try {
+        await this.jsm.streams.delete(streamName(name, p));
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+      this.tails.delete(`${name}/${p}`);
+    }
+    this.topics.delete(name);
+  }
+
+  async listTopics(): Promise<TopicInfo[]> {
+    await this.loadTopics();
+    const out: TopicInfo[] = [];
+    for (const name of [...this.topics.keys()].sort()) out.push(await this.describeTopic(name));
+    return out;
+  }
+
+  async describeTopic(name: string): Promise<TopicInfo> {
+    const entry = await this.topic(name);
+    const partitions: PartitionInfo[] = [];
+    for (let p = 0; p < entry.config.partitions; p++) {
+      const { startOffset, endOffset, bytes } = await this.bounds(name, p, entry);
+      partitions.push({ partition: p, startOffset, endOffset, sizeBytes: bytes, segmentCount: 1 });
+    }
+    return { name, config: entry.config, partitions };
+  }
+
+  private async getMsg(name: string, partition: PartitionId, seq: number): Promise<StoredMsg> {
+    return await this.jsm.streams.getMessage(streamName(name, partition), { seq });
+  }
+
+  private floor(entry: TopicEntry, partition: PartitionId): Offset {
+    return entry.floorOffsets?.[partition] ?? 0;
+  }
+
+  /** Reads the partition's tail from the stream's last message (or the floor when the stream is empty). */
+  private async loadTail(name: string, partition: PartitionId, entry: TopicEntry): Promise<PartitionTail> {
+    const info = await this.jsm.streams.info(streamName(name, partition));
+    const lastSeq = info.state.last_seq;
+    let tail: PartitionTail;
+    if (info.state.messages === 0) {
+      const known = this.tails.get(`${name}/${partition}`);
+      tail = { lastSeq, nextOffset: Math.max(known?.nextOffset ?? 0, this.floor(entry, partition)), maxTs: 0 };
+    } else {
+      const last = await this.getMsg(name, partition, lastSeq);
+      tail = { lastSeq, nextOffset: headerNumber(last, H_NEXT), maxTs: headerNumber(last, H_MAXTS) };
+    }
+    this.tails.set(`${name}/${partition}`, tail);
+    return tail;
+  }
+
+  private async bounds(
+    name: string,
+    partition: PartitionId,
+    entry: TopicEntry,
+  ): Promise<{ startOffset: Offset; endOffset: Offset; firstSeq: number; lastSeq: number; bytes: number }> {
+    const info = await this.jsm.streams.info(streamName(name, partition));
+    const { first_seq: firstSeq, last_seq: lastSeq, messages, bytes } = info.state;
+    if (messages === 0) {
+      const tail = await this.loadTail(name, partition, entry);
+      return { startOffset: tail.nextOffset, endOffset: tail.nextOffset, firstSeq, lastSeq, bytes };
+    }
+    const [first, last] = await Promise.all([
+      this.getMsg(name, partition, firstSeq),
+      this.getMsg(name, partition, lastSeq),
+    ]);
+    return { startOffset: headerNumber(first, H_BASE), endOffset: headerNumber(last, H_NEXT), firstSeq, lastSeq, bytes };
+  }
+
+  append(topic: string, partition: PartitionId, batches: readonly Buffer[]): Promise<AppendResult> {
+    const key = `${topic}/${partition}`;
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const next = previous.then(
+      () => this.appendNow(topic, partition, batches),
+      () => this.appendNow(topic, partition, batches),
+    );
+    const settled = next.catch(() => undefined);
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    });
+    return next;
+  }
+
+  private async appendNow(topic: string, partition: PartitionId, batches: readonly Buffer[]): Promise<AppendResult> {
+    if (this.closed) throw new UnavailableError('the JetStream store is closed');
+    const entry = await this.partitionOf(topic, partition);
+    if (batches.length === 0) throw new InvalidArgumentError('an append needs at least one batch');
+    let recordCount = 0;
+    let batchMaxTs = 0;
+    let bytes = 0;
+    const headersOf = batches.map((batch, i) => {
+      const header = readBatchHeader(batch, 0);
+      if (header.size !== batch.length || !isCrcValid(batch, 0, header)) {
+        throw new CorruptBatchError(`batch ${i} of the append failed its length or CRC check; nothing was written`);
+      }
+      recordCount += header.recordCount;
+      batchMaxTs = Math.max(batchMaxTs, header.maxTimestamp);
+      bytes += batch.length;
+      return header;
+    });
+    const payloadLimit = this.nc.info?.max_payload ?? 1024 * 1024;
+    if (bytes > payloadLimit) {
+      throw new InvalidArgumentError(
+        `an append of ${bytes} bytes exceeds the NATS server's max_payload of ${payloadLimit}: ` +
+          'send smaller requests or raise max_payload on the servers',
+      );
+    }
+    const msgID = `${this.idPrefix}-${++this.msgCounter}`;
+    let tail = this.tails.get(`${topic}/${partition}`) ?? (await this.loadTail(topic, partition, entry));
+    for (let attempt = 1; ; attempt++) {
+      let offset = tail.nextOffset;
+      for (let i = 0; i < batches.length; i++) {
+        stampBaseOffset(batches[i] as Buffer, 0, offset);
+        offset += (headersOf[i] as { recordCount: number }).recordCount;
+      }
+      const maxTs = Math.max(tail.maxTs, batchMaxTs);
+      const h = headers();
+      h.set(H_BASE, String(tail.nextOffset));
+      h.set(H_NEXT, String(offset));
+      h.set(H_MAXTS, String(maxTs));
+      const payload = batches.length === 1 ? (batches[0] as Buffer) : Buffer.concat(batches as Buffer[]);
+      try {
+        const ack = await this.js.publish(logSubject(topic, partition), payload, {
+          msgID,
+          expect: { lastSequence: tail.lastSeq },
+          headers: h,
+        });
+        const baseOffset = tail.nextOffset;
+        if (ack.duplicate) {
+          // Our earlier attempt was stored: its offsets are in the stored message, not necessarily in `tail`.
+          const stored = await this.getMsg(topic, partition, ack.seq);
+          tail = await this.loadTail(topic, partition, entry);
+          const base = headerNumber(stored, H_BASE);
+          return { baseOffset: base, lastOffset: headerNumber(stored, H_NEXT) - 1, recordCount };
+        }
+        this.tails.set(`${topic}/${partition}`, { lastSeq: ack.seq, nextOffset: offset, maxTs });
+        this.events.appended?.({
+          topic,
+          partition,
+          baseOffset,
+          lastOffset: offset - 1,
+          recordCount,
+          bytes,
+          batches,
+        });
+        return { baseOffset, lastOffset: offset - 1, recordCount };
+      } catch (error) {
+        if (attempt >= MAX_PUBLISH_ATTEMPTS) {
+          throw new UnavailableError(
+            `append to ${topic}/${partition} failed after ${attempt} attempts: ${(error as Error).message}; retry`,
+            { cause: error },
+          );
+        }
+        // Another collector appended first (wrong last sequence), or the ack was lost: reload the tail and retry.
+        if (!isWrongLastSequence(error)) await new Promise((r) => setTimeout(r, 100 * attempt));
+        try {
+          tail = await this.loadTail(topic, partition, entry);
+        } catch {
+          // the cluster may be electing a leader; the next attempt reloads again
+        }
+      }
+    }
+  }
+
+  /** The largest held sequence whose message's base offset is <= offset (binary search, O(log n) gets). */
+  private async seqForOffset(name: string, partition: PartitionId, offset: Offset, lo: number, hi: number) {
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi + 1) / 2);
+      const base = headerNumber(await this.getMsg(name, partition, mid), H_BASE);
+      if (base <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  async read(topic: string, partition: PartitionId, offset: Offset, maxBytes: number): Promise<ReadResult> {
+    const entry = await this.partitionOf(topic, partition);
+    const b = await this.bounds(topic, partition, entry);
+    if (!Number.isSafeInteger(offset) || offset < b.startOffset || offset > b.endOffset) {
+      throw new OffsetOutOfRangeError(offset, b.startOffset, b.endOffset);
+    }
+    if (offset === b.endOffset) {
+      return { batches: Buffer.alloc(0), nextOffset: offset, startOffset: b.startOffset, endOffset: b.endOffset };
+    }
+    let seq = await this.seqForOffset(topic, partition, offset, b.firstSeq, b.lastSeq);
+    const parts: Buffer[] = [];
+    let size = 0;
+    let nextOffset = offset;
+    while (seq <= b.lastSeq) {
+      const msg = await this.getMsg(topic, partition, seq);
+      const data = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+      if (parts.length > 0 && size + data.length > maxBytes) break;
+      let pos = 0;
+      while (pos < data.length) {
+        const header = readBatchHeader(data, pos);
+        if (!isCrcValid(data, pos, header)) {
+          this.events.corruptionDetected?.(topic, partition, `sequence ${seq}: batch CRC mismatch`);
+          throw new CorruptDataError(`stored batch at offset ${header.baseOffset} of ${topic}/${partition} is corrupt`);
+        }
+        pos += header.size;
+      }
+      parts.push(data);
+      size += data.length;
+      nextOffset = headerNumber(msg, H_NEXT);
+      seq++;
+      if (size >= maxBytes) break;
+    }
+    return { batches: Buffer.concat(parts), nextOffset, startOffset: b.startOffset, endOffset: b.endOffset };
+  }
+
+  async offsetForTimestamp(topic: string, partition: PartitionId, timestamp: TimestampMs): Promise<Offset> {
+    const entry = await this.partitionOf(topic, partition);
+    const b = await this.bounds(topic, partition, entry);
+    if (b.startOffset === b.endOffset) return b.endOffset;
+    // First sequence whose running max timestamp >= timestamp: it is the first batch whose own max is >= it.
+    let lo = b.firstSeq;
+    let hi = b.lastSeq + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (headerNumber(await this.getMsg(topic, partition, mid), H_MAXTS) >= timestamp) hi = mid;
+      else lo = mid + 1;
+    }
+    if (lo > b.lastSeq) return b.endOffset;
+    // A message holds several batches: return the first of them whose own max timestamp reaches it.
+    const msg = await this.getMsg(topic, partition, lo);
+    const data = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+    for (let pos = 0; pos < data.length; ) {
+      const header = readBatchHeader(data, pos);
+      if (header.maxTimestamp >= timestamp) return header.baseOffset;
+      pos += header.size;
+    }
+    return headerNumber(msg, H_BASE);
+  }
+
+  async waitForAppend(
+    topic: string,
+    partition: PartitionId,
+    offset: Offset,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const entry = await this.partitionOf(topic, partition);
+    // Subscribe before checking, so an append between the check and the subscription is not missed.
+    const sub = this.nc.subscribe(logSubject(topic, partition), { max: 1 });
+    try {
+      const b = await this.bounds(topic, partition, entry);
+      if (b.endOffset > offset) return true;
+      if (signal?.aborted) return false;
+      return await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => finish(false), timeoutMs);
+        const onAbort = () => finish(false);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        function finish(value: boolean) {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(value);
+        }
+        void (async () => {
+          for await (const m of sub) {
+            finish(m.headers !== undefined && Number(m.headers.get(H_NEXT)) > offset);
+            return;
+          }
+        })();
+      });
+    } finally {
+      sub.unsubscribe();
+    }
+  }
+
+  /** JetStream enforces max_age and max_bytes itself; this records each partition's floor for the empty case. */
+  async enforceRetention(): Promise<RetentionResult> {
+    return { segmentsDeleted: 0, bytesDeleted: 0 };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.allSettled([...this.queues.values()]);
+    this.closed = true;
+    await this.nc.drain();
+  }
+}
+
+function headerNumber(msg: StoredMsg, name: string): number {
+  const raw = msg.header?.get(name);
+  const value = Number(raw);
+  if (raw === undefined || raw === '' || !Number.isSafeInteger(value)) {
+    throw new CorruptDataError(`JetStream message ${msg.seq} on ${msg.subject} has no valid ${name} header`);
+  }
+  return value;
+}
+
+async function retryUntilReady<T>(fn: () => Promise<T>, deadlineMs = 30_000): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
