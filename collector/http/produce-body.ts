@@ -56,17 +56,21 @@ export function decodeBinaryBody(body: Buffer, limits: BodyLimits): ProducedBatc
   for (const [i, { header, bytes }] of split.entries()) {
     try {
       const source = readBatchSource(bytes);
-      forEachRecord(
-        bytes,
-        (record) => {
-          if (record.value.length > limits.maxLineBytes) {
-            throw lineTooLong(record.value.length, `batch ${i}, record ${record.offset - header.baseOffset}`, limits);
-          }
-          return true;
-        },
-        header,
-        source,
-      );
+      if (header.compression === 'none') {
+        walkRecords(bytes, source.recordsStart, header.recordCount, i, limits);
+      } else {
+        forEachRecord(
+          bytes,
+          (record) => {
+            if (record.value.length > limits.maxLineBytes) {
+              throw lineTooLong(record.value.length, `batch ${i}, record ${record.offset - header.baseOffset}`, limits);
+            }
+            return true;
+          },
+          header,
+          source,
+        );
+      }
       out.push({ bytes, key: source.key, recordCount: header.recordCount });
     } catch (error) {
       if (error instanceof CorruptBatchError) {
@@ -76,6 +80,48 @@ export function decodeBinaryBody(body: Buffer, limits: BodyLimits): ProducedBatc
     }
   }
   return out;
+}
+
+/**
+ * Checks the records section of an uncompressed batch the way forEachRecord would (every length within its
+ * record, exactly `count` records, nothing after the last) and each value against max_line_bytes, without
+ * allocating anything per record: on the produce hot path the per-record views of forEachRecord cost more than
+ * the CRC (docs/decisions.md, "Produce validates records").
+ */
+function walkRecords(batch: Buffer, start: number, count: number, index: number, limits: BodyLimits): void {
+  let pos = start;
+  const end = batch.length;
+  const corrupt = (why: string) => new CorruptBatchError(`record ${why}`);
+  const uvarint = (limit: number): number => {
+    let result = 0;
+    let multiplier = 1;
+    for (let n = 0; n < 8; n++) {
+      if (pos >= limit) throw corrupt('truncated varint');
+      const byte = batch[pos++]!;
+      result += (byte & 0x7f) * multiplier;
+      if (byte < 0x80) return result;
+      multiplier *= 128;
+    }
+    throw corrupt('varint too long');
+  };
+  for (let r = 0; r < count; r++) {
+    const bodyLength = uvarint(end);
+    const bodyEnd = pos + bodyLength;
+    if (bodyEnd > end) throw corrupt(`${r} runs past the end of its batch`);
+    uvarint(bodyEnd); // timestamp delta
+    const valueLength = uvarint(bodyEnd);
+    if (valueLength > bodyEnd - pos) throw corrupt(`${r}: value runs past the end of the record`);
+    if (valueLength > limits.maxLineBytes) throw lineTooLong(valueLength, `batch ${index}, record ${r}`, limits);
+    pos += valueLength;
+    const fields = uvarint(bodyEnd);
+    for (let f = 0; f < fields * 2; f++) {
+      const length = uvarint(bodyEnd);
+      if (length > bodyEnd - pos) throw corrupt(`${r}: a field runs past the end of the record`);
+      pos += length;
+    }
+    if (pos !== bodyEnd) throw corrupt(`${r} has ${bodyEnd - pos} stray bytes`);
+  }
+  if (pos !== end) throw new CorruptBatchError('bytes after the last record');
 }
 
 /** Close a batch once its records reach this size, so no NDJSON batch nears the codec's maximum. */
