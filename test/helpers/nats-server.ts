@@ -14,7 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.ts';
 
-export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/bin/nats-server';
+export const NATS_SERVER_BIN =
+  process.env.NATS_SERVER_BIN ??
+  ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => existsSync(p)) ??
+  '/usr/sbin/nats-server';
 
 export function natsServerAvailable(): boolean {
   if (existsSync(NATS_SERVER_BIN)) return true;
