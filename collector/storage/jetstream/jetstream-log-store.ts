@@ -253,6 +253,7 @@ export class JetStreamLogStore implements LogStore {
   async createTopic(name: string, config: Partial<TopicConfig> = {}): Promise<TopicInfo> {
     assertValidName('topic', name);
     const resolved = resolveTopicConfig(config, this.defaults);
+    if ((await this.refreshTopic(name)) !== undefined) throw new TopicExistsError(name);
     for (let p = 0; p < resolved.partitions; p++) {
       await this.jsm.streams.add({
         name: streamName(name, p),
