@@ -9,6 +9,7 @@ import { healthRoutes } from './health.ts';
 import { metricsRoutes } from './metrics.ts';
 import { offsetsRoutes } from './offsets.ts';
 import { produceRoutes } from './produce.ts';
+import { queryRoutes } from './query.ts';
 import { topicsRoutes } from './topics.ts';
 
 export const ROUTE_MODULES: readonly RouteModule[] = [
@@ -19,4 +20,5 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   offsetsRoutes,
   topicsRoutes,
   groupOffsetsRoutes,
+  queryRoutes,
 ];

@@ -1,0 +1,347 @@
+/**
+ * Queries over one topic: a time range, label matchers, a text filter, a limit, newest- or oldest-first.
+ *
+ * How it stays fast: each partition is entered through the time index (offsetForTimestamp), never scanned from
+ * its start; a batch whose labels do not match is skipped by reading its source header alone, without inflating
+ * its records; plain text is searched in bytes. Partitions are read as independent streams and merged by
+ * timestamp; results are yielded as they are found (an async generator), never gathered whole.
+ *
+ * Newest-first reads each partition backwards in windows of offsets: read [start, end) forwards, yield the
+ * matches in reverse, move the window down and double it (up to a cap).
+ *
+ * A scan budget (bytes read and wall time) bounds the work: past it, the query stops, marks the result `partial`
+ * and returns a cursor — per partition, the boundary between what was returned and what was not — from which the
+ * same query resumes exactly.
+ */
+import {
+  type BatchHeader,
+  type BatchSource,
+  forEachRecord,
+  readBatchHeader,
+  readBatchSource,
+} from '../../shared/batch-codec.ts';
+import { InvalidArgumentError } from '../../shared/errors.ts';
+import type { Offset, PartitionId, StoredRecord, TimestampMs } from '../../shared/record.ts';
+import type { LogStore } from '../storage/log-store.ts';
+import { compileLineFilter, type LineFilter, type LineFilterSpec } from './line-filter.ts';
+import { type LabelMatcher, matchesLabels } from './matchers.ts';
+
+export type QueryOrder = 'newest' | 'oldest';
+
+export interface QueryRequest extends LineFilterSpec {
+  readonly topic: string;
+  /** Inclusive lower bound on record timestamps. */
+  readonly since?: TimestampMs;
+  /** Exclusive upper bound on record timestamps. */
+  readonly until?: TimestampMs;
+  readonly matchers?: readonly LabelMatcher[];
+  readonly limit: number;
+  readonly order: QueryOrder;
+  readonly maxScanBytes?: number;
+  readonly maxScanMs?: number;
+  readonly cursor?: string;
+}
+
+export interface QueryHit extends StoredRecord {
+  readonly partition: PartitionId;
+}
+
+export interface QuerySummary {
+  readonly count: number;
+  readonly partial: boolean;
+  /** Present when the query stopped before exhausting the range (limit or budget): resume from here. */
+  readonly cursor: string | undefined;
+  readonly scannedBytes: number;
+}
+
+export const DEFAULT_MAX_SCAN_BYTES = 1024 ** 3;
+export const DEFAULT_MAX_SCAN_MS = 10_000;
+const READ_CHUNK_BYTES = 1024 * 1024;
+const FIRST_WINDOW = 512;
+/** How far out of timestamp order records may be stored and still be found by a query with `until`. */
+export const MAX_SKEW_MS = 5 * 60_000;
+const MAX_WINDOW = 65_536;
+
+interface Cursor {
+  readonly order: QueryOrder;
+  /** Oldest-first: the next offset to read. Newest-first: the exclusive end of what is left. */
+  readonly positions: Record<string, Offset>;
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify({ v: 1, o: cursor.order, p: cursor.positions })).toString('base64url');
+}
+
+function decodeCursor(text: string, order: QueryOrder): Cursor {
+  try {
+    const parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as {
+      v: number;
+      o: QueryOrder;
+      p: Record<string, number>;
+    };
+    if (parsed.v !== 1 || parsed.o !== order || typeof parsed.p !== 'object' || parsed.p === null) throw new Error();
+    for (const value of Object.values(parsed.p)) if (!Number.isSafeInteger(value) || value < 0) throw new Error();
+    return { order, positions: parsed.p };
+  } catch {
+    throw new InvalidArgumentError('the cursor is not one this query returned (same order and parameters needed)');
+  }
+}
+
+/** Shared by every partition stream of one query: the filters and the scan budget. */
+class ScanContext {
+  scannedBytes = 0;
+  /** Set once a scan completed: until then the budget is not enforced, so every page makes progress. */
+  progressed = false;
+  private readonly deadline: number;
+  constructor(
+    readonly store: LogStore,
+    readonly request: QueryRequest,
+    readonly filter: LineFilter,
+    private readonly maxBytes: number,
+    maxMs: number,
+  ) {
+    this.deadline = Date.now() + maxMs;
+  }
+
+  get exhausted(): boolean {
+    return this.progressed && (this.scannedBytes >= this.maxBytes || Date.now() >= this.deadline);
+  }
+
+  private get order(): QueryOrder {
+    return this.request.order;
+  }
+
+  /** Matching records of the batches in `bytes` whose offsets lie in [from, to). */
+  collect(bytes: Buffer, from: Offset, to: Offset, out: QueryHit[], partition: PartitionId): void {
+    const { since, until, matchers } = this.request;
+    let pos = 0;
+    while (pos < bytes.length) {
+      const header: BatchHeader = readBatchHeader(bytes, pos);
+      const batch = bytes.subarray(pos, pos + header.size);
+      pos += header.size;
+      if (header.lastOffset < from || header.baseOffset >= to) continue;
+      if (since !== undefined && header.maxTimestamp < since) continue;
+      const source: BatchSource = readBatchSource(batch);
+      if (matchers && matchers.length > 0 && !matchesLabels(source.labels, matchers)) continue;
+      forEachRecord(
+        batch,
+        (r) => {
+          if (r.offset < from || r.offset >= to) return true;
+          if (since !== undefined && r.timestamp < since) return true;
+          if (until !== undefined && r.timestamp >= until) return true;
+          if (!this.filter.matches(r.value)) return true;
+          out.push({
+            partition,
+            offset: r.offset,
+            timestamp: r.timestamp,
+            key: source.key,
+            labels: source.labels,
+            value: Buffer.from(r.value),
+            ...(r.fields ? { fields: r.fields } : {}),
+          });
+          return true;
+        },
+        header,
+        source,
+      );
+    }
+  }
+
+  /** Reads [from, to) of a partition, calling `visit` with each chunk's matches, until done or over budget. */
+  async scanRange(partition: PartitionId, from: Offset, to: Offset, out: QueryHit[]): Promise<Offset> {
+    let at = from;
+    while (at < to) {
+      if (this.exhausted) return at;
+      const result = await this.store.read(this.request.topic, partition, at, READ_CHUNK_BYTES);
+      if (result.batches.length === 0) return to;
+      this.scannedBytes += result.batches.length;
+      this.collect(result.batches, at, to, out, partition);
+      at = result.nextOffset;
+      if (this.order === 'oldest') this.progressed = true;
+    }
+    this.progressed = true;
+    return to;
+  }
+}
+
+/** One partition's matches in the query's order, fetched lazily a chunk or a window at a time. */
+class PartitionStream {
+  private buffer: QueryHit[] = [];
+  private index = 0;
+  /** Scan position: oldest-first, the next offset to read; newest-first, the exclusive end of what is unread. */
+  private scanPosition: Offset;
+  /** The cursor boundary: everything before (oldest) / from (newest) it has been handed out. */
+  position: Offset;
+  private window = FIRST_WINDOW;
+  private done = false;
+
+  constructor(
+    readonly partition: PartitionId,
+    private readonly context: ScanContext,
+    private readonly order: QueryOrder,
+    /** Offsets [low, high) may hold matches. */
+    private readonly low: Offset,
+    private readonly high: Offset,
+    start: Offset,
+  ) {
+    this.scanPosition = start;
+    this.position = start;
+  }
+
+  /** The next match, loading more as needed; undefined when the range is done or the budget ran out. */
+  async peek(): Promise<QueryHit | undefined> {
+    while (this.index >= this.buffer.length && !this.done) {
+      if (this.context.exhausted) return undefined;
+      this.buffer = [];
+      this.index = 0;
+      if (this.order === 'oldest') {
+        if (this.scanPosition >= this.high) {
+          this.done = true;
+          break;
+        }
+        const to = Math.min(this.high, this.scanPosition + MAX_WINDOW);
+        this.scanPosition = await this.context.scanRange(this.partition, this.scanPosition, to, this.buffer);
+      } else {
+        if (this.scanPosition <= this.low) {
+          this.done = true;
+          break;
+        }
+        const from = Math.max(this.low, this.scanPosition - this.window);
+        const hits: QueryHit[] = [];
+        const reached = await this.context.scanRange(this.partition, from, this.scanPosition, hits);
+        if (reached < this.scanPosition) return undefined; // budget ran out inside the window: resume it whole
+        this.buffer = hits.reverse();
+        this.scanPosition = from;
+        this.window = Math.min(MAX_WINDOW, this.window * 2);
+      }
+    }
+    return this.buffer[this.index];
+  }
+
+  take(): QueryHit {
+    const hit = this.buffer[this.index++]!;
+    this.position = this.order === 'oldest' ? hit.offset + 1 : hit.offset;
+    return hit;
+  }
+
+  /** True when nothing is left in range (so the partition needs no cursor entry). */
+  get finished(): boolean {
+    return this.done && this.index >= this.buffer.length;
+  }
+
+  /** Where a resumed query continues: past what was handed out (buffered matches are read again). */
+  resumePosition(): Offset {
+    if (this.index >= this.buffer.length && !this.context.exhausted) return this.scanPosition;
+    return this.position;
+  }
+}
+
+export function validateQuery(request: QueryRequest): void {
+  if (!Number.isSafeInteger(request.limit) || request.limit < 1) {
+    throw new InvalidArgumentError(`limit must be a positive whole number, got ${request.limit}`);
+  }
+  if (request.since !== undefined && request.until !== undefined && request.since >= request.until) {
+    throw new InvalidArgumentError('since must be earlier than until');
+  }
+}
+
+/**
+ * Runs a query, yielding matches in order; the generator's return value is the summary. Stop early by breaking
+ * out of the loop (the summary is then not produced).
+ */
+export async function* runQuery(store: LogStore, request: QueryRequest): AsyncGenerator<QueryHit, QuerySummary> {
+  validateQuery(request);
+  const filter = compileLineFilter(request);
+  const context = new ScanContext(
+    store,
+    request,
+    filter,
+    request.maxScanBytes ?? DEFAULT_MAX_SCAN_BYTES,
+    request.maxScanMs ?? DEFAULT_MAX_SCAN_MS,
+  );
+  const cursor = request.cursor ? decodeCursor(request.cursor, request.order) : undefined;
+  const topic = await store.describeTopic(request.topic);
+  const streams: PartitionStream[] = [];
+  for (const info of topic.partitions) {
+    const p = info.partition;
+    const low =
+      request.since !== undefined ? await store.offsetForTimestamp(request.topic, p, request.since) : info.startOffset;
+    // Batches before offsetForTimestamp(t) hold only records older than t (the time index's promise); past it,
+    // records may be out of order, so the upper bound allows MAX_SKEW_MS of disorder before it stops reading.
+    const high =
+      request.until !== undefined
+        ? await store.offsetForTimestamp(request.topic, p, request.until + MAX_SKEW_MS)
+        : info.endOffset;
+    let start = request.order === 'oldest' ? low : high;
+    if (cursor) {
+      const resume = cursor.positions[String(p)];
+      if (resume === undefined) continue; // finished in the earlier page
+      start = Math.min(Math.max(resume, low, info.startOffset), high);
+    }
+    streams.push(new PartitionStream(p, context, request.order, Math.max(low, info.startOffset), high, start));
+  }
+
+  let count = 0;
+  const before = (a: QueryHit, b: QueryHit): boolean =>
+    request.order === 'oldest'
+      ? a.timestamp < b.timestamp || (a.timestamp === b.timestamp && a.partition < b.partition)
+      : a.timestamp > b.timestamp || (a.timestamp === b.timestamp && a.partition < b.partition);
+  while (count < request.limit) {
+    let best: PartitionStream | undefined;
+    let bestHit: QueryHit | undefined;
+    for (const stream of streams) {
+      const hit = await stream.peek();
+      if (hit && (!bestHit || before(hit, bestHit))) {
+        best = stream;
+        bestHit = hit;
+      }
+    }
+    if (!best) break;
+    yield best.take();
+    count++;
+  }
+
+  const partial = context.exhausted && streams.some((s) => !s.finished);
+  const open = streams.filter((s) => !s.finished);
+  const more = partial || (count >= request.limit && open.length > 0);
+  const positions: Record<string, Offset> = {};
+  for (const s of open) positions[String(s.partition)] = s.resumePosition();
+  return {
+    count,
+    partial,
+    cursor: more ? encodeCursor({ order: request.order, positions }) : undefined,
+    scannedBytes: context.scannedBytes,
+  };
+}
+
+/**
+ * Follows a topic from its current end, yielding matching records as they are appended, until `signal` aborts.
+ * Partitions are polled with waitForAppend; matches of one partition come in offset order.
+ */
+export async function* followQuery(
+  store: LogStore,
+  request: Omit<QueryRequest, 'limit' | 'order' | 'cursor'>,
+  signal: AbortSignal,
+): AsyncGenerator<QueryHit> {
+  const filter = compileLineFilter(request);
+  const context = new ScanContext(store, { ...request, limit: 1, order: 'oldest' }, filter, Infinity, Infinity);
+  const topic = await store.describeTopic(request.topic);
+  const positions = new Map<PartitionId, Offset>(topic.partitions.map((p) => [p.partition, p.endOffset]));
+  const ready: QueryHit[] = [];
+  while (!signal.aborted) {
+    const woke = await Promise.race(
+      [...positions].map(async ([p, at]) => ((await store.waitForAppend(request.topic, p, at, 1000, signal)) ? p : -1)),
+    );
+    if (signal.aborted) return;
+    if (woke < 0) continue;
+    const described = await store.describeTopic(request.topic);
+    for (const [p, at] of positions) {
+      const end = described.partitions[p]?.endOffset ?? at;
+      if (end <= at) continue;
+      await context.scanRange(p, at, end, ready);
+      positions.set(p, end);
+    }
+    ready.sort((a, b) => a.timestamp - b.timestamp);
+    while (ready.length > 0) yield ready.shift()!;
+  }
+}
