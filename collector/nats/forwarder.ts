@@ -50,7 +50,14 @@ export function createForwarder(options: ForwarderOptions): Required<Pick<Storag
 /** Both sinks receive every event; a throwing listener never stops the other. */
 export function composeEvents(...sinks: StorageEvents[]): StorageEvents {
   const out: StorageEvents = {};
-  const keys = ['appended', 'fsynced', 'segmentRolled', 'segmentsDeleted', 'recoveryTruncated', 'corruptionDetected'] as const;
+  const keys = [
+    'appended',
+    'fsynced',
+    'segmentRolled',
+    'segmentsDeleted',
+    'recoveryTruncated',
+    'corruptionDetected',
+  ] as const;
   for (const key of keys) {
     const fns = sinks.map((s) => s[key]).filter((f) => f !== undefined) as ((...args: unknown[]) => void)[];
     if (fns.length === 0) continue;

@@ -205,9 +205,12 @@ export class JetStreamLogStore implements LogStore {
       return store;
     } catch (error) {
       await nc.close();
-      throw new UnavailableError(`cannot open the JetStream store at ${String(options.servers)}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new UnavailableError(
+        `cannot open the JetStream store at ${String(options.servers)}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -223,7 +226,7 @@ export class JetStreamLogStore implements LogStore {
   /** Another collector may have created or deleted a topic: reread it from the KV bucket. */
   private async refreshTopic(name: string): Promise<TopicEntry | undefined> {
     const entry = await this.topicsKv.get(encodeName(name));
-    if (!entry || entry.operation !== 'PUT') {
+    if (entry?.operation !== 'PUT') {
       this.topics.delete(name);
       return undefined;
     }
@@ -348,7 +351,13 @@ export class JetStreamLogStore implements LogStore {
       this.getMsg(name, partition, firstSeq),
       this.getMsg(name, partition, lastSeq),
     ]);
-    return { startOffset: headerNumber(first, H_BASE), endOffset: headerNumber(last, H_NEXT), firstSeq, lastSeq, bytes };
+    return {
+      startOffset: headerNumber(first, H_BASE),
+      endOffset: headerNumber(last, H_NEXT),
+      firstSeq,
+      lastSeq,
+      bytes,
+    };
   }
 
   append(topic: string, partition: PartitionId, batches: readonly Buffer[]): Promise<AppendResult> {

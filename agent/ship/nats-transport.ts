@@ -1,0 +1,98 @@
+/**
+ * Produce over NATS (`collector.url: nats://host:4222`): a request on `tributary.ingest.<topic>` answered by one
+ * collector of the queue group `tributary-collectors` (collector/nats/ingest.ts), after the batches are durable.
+ * The reply's `Tributary-Status` header is the HTTP status the same request would have got, so outcomes map as in
+ * http-transport.ts: 2xx ok; 408/425/429/5xx retry; 401/403/404 retry (an operator fixes them, the lines wait on
+ * disk); other 4xx reject (413 tooLarge). No responders, a timeout or a lost connection: retry (the nats client
+ * reconnects to the other servers of the list by itself).
+ */
+import { connect, credsAuthenticator, headers, type NatsConnection } from 'nats';
+import type { SendOutcome, Transport } from './transport.ts';
+
+export interface NatsTransportOptions {
+  /** nats://host:port URLs (tls:// or nats:// with tls options). */
+  readonly servers: readonly string[];
+  /** The collector's produce token (sent in the Authorization header, never logged). */
+  readonly token?: string | undefined;
+  /** NATS-level authentication. */
+  readonly natsToken?: string | undefined;
+  readonly user?: string | undefined;
+  readonly pass?: string | undefined;
+  /** Contents of a .creds file. */
+  readonly credentials?: string | undefined;
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
+  readonly timeoutMs: number;
+  readonly subjectPrefix?: string;
+}
+
+export class NatsTransport implements Transport {
+  private connection: Promise<NatsConnection> | undefined;
+  private readonly prefix: string;
+
+  constructor(private readonly options: NatsTransportOptions) {
+    if (options.servers.length === 0) throw new RangeError('at least one NATS server URL is needed');
+    this.prefix = options.subjectPrefix ?? 'tributary.ingest';
+  }
+
+  get target(): string {
+    return `${this.options.servers.join(',')} (${this.prefix}.<topic>)`;
+  }
+
+  private connect(): Promise<NatsConnection> {
+    if (this.connection === undefined) {
+      const o = this.options;
+      this.connection = connect({
+        servers: [...o.servers],
+        name: 'tributary-agent',
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        waitOnFirstConnect: true,
+        ...(o.natsToken ? { token: o.natsToken } : {}),
+        ...(o.user ? { user: o.user, pass: o.pass ?? '' } : {}),
+        ...(o.credentials ? { authenticator: credsAuthenticator(new TextEncoder().encode(o.credentials)) } : {}),
+        ...(o.tls ? { tls: { ...o.tls } } : {}),
+      });
+      this.connection.catch(() => {
+        this.connection = undefined;
+      });
+    }
+    return this.connection;
+  }
+
+  async send(topic: string, body: Buffer): Promise<SendOutcome> {
+    let nc: NatsConnection;
+    try {
+      nc = await this.connect();
+    } catch (error) {
+      return { kind: 'retry', reason: `NATS unreachable: ${(error as Error).message}` };
+    }
+    const h = headers();
+    if (this.options.token) h.set('Authorization', `Bearer ${this.options.token}`);
+    let status: number;
+    let text: string;
+    try {
+      const reply = await nc.request(`${this.prefix}.${topic}`, body, { timeout: this.options.timeoutMs, headers: h });
+      status = Number(reply.headers?.get('Tributary-Status') ?? '500');
+      text = Buffer.from(reply.data).toString('utf8');
+    } catch (error) {
+      return { kind: 'retry', reason: `no answer from a collector over NATS: ${(error as Error).message}` };
+    }
+    if (status >= 200 && status < 300) return { kind: 'ok' };
+    let reason = `collector answered ${status}`;
+    try {
+      const parsed = JSON.parse(text) as { error?: { message?: string } };
+      if (parsed.error?.message) reason += `: ${parsed.error.message}`;
+    } catch {
+      // not JSON: the status says enough
+    }
+    if (status === 408 || status === 425 || status === 429 || status >= 500) return { kind: 'retry', reason };
+    if (status === 401 || status === 403 || status === 404) return { kind: 'retry', reason };
+    return status === 413 ? { kind: 'reject', reason, tooLarge: true } : { kind: 'reject', reason };
+  }
+
+  async close(): Promise<void> {
+    const pending = this.connection;
+    this.connection = undefined;
+    if (pending) await (await pending.catch(() => undefined))?.close();
+  }
+}
