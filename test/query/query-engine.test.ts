@@ -48,9 +48,9 @@ async function fixture(seed: number, disorder = false) {
     }));
     const partition = partitionForKey(key, 3);
     const result = await store.append('logs', partition, [encodeBatch({ key, labels, records })]);
-    records.forEach((r, i) =>
-      all.push({ partition, offset: result.baseOffset + i, timestamp: r.timestamp, labels, value: r.value.toString() }),
-    );
+    records.forEach((r, i) => {
+      all.push({ partition, offset: result.baseOffset + i, timestamp: r.timestamp, labels, value: r.value.toString() });
+    });
   }
   return { store, all, cleanup: () => store.close().then(() => rm(dir, { recursive: true, force: true })) };
 }
