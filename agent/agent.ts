@@ -12,7 +12,10 @@
  * `shutdown_timeout` for in-flight batches to be acknowledged, then write the checkpoints. What was not acknowledged
  * by then is read again on the next start (at-least-once).
  */
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { ConfigError } from '../shared/errors.ts';
 import type { BytePosition } from '../shared/record.ts';
 import { UnackedBytes } from './backpressure.ts';
 import { Batcher, type BatchStream, type SealedBatch } from './batch/batcher.ts';
@@ -184,7 +187,17 @@ export class Agent {
   }
 
   private async begin(): Promise<void> {
-    const loaded = await this.store.load();
+    let loaded: Awaited<ReturnType<CheckpointStore['load']>>;
+    try {
+      loaded = await this.store.load();
+      await access(this.options.stateDir, constants.W_OK);
+    } catch (error) {
+      throw new ConfigError(
+        `state_dir ${this.options.stateDir} cannot be used for checkpoints: ${(error as Error).message}; ` +
+          'create it and make it writable by the user the agent runs as',
+        { cause: error },
+      );
+    }
     this.firstStart = !loaded.existed;
     if (loaded.corrupt) {
       this.log.error(
