@@ -193,9 +193,9 @@ export class JetStreamLogStore implements LogStore {
     const nc = await connect(connectOptions);
     try {
       const timeout = options.timeoutMs ?? 10_000;
-      const jsm = await nc.jetstreamManager({ timeout });
       const js = nc.jetstream({ timeout });
       // A fresh cluster has no meta leader for a few seconds: retry the first JetStream calls (bounded).
+      const jsm = await retryUntilReady(() => nc.jetstreamManager({ timeout }));
       const [topicsKv, offsetsKv] = await retryUntilReady(async () => [
         await js.views.kv(TOPICS_BUCKET, { replicas, history: 1 }),
         await js.views.kv(OFFSETS_BUCKET, { replicas, history: 1 }),
@@ -583,7 +583,7 @@ function headerNumber(msg: StoredMsg, name: string): number {
   return value;
 }
 
-async function retryUntilReady<T>(fn: () => Promise<T>, deadlineMs = 30_000): Promise<T> {
+async function retryUntilReady<T>(fn: () => Promise<T>, deadlineMs = 60_000): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     try {
