@@ -12,6 +12,7 @@ import type { CollectorOptions } from './config.ts';
 import { createHttpServer } from './http/server.ts';
 import type { RouteModule } from './http/context.ts';
 import { CollectorMetrics } from './metrics.ts';
+import { composeEvents, openJetStreamStore, startNatsBridge } from './nats/bridge.ts';
 import type { LogStore, StorageEvents } from './storage/log-store.ts';
 
 export interface StartCollectorOptions {
@@ -49,18 +50,23 @@ export async function startCollector(
   }
 
   const metrics = new CollectorMetrics();
-  const events = metrics.storageEvents();
+  // NATS (ingest, forwarding, JetStream backend): collector/nats/bridge.ts; a no-op unless configured.
+  const bridge = await startNatsBridge(options);
+  const events = composeEvents(metrics.storageEvents(), bridge.events);
   let store: LogStore;
   try {
     store = start.openStore
       ? await start.openStore(events)
-      : await (await import('./storage/file/index.ts')).FileLogStore.open({
-          dataDir: options.dataDir,
-          defaults: options.topicDefaults,
-          events,
-          retentionCheckIntervalMs: options.retentionCheckIntervalMs,
-        });
+      : options.storage?.backend === 'jetstream'
+        ? await openJetStreamStore(options, events)
+        : await (await import('./storage/file/index.ts')).FileLogStore.open({
+            dataDir: options.dataDir,
+            defaults: options.topicDefaults,
+            events,
+            retentionCheckIntervalMs: options.retentionCheckIntervalMs,
+          });
   } catch (error) {
+    await bridge.close();
     if (error instanceof TributaryError) throw error;
     // EACCES, ENOTDIR, EROFS…: say which directory and what to do.
     throw new ConfigError(
@@ -69,7 +75,8 @@ export async function startCollector(
       { cause: error },
     );
   }
-  metrics.attachStore(store, start.openStore ? undefined : options.dataDir);
+  metrics.attachStore(store, start.openStore || options.storage?.backend === 'jetstream' ? undefined : options.dataDir);
+  bridge.attach(store);
 
   const shutdown = new AbortController();
   const lifecycle = { ready: false, shutdownSignal: shutdown.signal };
@@ -84,6 +91,7 @@ export async function startCollector(
   try {
     await app.listen({ host: options.listen.host, port: options.listen.port });
   } catch (error) {
+    await bridge.close();
     await store.close().catch(() => {});
     throw new ConfigError(
       `cannot listen on ${options.listen.host}:${options.listen.port}: ${(error as Error).message}`,
@@ -119,6 +127,7 @@ export async function startCollector(
         clearTimeout(timer);
         clearInterval(sweep);
       }
+      await bridge.close();
       await store.close();
       logger.info('collector stopped');
     })();

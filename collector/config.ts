@@ -77,6 +77,32 @@ const Schema = z.strictObject({
       flush_interval_bytes: sizeSchema(1).default(1024 * 1024),
     })
     .prefault({}),
+  // --- NATS (collector/nats/, collector/storage/jetstream/; added by the NATS engineer) ---
+  storage: z
+    .strictObject({
+      backend: z.enum(['file', 'jetstream'], { error: 'expected "file" or "jetstream"' }).default('file'),
+      /** JetStream stream and KV replicas (1 on one node; 3 in a cluster makes an ack survive a node loss). */
+      replicas: z.number().int().min(1).max(5).default(1),
+    })
+    .prefault({}),
+  nats: z
+    .strictObject({
+      servers: z.array(z.string().min(1)).default([]),
+      token: z.string().min(1).optional(),
+      credentials_file: z.string().min(1).optional(),
+      tls: z
+        .strictObject({
+          ca_file: z.string().min(1).optional(),
+          cert_file: z.string().min(1).optional(),
+          key_file: z.string().min(1).optional(),
+        })
+        .optional(),
+      /** Answer produce requests from agents on tributary.ingest.<topic> (queue group tributary-collectors). */
+      ingest: z.boolean().default(false),
+      /** Publish appended batches on tributary.records.<topic>.<partition> (live feed, at-most-once). */
+      forward: z.boolean().default(false),
+    })
+    .prefault({}),
   retention_check_interval: durationSchema(1000).default(300_000),
   shutdown_timeout: durationSchema(0).default(30_000),
   log_level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
@@ -135,6 +161,19 @@ export interface CollectorOptions {
   readonly retentionCheckIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** Optional so hand-built options (tests) stay valid; absent means the file backend and no NATS. */
+  readonly storage?: { readonly backend: 'file' | 'jetstream'; readonly replicas: number };
+  readonly nats?: NatsOptions | undefined;
+}
+
+/** Where the collector reaches NATS (JetStream backend, ingest, forwarding). Paths resolved. */
+export interface NatsOptions {
+  readonly servers: readonly string[];
+  readonly token: string | undefined;
+  readonly credentialsFile: string | undefined;
+  readonly tls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
+  readonly ingest: boolean;
+  readonly forward: boolean;
 }
 
 /** Turns the validated file into options; `baseDir` anchors relative paths. */
@@ -153,6 +192,12 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
   for (const [i, t] of c.tokens.entries()) {
     if (seen.has(t.token)) throw new ConfigError(`${source}: tokens.${i}.token: the same token is listed twice`);
     seen.add(t.token);
+  }
+  const usesNats = c.storage.backend === 'jetstream' || c.nats.ingest || c.nats.forward;
+  if (usesNats && c.nats.servers.length === 0) {
+    throw new ConfigError(
+      `${source}: nats.servers: list the NATS servers (storage.backend jetstream, nats.ingest or nats.forward need them)`,
+    );
   }
   const flush: FlushPolicy =
     c.topics.flush === 'always'
@@ -191,6 +236,24 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
     retentionCheckIntervalMs: c.retention_check_interval,
     shutdownTimeoutMs: c.shutdown_timeout,
     logLevel: c.log_level,
+    storage: Object.freeze({ backend: c.storage.backend, replicas: c.storage.replicas }),
+    nats: usesNats
+      ? Object.freeze({
+          servers: Object.freeze([...c.nats.servers]),
+          token: c.nats.token,
+          credentialsFile: c.nats.credentials_file === undefined ? undefined : resolve(c.nats.credentials_file),
+          tls:
+            c.nats.tls === undefined
+              ? undefined
+              : Object.freeze({
+                  ...(c.nats.tls.ca_file ? { caFile: resolve(c.nats.tls.ca_file) } : {}),
+                  ...(c.nats.tls.cert_file ? { certFile: resolve(c.nats.tls.cert_file) } : {}),
+                  ...(c.nats.tls.key_file ? { keyFile: resolve(c.nats.tls.key_file) } : {}),
+                }),
+          ingest: c.nats.ingest,
+          forward: c.nats.forward,
+        })
+      : undefined,
   });
 }
 
@@ -236,6 +299,7 @@ export function printableConfig(file: CollectorConfigFile): string {
   const masked = {
     ...file,
     tokens: file.tokens.map((t) => ({ ...t, token: maskToken(t.token) })),
+    nats: { ...file.nats, ...(file.nats.token === undefined ? {} : { token: maskToken(file.nats.token) }) },
   };
   return toYaml(masked);
 }
