@@ -31,6 +31,7 @@ import type { StartAt } from './read/file-reader.ts';
 import type { FileReader } from './read/file-reader.ts';
 import { FileServer, type ServedFile } from './read/file-server.ts';
 import { HttpTransport } from './ship/http-transport.ts';
+import { isNatsUrl, natsTransportFor } from './ship/nats-transport.ts';
 import { Shipper } from './ship/shipper.ts';
 import type { Transport } from './ship/transport.ts';
 
@@ -85,11 +86,13 @@ export class Agent {
     this.metrics.observeUnackedBytes(() => ({ bytes: this.budget.bytes, limit: this.budget.limit }));
     const transport =
       deps.transport ??
-      new HttpTransport({
-        urls: options.collector.urls,
-        token: options.collector.token,
-        timeoutMs: options.collector.timeoutMs,
-      });
+      (isNatsUrl(options.collector.urls[0] ?? '')
+        ? natsTransportFor(options.collector)
+        : new HttpTransport({
+            urls: options.collector.urls,
+            token: options.collector.token,
+            timeoutMs: options.collector.timeoutMs,
+          }));
     this.shipper = new Shipper({
       transport,
       maxRequestBytes: options.collector.maxRequestBytes,

@@ -75,7 +75,23 @@ const Schema = z.strictObject({
   host: z.string().min(1).optional(),
   sources: z.array(SourceSchema).min(1),
   collector: z.strictObject({
-    urls: z.array(z.url({ protocol: /^https?$/ })).min(1),
+    // nats:// or tls:// URLs select the NATS transport (agent/ship/nats-transport.ts; added by the NATS engineer).
+    urls: z.array(z.url({ protocol: /^(https?|nats|tls)$/ })).min(1),
+    nats: z
+      .strictObject({
+        credentials_file: z.string().min(1).optional(),
+        token: z.string().min(1).optional(),
+        user: z.string().min(1).optional(),
+        password: z.string().min(1).optional(),
+        tls: z
+          .strictObject({
+            ca_file: z.string().min(1).optional(),
+            cert_file: z.string().min(1).optional(),
+            key_file: z.string().min(1).optional(),
+          })
+          .optional(),
+      })
+      .optional(),
     token: z.string().min(1).optional(),
     timeout: duration(1).default(30_000),
     max_request_bytes: size(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
@@ -138,6 +154,14 @@ export interface AgentOptions {
     readonly maxRequestBytes: number;
     readonly maxRequestLines: number;
     readonly retry: { readonly initialMs: number; readonly maxMs: number };
+    /** NATS connection settings when the URLs are nats:// (paths as written in the config). */
+    readonly nats?: {
+      readonly credentialsFile?: string | undefined;
+      readonly token?: string | undefined;
+      readonly user?: string | undefined;
+      readonly password?: string | undefined;
+      readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
+    };
   };
   readonly batch: {
     readonly maxBytes: number;
@@ -205,6 +229,21 @@ export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent 
       maxRequestBytes: c.collector.max_request_bytes,
       maxRequestLines: c.collector.max_request_lines,
       retry: { initialMs: c.collector.retry.initial, maxMs: c.collector.retry.max },
+      ...(c.collector.nats
+        ? {
+            nats: Object.freeze({
+              credentialsFile: c.collector.nats.credentials_file,
+              token: c.collector.nats.token,
+              user: c.collector.nats.user,
+              password: c.collector.nats.password,
+              tls: c.collector.nats.tls && {
+                ...(c.collector.nats.tls.ca_file ? { caFile: c.collector.nats.tls.ca_file } : {}),
+                ...(c.collector.nats.tls.cert_file ? { certFile: c.collector.nats.tls.cert_file } : {}),
+                ...(c.collector.nats.tls.key_file ? { keyFile: c.collector.nats.tls.key_file } : {}),
+              },
+            }),
+          }
+        : {}),
     }),
     batch: Object.freeze({
       maxBytes: c.batch.max_bytes,

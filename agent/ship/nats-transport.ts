@@ -6,7 +6,9 @@
  * disk); other 4xx reject (413 tooLarge). No responders, a timeout or a lost connection: retry (the nats client
  * reconnects to the other servers of the list by itself).
  */
+import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, headers, type NatsConnection } from 'nats';
+import { ConfigError } from '../../shared/errors.ts';
 import type { SendOutcome, Transport } from './transport.ts';
 
 export interface NatsTransportOptions {
@@ -95,4 +97,44 @@ export class NatsTransport implements Transport {
     this.connection = undefined;
     if (pending) await (await pending.catch(() => undefined))?.close();
   }
+}
+
+export function isNatsUrl(url: string): boolean {
+  return /^(nats|tls):\/\//i.test(url);
+}
+
+/** The transport for `collector.urls: [nats://…]` with the `collector.nats` settings (credentials read here). */
+export function natsTransportFor(collector: {
+  readonly urls: readonly string[];
+  readonly token: string | undefined;
+  readonly timeoutMs: number;
+  readonly nats?: {
+    readonly credentialsFile?: string | undefined;
+    readonly token?: string | undefined;
+    readonly user?: string | undefined;
+    readonly password?: string | undefined;
+    readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
+  };
+}): NatsTransport {
+  const n = collector.nats;
+  let credentials: string | undefined;
+  if (n?.credentialsFile !== undefined) {
+    try {
+      credentials = readFileSync(n.credentialsFile, 'utf8');
+    } catch (error) {
+      throw new ConfigError(
+        `collector.nats.credentials_file: cannot read ${n.credentialsFile}: ${(error as Error).message}`,
+      );
+    }
+  }
+  return new NatsTransport({
+    servers: collector.urls,
+    token: collector.token,
+    natsToken: n?.token,
+    user: n?.user,
+    pass: n?.password,
+    credentials,
+    tls: n?.tls,
+    timeoutMs: collector.timeoutMs,
+  });
 }
