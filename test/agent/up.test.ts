@@ -31,7 +31,9 @@ test('tributary up - a collector and an agent in one process: a line appended to
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    await waitFor('the banner', () => out.includes('Tributary is up'), 60_000);
+    await waitFor('the banner', () => out.includes('Tributary is up'), 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}; output so far:\n${out}`);
+    });
     const url = `http://127.0.0.1:${port}`;
     t.true(out.includes(`${url}/metrics`), 'the banner says where the metrics are');
     t.true(out.includes('echo '), 'the banner says how to write a line');
