@@ -118,3 +118,24 @@ maybe('jetstream store - consumer offsets in KV, waitForAppend', async (t) => {
   await store.append('t.x_y', 0, [batch(['x'])]);
   t.true(await waiting);
 });
+
+maybe(
+  'jetstream store - retention empties a stream (max_age): offsets continue, also in a fresh collector',
+  async (t) => {
+    t.timeout(60_000);
+    const s = await server(t);
+    const store = await JetStreamLogStore.open({ servers: s.servers, retentionCheckIntervalMs: 0 });
+    t.teardown(() => store.close());
+    await store.createTopic('short', { retentionMs: 1500 });
+    await store.append('short', 0, [batch(['a', 'b', 'c'])]);
+    await store.enforceRetention();
+    const deadline = Date.now() + 30_000;
+    while ((await store.describeTopic('short')).partitions[0]?.sizeBytes !== 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    t.like((await store.describeTopic('short')).partitions[0], { startOffset: 3, endOffset: 3, sizeBytes: 0 });
+    const fresh = await JetStreamLogStore.open({ servers: s.servers, retentionCheckIntervalMs: 0 });
+    t.teardown(() => fresh.close());
+    t.is((await fresh.append('short', 0, [batch(['d'])])).baseOffset, 3);
+  },
+);

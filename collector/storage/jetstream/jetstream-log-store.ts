@@ -36,9 +36,11 @@
  * batch can be lost to a machine crash (not to a process crash); with replicas 3 an ack means a quorum (2 of 3
  * nodes) holds it, which is what makes an acknowledged batch durable here. The topic's flush policy is ignored.
  *
- * Known gap: when retention has removed every message of a partition, the next offset cannot be read from the
- * stream; it is kept in memory by the collector that saw it, and a fresh collector restarts the partition at the
- * offset stored in the topic's KV entry (`floorOffsets`, written when retention is enforced through this store).
+ * Empty streams: when retention has removed every message of a partition, the next offset cannot be read from the
+ * stream; it is kept in memory by the collectors that saw it, and a fresh collector continues at the offset stored in
+ * the topic's KV entry (`floorOffsets`, written by enforceRetention, which runs on a timer). Gap: appends after the
+ * last check that all expire before the next one leave the floor behind (offsets could be reused); keep
+ * retentionCheckIntervalMs well below the retention time.
  */
 import {
   type ConnectionOptions,
@@ -86,7 +88,8 @@ export const OFFSETS_BUCKET = 'tributary_offsets';
 const H_BASE = 'Trib-Base-Offset';
 const H_NEXT = 'Trib-Next-Offset';
 const H_MAXTS = 'Trib-Max-Ts';
-const MAX_PUBLISH_ATTEMPTS = 8;
+/** Lost races against other collectors are retried with jitter; beyond this the append rejects (the agent retries). */
+const MAX_PUBLISH_ATTEMPTS = 50;
 
 export interface JetStreamLogStoreOptions {
   readonly servers: string | string[];
@@ -103,6 +106,8 @@ export interface JetStreamLogStoreOptions {
   readonly timeoutMs?: number;
   /** Connection name shown by the server; also the prefix of this collector's publish msg-ids. */
   readonly name?: string;
+  /** How often to record partition floors (enforceRetention); 0 turns the timer off. Default 5 minutes. */
+  readonly retentionCheckIntervalMs?: number;
 }
 
 /** '_' -> '_u', '.' -> '_d': injective, and the result is a legal stream name and KV key token. */
@@ -149,6 +154,7 @@ export class JetStreamLogStore implements LogStore {
   private readonly idPrefix: string;
   private msgCounter = 0;
   private closed = false;
+  private timer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -202,6 +208,11 @@ export class JetStreamLogStore implements LogStore {
       ]);
       const store = new JetStreamLogStore(nc, jsm, js, topicsKv, offsetsKv, options);
       await store.loadTopics();
+      const interval = options.retentionCheckIntervalMs ?? 300_000;
+      if (interval > 0) {
+        store.timer = setInterval(() => void store.enforceRetention().catch(() => undefined), interval);
+        store.timer.unref();
+      }
       return store;
     } catch (error) {
       await nc.close();
@@ -267,7 +278,8 @@ export class JetStreamLogStore implements LogStore {
         num_replicas: this.replicas,
         max_age: resolved.retentionMs === null ? 0 : resolved.retentionMs * 1_000_000,
         max_bytes: resolved.retentionBytes ?? -1,
-        duplicate_window: 120 * 1_000_000_000,
+        // The server refuses a duplicate window longer than max_age.
+        duplicate_window: Math.min(120_000, resolved.retentionMs ?? 120_000) * 1_000_000,
         allow_direct: true,
       });
     }
@@ -446,7 +458,11 @@ export class JetStreamLogStore implements LogStore {
           );
         }
         // Another collector appended first (wrong last sequence), or the ack was lost: reload the tail and retry.
-        if (!isWrongLastSequence(error)) await new Promise((r) => setTimeout(r, 100 * attempt));
+        // Jitter breaks the lockstep of collectors that keep losing the same race to each other.
+        const pause = isWrongLastSequence(error)
+          ? Math.random() * Math.min(50, 2 * attempt)
+          : 100 * Math.min(attempt, 20);
+        await new Promise((r) => setTimeout(r, pause));
         try {
           tail = await this.loadTail(topic, partition, entry);
         } catch {
@@ -561,13 +577,40 @@ export class JetStreamLogStore implements LogStore {
     }
   }
 
-  /** JetStream enforces max_age and max_bytes itself; this records each partition's floor for the empty case. */
+  /**
+   * JetStream enforces max_age and max_bytes itself. What this does: record each partition's next offset as its
+   * floor in the topic's KV entry, so that when retention later empties a stream, a collector that never saw its
+   * last message still continues the offsets instead of restarting at 0 (exact as long as a check runs after the
+   * last append and before it expires: the check interval must be shorter than the retention time).
+   */
   async enforceRetention(): Promise<RetentionResult> {
+    for (const name of [...this.topics.keys()]) {
+      const kvEntry = await this.topicsKv.get(encodeName(name));
+      if (kvEntry?.operation !== 'PUT') continue;
+      const entry = kvEntry.json<TopicEntry>();
+      const floors: number[] = [];
+      for (let p = 0; p < entry.config.partitions; p++) {
+        floors.push((await this.loadTail(name, p, entry)).nextOffset);
+      }
+      if (floors.every((f, p) => f === (entry.floorOffsets?.[p] ?? 0))) continue;
+      try {
+        // Revision-checked: a concurrent delete or another collector's floor update wins; the next run retries.
+        await this.topicsKv.update(
+          encodeName(name),
+          JSON.stringify({ ...entry, floorOffsets: floors }),
+          kvEntry.revision,
+        );
+        this.topics.set(name, { ...entry, floorOffsets: floors });
+      } catch {
+        // lost the race: fine, the other writer recorded floors at least as recent
+      }
+    }
     return { segmentsDeleted: 0, bytesDeleted: 0 };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
+    clearInterval(this.timer);
     await Promise.allSettled([...this.queues.values()]);
     this.closed = true;
     await this.nc.drain();
