@@ -139,3 +139,23 @@ maybe(
     t.is((await fresh.append('short', 0, [batch(['d'])])).baseOffset, 3);
   },
 );
+
+maybe('jetstream store - a topic created or deleted through one collector is seen by another (KV watch)', async (t) => {
+  t.timeout(60_000);
+  const s = await server(t);
+  const a = await JetStreamLogStore.open({ servers: s.servers, retentionCheckIntervalMs: 0 });
+  const b = await JetStreamLogStore.open({ servers: s.servers, retentionCheckIntervalMs: 0 });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  const until = async (cond: () => boolean) => {
+    const deadline = Date.now() + 20_000;
+    while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return cond();
+  };
+  await a.createTopic('watched');
+  t.true(await until(() => b.hasTopic('watched')));
+  await a.deleteTopic('watched');
+  t.true(await until(() => !b.hasTopic('watched')));
+});

@@ -51,6 +51,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type KV,
+  KvWatchInclude,
   type NatsConnection,
   RetentionPolicy,
   StorageType,
@@ -155,6 +156,7 @@ export class JetStreamLogStore implements LogStore {
   private msgCounter = 0;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  private stopWatch: (() => void) | undefined;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -208,6 +210,7 @@ export class JetStreamLogStore implements LogStore {
       ]);
       const store = new JetStreamLogStore(nc, jsm, js, topicsKv, offsetsKv, options);
       await store.loadTopics();
+      await store.watchTopics();
       const interval = options.retentionCheckIntervalMs ?? 300_000;
       if (interval > 0) {
         store.timer = setInterval(() => void store.enforceRetention().catch(() => undefined), interval);
@@ -232,6 +235,25 @@ export class JetStreamLogStore implements LogStore {
       const entry = await this.topicsKv.get(key);
       if (entry && entry.operation === 'PUT') this.topics.set(decodeName(key), entry.json<TopicEntry>());
     }
+  }
+
+  /**
+   * Keeps the topic cache (and so the synchronous hasTopic) current with topics other collectors create or delete:
+   * a KV watch delivers every later change of the bucket.
+   */
+  private async watchTopics(): Promise<void> {
+    const watch = await this.topicsKv.watch({ include: KvWatchInclude.UpdatesOnly });
+    this.stopWatch = () => watch.stop();
+    void (async () => {
+      for await (const e of watch) {
+        const name = decodeName(e.key);
+        if (e.operation === 'PUT') this.topics.set(name, e.json<TopicEntry>());
+        else {
+          this.topics.delete(name);
+          for (const key of [...this.tails.keys()]) if (key.startsWith(`${name}/`)) this.tails.delete(key);
+        }
+      }
+    })().catch(() => undefined);
   }
 
   /** Another collector may have created or deleted a topic: reread it from the KV bucket. */
@@ -611,6 +633,7 @@ export class JetStreamLogStore implements LogStore {
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.timer);
+    this.stopWatch?.();
     await Promise.allSettled([...this.queues.values()]);
     this.closed = true;
     await this.nc.drain();
