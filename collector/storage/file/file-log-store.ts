@@ -29,6 +29,7 @@ import type {
   TopicInfo,
 } from '../log-store.ts';
 import { syncDirectory, writeFileAtomic } from './atomic-file.ts';
+import { DataDirLock } from './data-dir-lock.ts';
 import { partitionDir, TOPIC_METADATA, topicDir, topicsDir } from './log-file-names.ts';
 import { loadPartitionSegments } from './log-loader.ts';
 import { FileOffsetStore } from './offset-store.ts';
@@ -94,6 +95,7 @@ export class FileLogStore implements LogStore {
   private readonly topics = new Map<string, TopicState>();
   private readonly creating = new Set<string>();
   private retentionTimer: NodeJS.Timeout | undefined;
+  private lock: DataDirLock | undefined;
   private closed = false;
 
   private constructor(options: FileLogStoreOptions) {
@@ -107,7 +109,14 @@ export class FileLogStore implements LogStore {
   /** Opens (and recovers) the store in `dataDir`, creating the directory if needed. */
   static async open(options: FileLogStoreOptions): Promise<FileLogStore> {
     const store = new FileLogStore(options);
-    await store.load();
+    await mkdir(options.dataDir, { recursive: true });
+    store.lock = await DataDirLock.acquire(options.dataDir);
+    try {
+      await store.load();
+    } catch (error) {
+      await store.lock.release();
+      throw error;
+    }
     const interval = options.retentionCheckIntervalMs ?? 300_000;
     if (interval > 0) {
       store.retentionTimer = setInterval(() => void store.enforceRetention().catch(() => {}), interval);
@@ -271,5 +280,6 @@ export class FileLogStore implements LogStore {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await Promise.all([...this.topics.values()].flatMap((t) => t.partitions.map((p) => p.close())));
+    await this.lock?.release();
   }
 }
