@@ -1,3 +1,4 @@
+import type { BenchRow } from './bench-row.ts';
 /**
  * Agent benchmark: lines from log files to the collector's acknowledgement, on loopback, side by side with rsyslog.
  *
@@ -30,14 +31,7 @@ import { openSync, readFileSync as readWhole, writeSync, closeSync } from 'node:
 import { forEachRecord, readBatchHeader, splitBatches } from '../shared/batch-codec.ts';
 import { startTestCollector } from '../test/agent/support.ts';
 
-export interface BenchRow {
-  readonly bench: string;
-  readonly case: string;
-  readonly metric: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly note?: string;
-}
+export type { BenchRow } from './bench-row.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LINE_BYTES = 200;

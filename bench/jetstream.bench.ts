@@ -1,3 +1,4 @@
+import type { BenchRow } from './bench-row.ts';
 /**
  * Produce throughput of the storage backends, side by side in one run: the file store (flush=always), the
  * JetStream store on one nats-server (replicas 1), and on a three-node loopback cluster (replicas 3). Each case
@@ -19,14 +20,7 @@ import type { LogStore } from '../collector/storage/log-store.ts';
 import { BatchBuilder } from '../shared/batch-codec.ts';
 import { startNatsCluster, startNatsServer } from '../test/helpers/nats-server.ts';
 
-export interface BenchRow {
-  readonly bench: string;
-  readonly case: string;
-  readonly metric: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly note?: string;
-}
+export type { BenchRow } from './bench-row.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const RECORD_BYTES = 200;

@@ -1,3 +1,4 @@
+import type { BenchRow } from './bench-row.ts';
 /**
  * Produce over HTTP vs the storage engine's own append, side by side in one run.
  *
@@ -26,14 +27,7 @@ import { BatchBuilder } from '../shared/batch-codec.ts';
 import { partitionForKey } from '../shared/partitioner.ts';
 import { CollectorProcess } from '../test/helpers/collector-process.ts';
 
-export interface BenchRow {
-  readonly bench: string;
-  readonly case: string;
-  readonly metric: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly note?: string;
-}
+export type { BenchRow } from './bench-row.ts';
 
 const PARTITIONS = 4;
 const CONCURRENCY = 8;

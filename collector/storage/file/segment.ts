@@ -7,8 +7,8 @@
  *
  * Crash policy: the active segment is re-read batch by batch on open (`recover`), CRC-checked, truncated to the end
  * of the last valid batch, and its indexes rebuilt with the same rule as append (`indexBatch`). A closed segment
- * is trusted for its size and headers, and each batch's CRC is checked when it is read: a bad batch is reported as
- * CorruptDataError, never returned.
+ * is trusted for its size and headers, and each batch's CRC is checked the first time this process reads it: a bad
+ * batch is reported as CorruptDataError, never returned.
  *
  * Not safe for concurrent writers: the partition log serializes appends; reads may run beside an append since they
  * never look past the size the partition log has made visible.
@@ -43,6 +43,12 @@ export class Segment {
   nextOffset: Offset;
   /** Greatest batch max-timestamp in the segment; -1 while empty. */
   maxTimestamp: TimestampMs = -1;
+  /**
+   * Bytes from the start whose CRCs this process has already checked: the active segment's at recovery and at
+   * append (the partition log validates every batch it is given), a closed segment's as reads cover it. A segment
+   * is never rewritten, so a batch checked once is not hashed again on every read.
+   */
+  private verifiedSize = 0;
   private readers = 0;
   private closeWhenIdle: (() => void) | undefined;
 
@@ -103,6 +109,7 @@ export class Segment {
   /** Undoes everything after `mark`: the file is cut back, so no byte of a failed append survives. */
   async rollback(mark: ReturnType<Segment['mark']>): Promise<void> {
     this.size = mark.size;
+    this.verifiedSize = Math.min(this.verifiedSize, mark.size);
     this.nextOffset = mark.nextOffset;
     this.maxTimestamp = mark.maxTimestamp;
     this.offsetIndex.truncateEntries(mark.entries[0]);
@@ -123,6 +130,7 @@ export class Segment {
       this.indexBatch(header, position);
       position += header.size;
     }
+    if (this.verifiedSize === this.size) this.verifiedSize = position;
     this.size = position;
   }
 
@@ -149,6 +157,7 @@ export class Segment {
       this.indexBatch(header, position);
       return true;
     });
+    this.verifiedSize = validEnd.end;
     if (validEnd.end < fileSize) {
       await this.file.truncate(validEnd.end);
       await this.file.sync();
@@ -303,8 +312,12 @@ export class Segment {
           if (start + header.size > limit) throw this.corrupt(`batch at byte ${start} runs past the segment end`);
           chunk = await this.readAt(start, header.size); // the first batch is larger than maxBytes
         }
-        if (!isCrcValid(chunk, pos, header)) {
-          throw this.corrupt(`batch at byte ${start + pos} (offset ${header.baseOffset}) fails its CRC check`);
+        const end = start + pos + header.size;
+        if (end > this.verifiedSize) {
+          if (!isCrcValid(chunk, pos, header)) {
+            throw this.corrupt(`batch at byte ${start + pos} (offset ${header.baseOffset}) fails its CRC check`);
+          }
+          if (start + pos === this.verifiedSize) this.verifiedSize = end;
         }
         pos += header.size;
       }
