@@ -275,6 +275,11 @@ export class FileLogStore implements LogStore {
     return result;
   }
 
+  /** Makes every write so far durable, whatever the flush policy (benchmarks; an operator's sync point). */
+  async flushAll(): Promise<void> {
+    await Promise.all([...this.topics.values()].flatMap((t) => t.partitions.map((p) => p.flush())));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

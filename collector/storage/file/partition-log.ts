@@ -54,6 +54,7 @@ export class PartitionLog {
   private visibleSize: number;
   private unflushedBytes = 0;
   private flushTimer: NodeJS.Timeout | undefined;
+  private backgroundSync: Promise<void> | undefined;
   private readonly appended = new EventEmitter();
   private closed = false;
 
@@ -168,8 +169,10 @@ export class PartitionLog {
         this.unflushedBytes += bytes;
       }
       const flush = this.config.flush;
-      if (flush.mode === 'always' || this.unflushedBytes >= flush.intervalBytes) {
+      if (flush.mode === 'always') {
         await this.syncSegments(touched);
+      } else if (this.unflushedBytes >= flush.intervalBytes) {
+        this.syncInBackground(touched);
       } else {
         this.scheduleFlush(flush.intervalMs);
       }
@@ -211,6 +214,20 @@ export class PartitionLog {
     this.events.fsynced?.(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
+  /**
+   * flush=interval's byte threshold: the fsync runs beside the next writes instead of holding the queue, since
+   * appends under this policy resolve once written anyway.
+   */
+  private syncInBackground(segments: readonly Segment[]): void {
+    if (this.backgroundSync) return;
+    this.unflushedBytes = 0;
+    this.backgroundSync = this.syncSegments(segments)
+      .catch(() => {})
+      .finally(() => {
+        this.backgroundSync = undefined;
+      });
+  }
+
   private scheduleFlush(intervalMs: number): void {
     if (this.flushTimer) return;
     this.flushTimer = setTimeout(() => {
@@ -223,6 +240,7 @@ export class PartitionLog {
   /** Makes everything written so far durable (flush=interval's timer, and close). */
   async flush(): Promise<void> {
     await this.writing;
+    await this.backgroundSync;
     if (this.unflushedBytes > 0) await this.syncSegments([this.active]);
   }
 
