@@ -17,9 +17,8 @@ const SUBCOMMANDS: Readonly<Record<string, SubcommandEntry>> = {
   agent: { summary: 'run the host agent that tails log files', load: () => import('../../agent/command.ts') },
   query: { summary: 'search a topic: time range, labels, text or regex', load: () => import('./query.ts') },
   tail: { summary: 'follow new matching lines live', load: () => import('./tail.ts') },
-  consume: { summary: 'read a topic in a consumer group and commit offsets', load: () => import('./consume.ts') },
   topics: { summary: 'list, create, describe and delete topics', load: () => import('./topics.ts') },
-  groups: { summary: 'list, describe and reset consumer groups', load: () => import('./groups.ts') },
+  groups: { summary: 'list and describe consumer groups', load: () => import('./groups.ts') },
 };
 
 function overview(): string {
