@@ -149,6 +149,7 @@ export class PartitionLog {
         const bytes = request.batches.reduce((sum, b) => sum + b.bytes.length, 0);
         if (this.shouldRoll(bytes)) await this.roll();
         const segment = this.active;
+        if (segment.size === 0) segment.createdAtMs = this.now();
         if (!marks.has(segment)) {
           marks.set(segment, segment.mark());
           touched.push(segment);

@@ -31,7 +31,8 @@ export interface RecoveryResult {
 
 export class Segment {
   readonly baseOffset: Offset;
-  readonly createdAtMs: TimestampMs;
+  /** When the segment's first batch was written (the file's time after a restart): the age rule counts from it. */
+  createdAtMs: TimestampMs;
   private readonly stem: string;
   private file: FileHandle;
   private offsetIndex = new SparseIndex('offset');

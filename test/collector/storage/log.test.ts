@@ -199,3 +199,26 @@ test('log - flush=interval appends resolve and survive close and reopen', async 
   t.teardown(() => reopened.close());
   t.is((await reopened.describeTopic('lazy')).partitions[0]!.endOffset, 50);
 });
+
+test('log - a segment rolls by age as well as by size', async (t) => {
+  let now = T0;
+  const { store, cleanup } = await tempStore({ now: () => now, segmentBytes: 1024 * 1024 });
+  t.teardown(async () => {
+    await store.close();
+    await cleanup();
+  });
+  await store.createTopic('aging', { partitions: 1, segmentBytes: 1024 * 1024, segmentMs: 60_000 });
+  const append = () =>
+    store.append('aging', 0, [
+      encodeBatch({ key: 'k', labels: {}, records: [{ timestamp: now, value: Buffer.from('x') }] }),
+    ]);
+  await append();
+  now += 30_000;
+  await append();
+  t.is((await store.describeTopic('aging')).partitions[0]!.segmentCount, 1, 'younger than segment_ms: no roll');
+  now += 31_000;
+  await append();
+  const info = (await store.describeTopic('aging')).partitions[0]!;
+  t.is(info.segmentCount, 2, 'older than segment_ms: rolled');
+  t.is(info.endOffset, 3);
+});
