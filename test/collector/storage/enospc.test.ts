@@ -39,5 +39,5 @@ test('enospc - a full disk is StorageFullError; acknowledged data survives, noth
   t.is((await store.describeTopic('f')).partitions[0]!.endOffset, acked);
   const values = decodeRecords((await store.read('f', 0, 0, 1 << 24)).batches);
   t.is(values.length, acked);
-  values.forEach((r, i) => t.true(r.value.equals(Buffer.alloc(30_000, 97 + (i % 26))), `record ${i}`));
+  for (const [i, r] of values.entries()) t.true(r.value.equals(Buffer.alloc(30_000, 97 + (i % 26))), `record ${i}`);
 });
