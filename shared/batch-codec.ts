@@ -432,6 +432,18 @@ export function forEachRecord(
   }
 }
 
+/** A visited record as a standalone object: its value copied out of the batch, its source attached. */
+export function toStoredRecord(record: RecordView, source: BatchSource): StoredRecord {
+  return {
+    offset: record.offset,
+    timestamp: record.timestamp,
+    key: source.key,
+    labels: source.labels,
+    value: Buffer.from(record.value),
+    ...(record.fields ? { fields: record.fields } : {}),
+  };
+}
+
 /** Decodes every record of every batch in `buf` (concatenated whole batches) into plain objects. */
 export function decodeRecords(buf: Buffer): StoredRecord[] {
   const out: StoredRecord[] = [];
@@ -444,14 +456,7 @@ export function decodeRecords(buf: Buffer): StoredRecord[] {
     forEachRecord(
       batch,
       (r) => {
-        out.push({
-          offset: r.offset,
-          timestamp: r.timestamp,
-          key: source.key,
-          labels: source.labels,
-          value: Buffer.from(r.value),
-          ...(r.fields ? { fields: r.fields } : {}),
-        });
+        out.push(toStoredRecord(r, source));
         return true;
       },
       header,

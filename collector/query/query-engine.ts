@@ -19,6 +19,7 @@ import {
   forEachRecord,
   readBatchHeader,
   readBatchSource,
+  toStoredRecord,
 } from '../../shared/batch-codec.ts';
 import { InvalidArgumentError } from '../../shared/errors.ts';
 import type { Offset, PartitionId, StoredRecord, TimestampMs } from '../../shared/record.ts';
@@ -130,15 +131,7 @@ class ScanContext {
           if (since !== undefined && r.timestamp < since) return true;
           if (until !== undefined && r.timestamp >= until) return true;
           if (!this.filter.matches(r.value)) return true;
-          out.push({
-            partition,
-            offset: r.offset,
-            timestamp: r.timestamp,
-            key: source.key,
-            labels: source.labels,
-            value: Buffer.from(r.value),
-            ...(r.fields ? { fields: r.fields } : {}),
-          });
+          out.push({ partition, ...toStoredRecord(r, source) });
           return true;
         },
         header,
