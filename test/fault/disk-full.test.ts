@@ -5,7 +5,7 @@
  * work again once space is freed; a real agent shipping meanwhile backs off and delivers every line afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { fetchAll, startAgentProcess, tally, tempDir, waitFor, writeAgentConfig } from '../agent/support.ts';
@@ -33,6 +33,7 @@ const recordValue = (i: number, size = VALUE_BYTES) =>
       await agent?.kill();
       await collector.dispose();
       await fs.dispose();
+      await rm(agentDir, { recursive: true, force: true });
     });
 
     // The agent's topic exists before the disk fills (creating a topic on a full disk: the test below).
