@@ -88,6 +88,53 @@ export interface OffsetStore {
   deleteGroup(group: string): Promise<void>;
 }
 
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: PartitionId;
+}
+
+/** One member of a consumer group, as the group coordinator (collector/groups) keeps it. */
+export interface GroupMember {
+  readonly memberId: string;
+  /** Chosen by the client (host, program name): for people reading `groups describe`. */
+  readonly clientId: string;
+  readonly topics: readonly string[];
+  readonly sessionTimeoutMs: number;
+  readonly lastHeartbeatMs: TimestampMs;
+  readonly assignment: readonly TopicPartition[];
+}
+
+/** A consumer group's membership in one generation. Every membership change makes a new generation. */
+export interface GroupMembership {
+  readonly generation: number;
+  readonly members: readonly GroupMember[];
+}
+
+/**
+ * What a membership change decides: the membership to store (`undefined` deletes the group's entry, `'unchanged'`
+ * writes nothing) and the answer for the caller.
+ */
+export interface MembershipChange<T> {
+  readonly next: GroupMembership | undefined | 'unchanged';
+  readonly result: T;
+}
+
+/**
+ * Where group membership lives. The file backend keeps it in memory (members rejoin after a collector restart, as
+ * they would after a session timeout); the JetStream backend keeps it in a KV bucket so that every collector
+ * serving the topics sees one membership.
+ */
+export interface MembershipStore {
+  get(group: string): Promise<GroupMembership | undefined>;
+  /**
+   * Applies `change` to the current membership atomically: if another writer changed the group in between, the
+   * change is computed again on the new value. `change` must therefore be a pure function of its argument.
+   */
+  update<T>(group: string, change: (current: GroupMembership | undefined) => MembershipChange<T>): Promise<T>;
+  /** Groups that have a membership entry. */
+  listGroups(): Promise<string[]>;
+}
+
 /** Emitted after an append has become durable and visible. */
 export interface AppendEvent {
   readonly topic: string;
@@ -156,6 +203,7 @@ export interface LogStore {
   ): Promise<boolean>;
 
   readonly offsets: OffsetStore;
+  readonly membership: MembershipStore;
 
   /** Applies retention to every partition now (the store also runs it on a timer). */
   enforceRetention(): Promise<RetentionResult>;

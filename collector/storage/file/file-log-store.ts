@@ -33,6 +33,7 @@ import { DataDirLock } from './data-dir-lock.ts';
 import { partitionDir, TOPIC_METADATA, topicDir, topicsDir } from './log-file-names.ts';
 import { loadPartitionSegments } from './log-loader.ts';
 import { FileOffsetStore } from './offset-store.ts';
+import { LocalMembershipStore } from './local-membership-store.ts';
 import { PartitionLog } from './partition-log.ts';
 import { Segment } from './segment.ts';
 
@@ -88,6 +89,7 @@ export function resolveTopicConfig(input: Partial<TopicConfig>, defaults: TopicC
 
 export class FileLogStore implements LogStore {
   readonly offsets: FileOffsetStore;
+  readonly membership = new LocalMembershipStore();
   private readonly dataDir: string;
   private readonly defaults: TopicConfig;
   private readonly events: StorageEvents;

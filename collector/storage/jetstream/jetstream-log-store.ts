@@ -12,7 +12,8 @@
  *   Headers: `Trib-Base-Offset`, `Trib-Next-Offset` (base + record count), `Trib-Max-Ts` (the running maximum of
  *   the partition's batch max timestamps, so it never decreases along the stream).
  * - Topic configs live in the KV bucket `tributary_topics` (key enc(topic)); committed offsets in
- *   `tributary_offsets` (key `enc(group).enc(topic).partition`), updated with revision checks.
+ *   `tributary_offsets` (key `enc(group).enc(topic).partition`) and group membership in `tributary_groups` (key
+ *   enc(group)), both updated with revision checks.
  *
  * Invariants
  * - Stream sequence order equals offset order, and messages are only ever removed from the head (retention), so the
@@ -81,6 +82,7 @@ import type {
   TopicConfig,
   TopicInfo,
 } from '../log-store.ts';
+import { GROUPS_BUCKET, JetStreamMembershipStore } from './jetstream-membership-store.ts';
 import { JetStreamOffsetStore } from './jetstream-offset-store.ts';
 
 export const LOG_SUBJECT_PREFIX = 'tributary.log';
@@ -145,6 +147,7 @@ function isNotFound(error: unknown): boolean {
 
 export class JetStreamLogStore implements LogStore {
   readonly offsets: JetStreamOffsetStore;
+  readonly membership: JetStreamMembershipStore;
   private readonly topics = new Map<string, TopicEntry>();
   private readonly tails = new Map<string, PartitionTail>();
   /** Appends to one partition from this collector are serialized (call order), as the contract requires. */
@@ -164,6 +167,7 @@ export class JetStreamLogStore implements LogStore {
     private readonly js: JetStreamClient,
     private readonly topicsKv: KV,
     offsetsKv: KV,
+    groupsKv: KV,
     options: JetStreamLogStoreOptions,
   ) {
     this.defaults = resolveTopicConfig(options.defaults ?? {}, DEFAULT_TOPIC_CONFIG);
@@ -171,6 +175,7 @@ export class JetStreamLogStore implements LogStore {
     this.replicas = options.replicas ?? 1;
     this.idPrefix = `${options.name ?? 'collector'}-${process.pid}-${Date.now().toString(36)}`;
     this.offsets = new JetStreamOffsetStore(offsetsKv);
+    this.membership = new JetStreamMembershipStore(groupsKv);
   }
 
   static async open(options: JetStreamLogStoreOptions): Promise<JetStreamLogStore> {
@@ -204,11 +209,12 @@ export class JetStreamLogStore implements LogStore {
       const js = nc.jetstream({ timeout });
       // A fresh cluster has no meta leader for a few seconds: retry the first JetStream calls (bounded).
       const jsm = await retryUntilReady(() => nc.jetstreamManager({ timeout }));
-      const [topicsKv, offsetsKv] = await retryUntilReady(async () => [
+      const [topicsKv, offsetsKv, groupsKv] = await retryUntilReady(async () => [
         await js.views.kv(TOPICS_BUCKET, { replicas, history: 1 }),
         await js.views.kv(OFFSETS_BUCKET, { replicas, history: 1 }),
+        await js.views.kv(GROUPS_BUCKET, { replicas, history: 1 }),
       ]);
-      const store = new JetStreamLogStore(nc, jsm, js, topicsKv, offsetsKv, options);
+      const store = new JetStreamLogStore(nc, jsm, js, topicsKv, offsetsKv, groupsKv, options);
       await store.loadTopics();
       await store.watchTopics();
       const interval = options.retentionCheckIntervalMs ?? 300_000;

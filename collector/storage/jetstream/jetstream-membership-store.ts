@@ -1,0 +1,67 @@
+/**
+ * Consumer group membership in the JetStream KV bucket `tributary_groups` (history 1, replicas as the store): one
+ * key per group (`enc(group)`), value the GroupMembership as JSON.
+ *
+ * Every collector serving the topics reads and writes the same keys, so an update is optimistic: read the entry and
+ * its revision, compute the change, write it only at that revision (create when absent). When another collector
+ * wrote in between, the write fails and the change is computed again on the newer value. That is why
+ * MembershipStore.update takes a pure function.
+ */
+import type { KV, KvEntry } from 'nats';
+import { UnavailableError } from '../../../shared/errors.ts';
+import type { GroupMembership, MembershipChange, MembershipStore } from '../log-store.ts';
+import { decodeName, encodeName } from './jetstream-log-store.ts';
+
+export const GROUPS_BUCKET = 'tributary_groups';
+/** Conflicts need another collector writing the same group at the same moment; a handful of rounds settles them. */
+const MAX_ATTEMPTS = 20;
+
+export class JetStreamMembershipStore implements MembershipStore {
+  constructor(private readonly kv: KV) {}
+
+  async get(group: string): Promise<GroupMembership | undefined> {
+    return membershipOf(await this.kv.get(encodeName(group)));
+  }
+
+  async update<T>(group: string, change: (current: GroupMembership | undefined) => MembershipChange<T>): Promise<T> {
+    const key = encodeName(group);
+    for (let attempt = 1; ; attempt++) {
+      const entry = await this.kv.get(key);
+      const current = membershipOf(entry);
+      const { next, result } = change(current);
+      if (next === 'unchanged' || (next === undefined && current === undefined)) return result;
+      try {
+        if (next === undefined) await this.kv.delete(key, { previousSeq: entry!.revision });
+        else if (entry === null) await this.kv.create(key, JSON.stringify(next));
+        else await this.kv.update(key, JSON.stringify(next), entry.revision);
+        return result;
+      } catch (error) {
+        if (!isRevisionConflict(error)) throw error;
+        if (attempt >= MAX_ATTEMPTS) {
+          throw new UnavailableError(`group ${group}: membership kept changing under ${MAX_ATTEMPTS} attempts`, {
+            cause: error,
+          });
+        }
+      }
+    }
+  }
+
+  async listGroups(): Promise<string[]> {
+    const groups: string[] = [];
+    for await (const key of await this.kv.keys()) {
+      if ((await this.get(decodeName(key))) !== undefined) groups.push(decodeName(key));
+    }
+    return groups.sort();
+  }
+}
+
+function membershipOf(entry: KvEntry | null): GroupMembership | undefined {
+  if (entry === null || entry.operation !== 'PUT') return undefined;
+  return entry.json<GroupMembership>();
+}
+
+/** JetStream answers a write at a stale revision with "wrong last sequence" (API error 10071). */
+function isRevisionConflict(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /wrong last sequence|10071|key exists/i.test(message);
+}
