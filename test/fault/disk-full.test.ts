@@ -11,7 +11,7 @@ import test from 'ava';
 import { fetchAll, startAgentProcess, tally, tempDir, waitFor, writeAgentConfig } from '../agent/support.ts';
 import { call, errorOf, ndjson } from '../collector/support.ts';
 import { CollectorProcess } from '../helpers/collector-process.ts';
-import { endOffsets, mountTmpfs, requireTmpfs } from './support.ts';
+import { endOffsets, listTree, mountTmpfs, requireTmpfs } from './support.ts';
 
 const NDJSON = { 'content-type': 'application/x-ndjson' };
 const VALUE_BYTES = 40_000;
@@ -144,11 +144,8 @@ const recordValue = (i: number, size = VALUE_BYTES) =>
   },
 );
 
-// Known bug (reported): FileLogStore.createTopic (collector/storage/file/file-log-store.ts) lets the raw ENOSPC of
-// writeFileAtomic escape instead of classifying it as StorageFullError, so auto-creating a topic on a full disk is
-// answered `500 internal` instead of `507 storage_full`. Remove `.failing` once fixed.
-(requireTmpfs('disk-full') ? test.failing : test.skip)(
-  'disk full - auto-creating a topic on a full disk answers 507 and leaves no topic behind; it works once space is freed',
+(requireTmpfs('disk-full') ? test : test.skip)(
+  'disk full - creating or auto-creating a topic on a full disk answers 507 and leaves no topic behind; it works once space is freed',
   async (t) => {
     const fs = await mountTmpfs('2m');
     const dataDir = path.join(fs.dir, 'data');
@@ -175,8 +172,21 @@ const recordValue = (i: number, size = VALUE_BYTES) =>
       body: ndjson([{ key: 'k', value: 'v' }]),
       headers: NDJSON,
     });
+    t.is(res.status, 507, res.text);
+    t.is(errorOf(res).code, 'storage_full');
+    t.regex(errorOf(res).message, /space/i, 'the message says the disk is full');
+    const created = await call(`${collector.url}/v1/topics`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'made-full', partitions: 4 }),
+      headers: { 'content-type': 'application/json' },
+    });
+    t.is(created.status, 507, `explicit creation: ${created.text}`);
+    t.is(errorOf(created).code, 'storage_full');
     const listed = await call(`${collector.url}/v1/topics`);
-    t.false(JSON.stringify(listed.json).includes('born-full'), `a topic was left behind: ${listed.text}`);
+    t.false(/born-full|made-full/.test(listed.text), `a topic was left behind: ${listed.text}`);
+    // Nor on disk, where the next start would find it.
+    const leftovers = (await listTree(dataDir)).filter((p) => /born-full|made-full/.test(p));
+    t.deepEqual(leftovers, [], 'nothing of the topic is left in the data directory');
     await unlink(rest);
     await unlink(filler);
     const after = await call(`${collector.url}/v1/topics/born-full/records`, {
@@ -185,7 +195,5 @@ const recordValue = (i: number, size = VALUE_BYTES) =>
       headers: NDJSON,
     });
     t.is(after.status, 200, after.text);
-    t.is(res.status, 507, res.text);
-    t.is(errorOf(res).code, 'storage_full');
   },
 );

@@ -14,6 +14,7 @@ import {
   ClosedError,
   InvalidArgumentError,
   PartitionNotFoundError,
+  StorageFullError,
   TopicExistsError,
   TopicNotFoundError,
 } from '../../../shared/errors.ts';
@@ -85,6 +86,16 @@ export function resolveTopicConfig(input: Partial<TopicConfig>, defaults: TopicC
     throw new InvalidArgumentError(`flush must be "always" or "interval"`);
   }
   return Object.freeze({ ...config, flush: Object.freeze({ ...flush }) });
+}
+
+/** A full disk while creating a topic is StorageFullError (507), like a full disk on append; the rest as it came. */
+function classifyCreateError(error: unknown, topic: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  return new StorageFullError(
+    `no space left to create topic '${topic}': nothing of it was kept; free disk space or lower retention, then retry`,
+    { cause: error },
+  );
 }
 
 export class FileLogStore implements LogStore {
@@ -190,9 +201,10 @@ export class FileLogStore implements LogStore {
     const resolved = resolveTopicConfig(config, this.defaults);
     if (this.topics.has(name) || this.creating.has(name)) throw new TopicExistsError(name);
     this.creating.add(name);
+    // Built under staging/ with its real layout, then renamed into place in one step.
+    const staging = join(this.dataDir, 'staging', `${name}-${randomBytes(6).toString('hex')}`);
+    let placed = false;
     try {
-      // Built under staging/ with its real layout, then renamed into place in one step.
-      const staging = join(this.dataDir, 'staging', `${name}-${randomBytes(6).toString('hex')}`);
       const stagedTopicDir = join(staging, 'topics', name);
       await mkdir(stagedTopicDir, { recursive: true });
       for (let p = 0; p < resolved.partitions; p++) {
@@ -205,11 +217,18 @@ export class FileLogStore implements LogStore {
         JSON.stringify({ version: METADATA_VERSION, name, config: resolved }),
       );
       await rename(stagedTopicDir, topicDir(this.dataDir, name));
+      placed = true;
       await syncDirectory(topicsDir(this.dataDir));
-      await rm(staging, { recursive: true, force: true });
       const state = { name, config: resolved, partitions: await this.openPartitions(name, resolved) };
       this.topics.set(name, state);
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
       return this.describe(state);
+    } catch (error) {
+      // Nothing half-made may stay where the next open would find it: a placed directory goes back to staging/
+      // (emptied here, and on open if this removal fails too).
+      if (placed) await rename(topicDir(this.dataDir, name), join(staging, 'unplaced')).catch(() => {});
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      throw classifyCreateError(error, name);
     } finally {
       this.creating.delete(name);
     }
