@@ -35,6 +35,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     forceCloseConnections: 'idle' as const,
     return503OnClosing: true,
     keepAliveTimeout: 65_000,
+    // Names in paths (topics, groups) are up to 200 characters (shared/names.ts); fastify's default of 100 would
+    // answer 414 to valid ones. Longer segments still get fastify's 414; up to 256 reach our validation (400).
+    routerOptions: { maxParamLength: 256 },
     // Long-polls hold a request for up to max_wait; keep the server's own request timeout above it.
     requestTimeout: collector.limits.maxWaitMs + 60_000,
   };
