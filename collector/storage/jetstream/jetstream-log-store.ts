@@ -13,7 +13,8 @@
  *   the partition's batch max timestamps, so it never decreases along the stream).
  * - Topic configs live in the KV bucket `tributary_topics` (key enc(topic)); committed offsets in
  *   `tributary_offsets` (key `enc(group).enc(topic).partition`) and group membership in `tributary_groups` (key
- *   enc(group)), both updated with revision checks.
+ *   enc(group)), both updated with revision checks. Buckets are read through the stream leader (no direct get)
+ *   and listed from the stream's subjects (kv-entries.ts), so a read sees every acknowledged write.
  *
  * Invariants
  * - Stream sequence order equals offset order, and messages are only ever removed from the head (retention), so the
@@ -83,11 +84,12 @@ import type {
   TopicInfo,
 } from '../log-store.ts';
 import { GROUPS_BUCKET, JetStreamMembershipStore } from './jetstream-membership-store.ts';
-import { JetStreamOffsetStore } from './jetstream-offset-store.ts';
+import { JetStreamOffsetStore, OFFSETS_BUCKET } from './jetstream-offset-store.ts';
+import { liveEntries } from './kv-entries.ts';
 
 export const LOG_SUBJECT_PREFIX = 'tributary.log';
 export const TOPICS_BUCKET = 'tributary_topics';
-export const OFFSETS_BUCKET = 'tributary_offsets';
+export { OFFSETS_BUCKET };
 const H_BASE = 'Trib-Base-Offset';
 const H_NEXT = 'Trib-Next-Offset';
 const H_MAXTS = 'Trib-Max-Ts';
@@ -174,8 +176,8 @@ export class JetStreamLogStore implements LogStore {
     this.events = options.events ?? {};
     this.replicas = options.replicas ?? 1;
     this.idPrefix = `${options.name ?? 'collector'}-${process.pid}-${Date.now().toString(36)}`;
-    this.offsets = new JetStreamOffsetStore(offsetsKv);
-    this.membership = new JetStreamMembershipStore(groupsKv);
+    this.offsets = new JetStreamOffsetStore({ kv: offsetsKv, jsm });
+    this.membership = new JetStreamMembershipStore({ kv: groupsKv, jsm });
   }
 
   static async open(options: JetStreamLogStoreOptions): Promise<JetStreamLogStore> {
@@ -209,10 +211,14 @@ export class JetStreamLogStore implements LogStore {
       const js = nc.jetstream({ timeout });
       // A fresh cluster has no meta leader for a few seconds: retry the first JetStream calls (bounded).
       const jsm = await retryUntilReady(() => nc.jetstreamManager({ timeout }));
+      // allow_direct off: a direct get may be answered by a follower that has not applied the latest write yet;
+      // reads through the stream leader see every acknowledged write (read-your-writes for offsets and groups,
+      // and revision checks that do not spin on a stale value).
+      const bucket = { replicas, history: 1, allow_direct: false };
       const [topicsKv, offsetsKv, groupsKv] = await retryUntilReady(async () => [
-        await js.views.kv(TOPICS_BUCKET, { replicas, history: 1 }),
-        await js.views.kv(OFFSETS_BUCKET, { replicas, history: 1 }),
-        await js.views.kv(GROUPS_BUCKET, { replicas, history: 1 }),
+        await js.views.kv(TOPICS_BUCKET, bucket),
+        await js.views.kv(OFFSETS_BUCKET, bucket),
+        await js.views.kv(GROUPS_BUCKET, bucket),
       ]);
       const store = new JetStreamLogStore(nc, jsm, js, topicsKv, offsetsKv, groupsKv, options);
       await store.loadTopics();
@@ -235,12 +241,9 @@ export class JetStreamLogStore implements LogStore {
   }
 
   private async loadTopics(): Promise<void> {
+    const entries = await liveEntries(this.jsm, this.topicsKv, TOPICS_BUCKET);
     this.topics.clear();
-    const keys = await this.topicsKv.keys();
-    for await (const key of keys) {
-      const entry = await this.topicsKv.get(key);
-      if (entry && entry.operation === 'PUT') this.topics.set(decodeName(key), entry.json<TopicEntry>());
-    }
+    for (const entry of entries) this.topics.set(decodeName(entry.key), entry.json<TopicEntry>());
   }
 
   /**

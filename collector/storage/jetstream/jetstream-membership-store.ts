@@ -7,23 +7,42 @@
  * wrote in between, the write fails and the change is computed again on the newer value. That is why
  * MembershipStore.update takes a pure function.
  */
-import type { KV, KvEntry } from 'nats';
+import type { JetStreamManager, KV, KvEntry } from 'nats';
 import { UnavailableError } from '../../../shared/errors.ts';
+import { assertValidName } from '../../../shared/names.ts';
 import type { GroupMembership, MembershipChange, MembershipStore } from '../log-store.ts';
 import { decodeName, encodeName } from './jetstream-log-store.ts';
+import { liveEntries } from './kv-entries.ts';
 
 export const GROUPS_BUCKET = 'tributary_groups';
-/** Conflicts need another collector writing the same group at the same moment; a handful of rounds settles them. */
-const MAX_ATTEMPTS = 20;
+/**
+ * A conflict means another writer succeeded in between, so of N writers racing on one group the last one loses at
+ * most N - 1 rounds: the bound allows dozens of concurrent joins (a rolling restart of a consumer fleet).
+ */
+const MAX_ATTEMPTS = 50;
+
+export interface JetStreamMembershipStoreOptions {
+  /** The `tributary_groups` bucket. */
+  readonly kv: KV;
+  readonly jsm: JetStreamManager;
+}
 
 export class JetStreamMembershipStore implements MembershipStore {
-  constructor(private readonly kv: KV) {}
+  private readonly kv: KV;
+  private readonly jsm: JetStreamManager;
+
+  constructor(options: JetStreamMembershipStoreOptions) {
+    this.kv = options.kv;
+    this.jsm = options.jsm;
+  }
 
   async get(group: string): Promise<GroupMembership | undefined> {
+    assertValidName('group', group);
     return membershipOf(await this.kv.get(encodeName(group)));
   }
 
   async update<T>(group: string, change: (current: GroupMembership | undefined) => MembershipChange<T>): Promise<T> {
+    assertValidName('group', group);
     const key = encodeName(group);
     for (let attempt = 1; ; attempt++) {
       const entry = await this.kv.get(key);
@@ -42,16 +61,15 @@ export class JetStreamMembershipStore implements MembershipStore {
             cause: error,
           });
         }
+        // Jitter spreads writers that keep colliding on the same revision.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt * 2)));
       }
     }
   }
 
   async listGroups(): Promise<string[]> {
-    const groups: string[] = [];
-    for await (const key of await this.kv.keys()) {
-      if ((await this.get(decodeName(key))) !== undefined) groups.push(decodeName(key));
-    }
-    return groups.sort();
+    const entries = await liveEntries(this.jsm, this.kv, GROUPS_BUCKET);
+    return entries.map((e) => decodeName(e.key)).sort();
   }
 }
 

@@ -1,13 +1,20 @@
 /**
- * Committed consumer offsets in a JetStream KV bucket (history 1, replicas as the store). One key per
- * (group, topic, partition): `enc(group).enc(topic).partition`, value JSON {offset, metadata, commitTimestamp}.
- * Updates are revision-checked (create when absent, update at the revision read): two collectors committing the
- * same key serialize on the bucket's stream instead of silently interleaving; the retry re-reads, then writes.
+ * Committed consumer offsets in the JetStream KV bucket `tributary_offsets` (history 1, replicas as the store). One
+ * key per (group, topic, partition): `enc(group).enc(topic).partition`, value JSON {offset, metadata,
+ * commitTimestamp}. Updates are revision-checked (create when absent, update at the revision read): two collectors
+ * committing the same key serialize on the bucket's stream instead of silently interleaving; the retry re-reads,
+ * then writes. Listing reads the keys from the bucket's stream state (kv-entries.ts), so a fetch right after a
+ * commit sees it.
  */
-import type { KV } from 'nats';
+import type { JetStreamManager, KV } from 'nats';
 import { assertValidName } from '../../../shared/names.ts';
 import type { CommitRequest, CommittedOffset, OffsetStore } from '../log-store.ts';
 import { decodeName, encodeName } from './jetstream-log-store.ts';
+import { liveEntries } from './kv-entries.ts';
+
+export const OFFSETS_BUCKET = 'tributary_offsets';
+/** Another collector committing the same key at the same moment; a few rounds settle it. */
+const MAX_ATTEMPTS = 10;
 
 interface StoredOffset {
   offset: number;
@@ -15,36 +22,46 @@ interface StoredOffset {
   commitTimestamp: number;
 }
 
+export interface JetStreamOffsetStoreOptions {
+  /** The `tributary_offsets` bucket. */
+  readonly kv: KV;
+  readonly jsm: JetStreamManager;
+}
+
 export class JetStreamOffsetStore implements OffsetStore {
-  constructor(private readonly kv: KV) {}
+  private readonly kv: KV;
+  private readonly jsm: JetStreamManager;
+
+  constructor(options: JetStreamOffsetStoreOptions) {
+    this.kv = options.kv;
+    this.jsm = options.jsm;
+  }
 
   async commit(group: string, offsets: readonly CommitRequest[]): Promise<void> {
     assertValidName('group', group);
     for (const c of offsets) {
+      assertValidName('topic', c.topic);
       const key = `${encodeName(group)}.${encodeName(c.topic)}.${c.partition}`;
       const value = JSON.stringify({ offset: c.offset, metadata: c.metadata ?? '', commitTimestamp: Date.now() });
       for (let attempt = 1; ; attempt++) {
         const current = await this.kv.get(key);
         try {
-          if (current === null || current.operation !== 'PUT') {
-            if (current === null) await this.kv.create(key, value);
-            else await this.kv.update(key, value, current.revision);
-          } else await this.kv.update(key, value, current.revision);
+          if (current === null) await this.kv.create(key, value);
+          else await this.kv.update(key, value, current.revision);
           break;
         } catch (error) {
-          if (attempt >= 5) throw error;
+          if (attempt >= MAX_ATTEMPTS) throw error;
+          await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
         }
       }
     }
   }
 
   async fetch(group: string): Promise<CommittedOffset[]> {
+    assertValidName('group', group);
     const out: CommittedOffset[] = [];
-    const prefix = `${encodeName(group)}.`;
-    for await (const key of await this.kv.keys(`${prefix}>`)) {
-      const entry = await this.kv.get(key);
-      if (entry === null || entry.operation !== 'PUT') continue;
-      const [, topic, partition] = key.split('.');
+    for (const entry of await liveEntries(this.jsm, this.kv, OFFSETS_BUCKET, `${encodeName(group)}.>`)) {
+      const [, topic, partition] = entry.key.split('.');
       const v = entry.json<StoredOffset>();
       out.push({
         topic: decodeName(topic ?? ''),
@@ -59,11 +76,16 @@ export class JetStreamOffsetStore implements OffsetStore {
 
   async listGroups(): Promise<string[]> {
     const groups = new Set<string>();
-    for await (const key of await this.kv.keys()) groups.add(decodeName(key.split('.')[0] ?? ''));
+    for (const entry of await liveEntries(this.jsm, this.kv, OFFSETS_BUCKET)) {
+      groups.add(decodeName(entry.key.split('.')[0] ?? ''));
+    }
     return [...groups].sort();
   }
 
   async deleteGroup(group: string): Promise<void> {
-    for await (const key of await this.kv.keys(`${encodeName(group)}.>`)) await this.kv.purge(key);
+    assertValidName('group', group);
+    for (const entry of await liveEntries(this.jsm, this.kv, OFFSETS_BUCKET, `${encodeName(group)}.>`)) {
+      await this.kv.purge(entry.key);
+    }
   }
 }

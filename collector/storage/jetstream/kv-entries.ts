@@ -1,0 +1,33 @@
+/**
+ * Listing what a JetStream KV bucket holds, for the topic, offset and group buckets.
+ *
+ * Why not nats.js's `kv.keys()`: its result is a QueuedIterator fed by an ordered consumer, and when the consumer
+ * stops (no more pending keys) while the caller is still awaiting something inside its `for await` loop, the keys
+ * that arrived meanwhile are dropped (QueuedIteratorImpl.iterate ends on `done` without draining `yields`). A
+ * loop that does `await kv.get(key)` per key therefore saw 1 of 2 offsets committed just before.
+ *
+ * Here the keys come from the bucket's stream state: `STREAM.INFO` with `subjects_filter` is answered by the
+ * stream leader from its current state (paged by nats.js), so every acknowledged write is listed. A deleted or
+ * purged key is still a subject of the stream (its marker is its last message): each key is read and only live
+ * entries (`PUT`) are returned.
+ */
+import type { JetStreamManager, KV, KvEntry } from 'nats';
+
+const GETS_IN_FLIGHT = 64;
+
+/** The live entries of `bucket` whose keys match `filter` (a NATS subject pattern over keys; `>` for all). */
+export async function liveEntries(jsm: JetStreamManager, kv: KV, bucket: string, filter = '>'): Promise<KvEntry[]> {
+  const prefix = `$KV.${bucket}.`;
+  const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}${filter}` });
+  const keys = Object.keys(info.state.subjects ?? {})
+    .filter((subject) => subject.startsWith(prefix))
+    .map((subject) => subject.slice(prefix.length))
+    .sort();
+  const live: KvEntry[] = [];
+  // A bounded number of gets in flight: a bucket may hold many thousands of keys.
+  for (let i = 0; i < keys.length; i += GETS_IN_FLIGHT) {
+    const entries = await Promise.all(keys.slice(i, i + GETS_IN_FLIGHT).map((key) => kv.get(key)));
+    for (const e of entries) if (e !== null && e.operation === 'PUT') live.push(e);
+  }
+  return live;
+}
