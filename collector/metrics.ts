@@ -9,6 +9,7 @@
 import { statfs } from 'node:fs/promises';
 import client from 'prom-client';
 import type { PartitionId } from '../shared/record.ts';
+import type { GroupEvents } from './groups/group-coordinator.ts';
 import type { LogStore, StorageEvents } from './storage/log-store.ts';
 
 /** Every metric name the collector exports (besides the default `process_*` and `nodejs_*` ones). */
@@ -31,6 +32,8 @@ export const METRIC_NAMES = {
   corruptionDetected: 'tributary_collector_corruption_detected_total', // counter {topic, partition}
   groupCommittedOffset: 'tributary_collector_group_committed_offset', // gauge {group, topic, partition}
   groupLag: 'tributary_collector_group_lag', // gauge {group, topic, partition}: end offset - committed, in records
+  groupMembers: 'tributary_collector_group_members', // gauge {group}: live members (read from the membership store)
+  groupRebalances: 'tributary_collector_group_rebalances_total', // counter {group, reason}: join|leave|expired|subscription
   httpResponses: 'tributary_collector_http_responses_total', // counter {route, method, status}
   rejectedRequests: 'tributary_collector_rejected_requests_total', // counter {route, code}
   // The file system holding data_dir, read at scrape time (statfs): the "disk near its limit" alert divides them.
@@ -57,6 +60,7 @@ export class CollectorMetrics {
   private readonly corruption;
   private readonly httpResponses;
   private readonly rejected;
+  private readonly rebalances;
   private store: LogStore | undefined;
   private dataDir: string | undefined;
 
@@ -143,6 +147,12 @@ export class CollectorMetrics {
       labelNames: ['route', 'code'] as const,
       registers,
     });
+    this.rebalances = new client.Counter({
+      name: METRIC_NAMES.groupRebalances,
+      help: 'Consumer group generations started, by group and by what changed the membership.',
+      labelNames: ['group', 'reason'] as const,
+      registers,
+    });
     this.registerStoreGauges(registers);
   }
 
@@ -171,6 +181,11 @@ export class CollectorMetrics {
       },
       corruptionDetected: (topic, partition) => this.corruption.inc({ topic, partition: String(partition) }),
     };
+  }
+
+  /** The sink the group coordinator reports into. */
+  groupEvents(): GroupEvents {
+    return { rebalanced: (group, _generation, reason) => this.rebalances.inc({ group, reason }) };
   }
 
   observeProduce(encoding: Encoding, seconds: number): void {
@@ -268,6 +283,21 @@ export class CollectorMetrics {
           }
         },
       });
+    new client.Gauge({
+      name: METRIC_NAMES.groupMembers,
+      help: 'Live members per consumer group.',
+      labelNames: ['group'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        const membership = metrics.store?.membership;
+        if (membership === undefined) return;
+        for (const group of await membership.listGroups()) {
+          const m = await membership.get(group);
+          if (m !== undefined) this.set({ group }, m.members.length);
+        }
+      },
+    });
     groupGauge(
       METRIC_NAMES.groupCommittedOffset,
       'Committed offset (next to consume), per group and partition.',

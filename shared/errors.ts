@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'stale_generation'
   | 'unknown_member'
   | 'rebalance_in_progress'
+  | 'group_not_empty'
   | 'config_invalid'
   | 'closed';
 
@@ -102,6 +103,44 @@ export class GroupNotFoundError extends TributaryError {
   constructor(group: string) {
     super('group_not_found', `consumer group '${group}' does not exist`);
     this.name = 'GroupNotFoundError';
+  }
+}
+
+/**
+ * A consumer group member used a generation that is no longer current (the group rebalanced since it joined): its
+ * commit is refused so it cannot overwrite the progress of the partition's new owner. The member must join again.
+ */
+export class StaleGenerationError extends TributaryError {
+  constructor(message: string) {
+    super('stale_generation', message);
+    this.name = 'StaleGenerationError';
+  }
+}
+
+/** The member id is not in the group (it left, or missed its session timeout): the member must join again. */
+export class UnknownMemberError extends TributaryError {
+  constructor(message: string) {
+    super('unknown_member', message);
+    this.name = 'UnknownMemberError';
+  }
+}
+
+/**
+ * Answered to a heartbeat when the group has moved to a new generation: the member must join again to learn its
+ * new assignment.
+ */
+export class RebalanceInProgressError extends TributaryError {
+  constructor(message: string) {
+    super('rebalance_in_progress', message);
+    this.name = 'RebalanceInProgressError';
+  }
+}
+
+/** An operation that needs a group without active members (resetting its offsets) while members are active. */
+export class GroupNotEmptyError extends TributaryError {
+  constructor(message: string) {
+    super('group_not_empty', message);
+    this.name = 'GroupNotEmptyError';
   }
 }
 

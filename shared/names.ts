@@ -1,6 +1,6 @@
 /**
  * Validation of every client-supplied name that may become part of a file path or a NATS subject: topics and
- * consumer groups. A valid name is 1-200 characters of [A-Za-z0-9._-] and is neither '.' nor '..'; since '/',
+ * consumer groups (and the member and client ids of a group, which appear in KV keys and logs). A valid name is 1-200 characters of [A-Za-z0-9._-] and is neither '.' nor '..'; since '/',
  * '\\', NUL and every non-ASCII character (including look-alike unicode) are excluded, a valid name can never
  * escape the directory it is joined to.
  */
@@ -24,7 +24,10 @@ function describeProblem(name: unknown): string {
 }
 
 /** Throws InvalidArgumentError naming what is wrong unless `name` is a valid topic or group name. */
-export function assertValidName(kind: 'topic' | 'group', name: unknown): asserts name is string {
+export function assertValidName(
+  kind: 'topic' | 'group' | 'member id' | 'client id',
+  name: unknown,
+): asserts name is string {
   if (!isValidName(name)) {
     const shown = typeof name === 'string' ? JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name) : '';
     throw new InvalidArgumentError(`invalid ${kind} name ${shown}: ${describeProblem(name)}`);

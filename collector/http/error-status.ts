@@ -18,6 +18,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   stale_generation: 409,
   unknown_member: 409,
   rebalance_in_progress: 409,
+  group_not_empty: 409,
   offset_out_of_range: 416,
   limit_exceeded: 400,
   storage_full: 507,

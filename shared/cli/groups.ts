@@ -1,9 +1,10 @@
-/** `tributary groups list|describe` against a running collector. */
-import { Command } from 'commander';
+/** `tributary groups list|describe|reset-offsets` against a running collector. */
+import { Command, Option } from 'commander';
+import { parseTimeSpec } from '../time-spec.ts';
 import { type ConnectionFlags, clientFrom, printJson, printTable, withConnectionOptions } from './connection.ts';
 
 export function command(): Command {
-  const groups = new Command('groups').description('list and describe consumer groups');
+  const groups = new Command('groups').description('list, describe and reset consumer groups');
 
   withConnectionOptions(groups.command('list').description('list consumer groups with committed offsets')).action(
     async (flags: ConnectionFlags) => {
@@ -31,15 +32,27 @@ export function command(): Command {
   withConnectionOptions(
     groups.command('describe').description('per partition: committed offset, end offset and lag').argument('<group>'),
   ).action(async (group: string, flags: ConnectionFlags) => {
-    const offsets = await clientFrom(flags).groupOffsets(group);
+    const client = clientFrom(flags);
+    const offsets = await client.groupOffsets(group);
+    const members = await client.groupMembers(group);
     offsets.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-    if (flags.output === 'json') return printJson({ group, offsets });
+    const ownerOf = new Map<string, string>();
+    for (const m of members.members) {
+      for (const a of m.assignment) ownerOf.set(`${a.topic}/${a.partition}`, m.member_id);
+    }
+    if (flags.output === 'json')
+      return printJson({ group, generation_id: members.generation_id, members: members.members, offsets });
+    if (members.members.length === 0) process.stdout.write(`group ${group} has no active members\n`);
+    else
+      process.stdout.write(
+        `group ${group}: generation ${members.generation_id}, ${members.members.length} active member(s)\n`,
+      );
     if (offsets.length === 0) {
       process.stdout.write(`group ${group} has no committed offsets\n`);
       return;
     }
     printTable(
-      ['TOPIC', 'PARTITION', 'COMMITTED', 'END', 'LAG', 'COMMITTED AT'],
+      ['TOPIC', 'PARTITION', 'COMMITTED', 'END', 'LAG', 'COMMITTED AT', 'MEMBER'],
       offsets.map((o) => [
         o.topic,
         o.partition,
@@ -47,7 +60,30 @@ export function command(): Command {
         o.end_offset,
         o.lag,
         new Date(o.commit_timestamp).toISOString(),
+        ownerOf.get(`${o.topic}/${o.partition}`) ?? '-',
       ]),
+    );
+  });
+
+  withConnectionOptions(
+    groups
+      .command('reset-offsets')
+      .description("set a group's committed offsets (refused while the group has active members)")
+      .argument('<group>')
+      .addOption(
+        new Option(
+          '--to <position>',
+          'earliest, latest, or a time (2026-11-25T10:00Z, 15m, epoch ms)',
+        ).makeOptionMandatory(),
+      )
+      .option('--topic <topic...>', 'the topics to reset (default: the topics the group has committed offsets for)'),
+  ).action(async (group: string, flags: ConnectionFlags & { to: string; topic?: string[] }) => {
+    const to = flags.to === 'earliest' || flags.to === 'latest' ? flags.to : parseTimeSpec(flags.to, '--to');
+    const offsets = await clientFrom(flags).resetGroupOffsets(group, to, flags.topic);
+    if (flags.output === 'json') return printJson({ group, offsets });
+    printTable(
+      ['TOPIC', 'PARTITION', 'NEW OFFSET'],
+      offsets.map((o) => [o.topic, o.partition, o.offset]),
     );
   });
 

@@ -18,7 +18,11 @@ const SUBCOMMANDS: Readonly<Record<string, SubcommandEntry>> = {
   query: { summary: 'search a topic: time range, labels, text or regex', load: () => import('./query.ts') },
   tail: { summary: 'follow new matching lines live', load: () => import('./tail.ts') },
   topics: { summary: 'list, create, describe and delete topics', load: () => import('./topics.ts') },
-  groups: { summary: 'list and describe consumer groups', load: () => import('./groups.ts') },
+  consume: {
+    summary: 'read topics as a consumer group member, committing offsets',
+    load: () => import('./consume.ts'),
+  },
+  groups: { summary: 'list, describe and reset consumer groups', load: () => import('./groups.ts') },
 };
 
 function overview(): string {

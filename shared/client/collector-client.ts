@@ -11,17 +11,21 @@ import {
   CorruptBatchError,
   CorruptDataError,
   ForbiddenError,
+  GroupNotEmptyError,
   GroupNotFoundError,
   InvalidArgumentError,
   LimitExceededError,
   OffsetOutOfRangeError,
   PartitionNotFoundError,
+  RebalanceInProgressError,
+  StaleGenerationError,
   StorageFullError,
   TopicExistsError,
   TopicNotFoundError,
-  TributaryError,
+  type TributaryError,
   UnauthenticatedError,
   UnavailableError,
+  UnknownMemberError,
 } from '../errors.ts';
 import type { Fields, Labels, Offset, PartitionId, TimestampMs } from '../record.ts';
 
@@ -112,6 +116,41 @@ export interface CommitOffsetsRequest {
   generation_id?: number;
 }
 
+export interface WireTopicPartition {
+  topic: string;
+  partition: PartitionId;
+}
+
+export interface JoinGroupRequest {
+  topics: string[];
+  member_id?: string;
+  client_id?: string;
+  session_timeout_ms?: number;
+}
+
+export interface JoinGroupResponse {
+  member_id: string;
+  generation_id: number;
+  assignment: WireTopicPartition[];
+  session_timeout_ms: number;
+  heartbeat_interval_ms: number;
+  members: number;
+}
+
+export interface WireGroupMembers {
+  /** null when the group has no live members. */
+  generation_id: number | null;
+  members: {
+    member_id: string;
+    client_id: string;
+    topics: string[];
+    assignment: WireTopicPartition[];
+    session_timeout_ms: number;
+    heartbeat_interval_ms: number;
+    last_heartbeat: TimestampMs;
+  }[];
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 export interface CollectorClientOptions {
@@ -180,9 +219,13 @@ export function errorFromBody(status: number, code: string, message: string): Tr
     case 'unavailable':
       return new UnavailableError(message);
     case 'stale_generation':
+      return new StaleGenerationError(message);
     case 'unknown_member':
+      return new UnknownMemberError(message);
     case 'rebalance_in_progress':
-      return new TributaryError(code, message);
+      return new RebalanceInProgressError(message);
+    case 'group_not_empty':
+      return new GroupNotEmptyError(message);
     default:
       return status >= 500 ? new UnavailableError(message) : new InvalidArgumentError(message);
   }
@@ -363,6 +406,41 @@ export class CollectorClient {
     await this.request('POST', `/v1/groups/${encodeURIComponent(group)}/offsets`, { json: request });
   }
 
+  async joinGroup(group: string, request: JoinGroupRequest): Promise<JoinGroupResponse> {
+    return await this.json<JoinGroupResponse>('POST', `${groupPath(group)}/members`, { json: request });
+  }
+
+  /** Throws RebalanceInProgressError (join again) or UnknownMemberError (join as a new member). */
+  async heartbeat(group: string, memberId: string, generationId: number): Promise<void> {
+    await this.request('POST', `${groupPath(group)}/members/${encodeURIComponent(memberId)}/heartbeat`, {
+      json: { generation_id: generationId },
+    });
+  }
+
+  async leaveGroup(group: string, memberId: string): Promise<void> {
+    await this.request('DELETE', `${groupPath(group)}/members/${encodeURIComponent(memberId)}`);
+  }
+
+  async groupMembers(group: string): Promise<WireGroupMembers> {
+    return await this.json<WireGroupMembers>('GET', `${groupPath(group)}/members`);
+  }
+
+  /** Sets the group's offsets to `earliest`, `latest` or a time (ms or ISO-8601); refused while it has members. */
+  async resetGroupOffsets(
+    group: string,
+    to: 'earliest' | 'latest' | number | string,
+    topics?: readonly string[],
+  ): Promise<{ topic: string; partition: PartitionId; offset: Offset }[]> {
+    const body = { to, ...(topics ? { topics } : {}) };
+    return (
+      await this.json<{ offsets: { topic: string; partition: PartitionId; offset: Offset }[] }>(
+        'POST',
+        `${groupPath(group)}/offsets/reset`,
+        { json: body },
+      )
+    ).offsets;
+  }
+
   async deleteGroup(group: string): Promise<void> {
     await this.request('DELETE', `/v1/groups/${encodeURIComponent(group)}`);
   }
@@ -378,6 +456,10 @@ export class CollectorClient {
       throw error;
     }
   }
+}
+
+function groupPath(group: string): string {
+  return `/v1/groups/${encodeURIComponent(group)}`;
 }
 
 function fetchPath(topic: string, partition: PartitionId): string {

@@ -4,6 +4,7 @@
  */
 import type { RouteModule } from '../context.ts';
 import { fetchRoutes } from './fetch.ts';
+import { groupMembersRoutes } from './group-members.ts';
 import { groupOffsetsRoutes } from './group-offsets.ts';
 import { healthRoutes } from './health.ts';
 import { metricsRoutes } from './metrics.ts';
@@ -20,5 +21,6 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   offsetsRoutes,
   topicsRoutes,
   groupOffsetsRoutes,
+  groupMembersRoutes,
   queryRoutes,
 ];

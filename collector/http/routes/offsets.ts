@@ -1,10 +1,14 @@
-/** `GET /v1/topics/{topic}/offsets?at=earliest|latest|<ms>|<ISO-8601>`: one offset per partition. */
+/**
+ * `GET /v1/topics/{topic}/offsets?at=earliest|latest|<ms>|<ISO-8601>`: one offset per partition. The resolution of
+ * `at` is shared with resetting a group's offsets (group-members.ts).
+ */
 import { InvalidArgumentError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
-import type { Offset, PartitionId } from '../../../shared/record.ts';
+import type { Offset, PartitionId, TimestampMs } from '../../../shared/record.ts';
+import type { LogStore } from '../../storage/log-store.ts';
 import type { RouteModule } from '../context.ts';
 
-function parseAt(at: string | undefined): 'earliest' | 'latest' | number {
+export function parseAt(at: string | undefined): 'earliest' | 'latest' | number {
   const value = (at ?? 'latest').trim();
   if (value === 'earliest' || value === 'latest') return value;
   if (/^\d+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
@@ -13,6 +17,25 @@ function parseAt(at: string | undefined): 'earliest' | 'latest' | number {
   throw new InvalidArgumentError(
     `the parameter 'at' must be earliest, latest, milliseconds since the epoch or an ISO-8601 time, got ${JSON.stringify(value)}`,
   );
+}
+
+/** One offset per partition of `topic`: its start, its end, or the first offset at or after a time. */
+export async function offsetsAt(
+  store: LogStore,
+  topic: string,
+  at: 'earliest' | 'latest' | TimestampMs,
+): Promise<{ partition: PartitionId; offset: Offset }[]> {
+  const partitions: { partition: PartitionId; offset: Offset }[] = [];
+  for (const p of (await store.describeTopic(topic)).partitions) {
+    const offset =
+      at === 'earliest'
+        ? p.startOffset
+        : at === 'latest'
+          ? p.endOffset
+          : await store.offsetForTimestamp(topic, p.partition, at);
+    partitions.push({ partition: p.partition, offset });
+  }
+  return partitions;
 }
 
 export const offsetsRoutes: RouteModule = {
@@ -24,19 +47,7 @@ export const offsetsRoutes: RouteModule = {
       async (request) => {
         const { topic } = request.params;
         assertValidName('topic', topic);
-        const at = parseAt(request.query.at);
-        const info = await ctx.store.describeTopic(topic);
-        const partitions: { partition: PartitionId; offset: Offset }[] = [];
-        for (const p of info.partitions) {
-          const offset =
-            at === 'earliest'
-              ? p.startOffset
-              : at === 'latest'
-                ? p.endOffset
-                : await ctx.store.offsetForTimestamp(topic, p.partition, at);
-          partitions.push({ partition: p.partition, offset });
-        }
-        return { partitions };
+        return { partitions: await offsetsAt(ctx.store, topic, parseAt(request.query.at)) };
       },
     );
   },

@@ -1,0 +1,168 @@
+/**
+ * Consumer group membership over HTTP (docs/api.md, "Consumer groups"): join, heartbeat, leave, describe, and
+ * resetting a group's offsets, which is refused while members are active. The coordinator (collector/groups) holds
+ * the rules; this module parses requests, runs the coordinator's expiry sweep on a timer, and fences offset commits
+ * through `hooks.checkCommit`.
+ */
+import { z } from 'zod';
+import { InvalidArgumentError } from '../../../shared/errors.ts';
+import { assertValidName, isValidName } from '../../../shared/names.ts';
+import { GroupCoordinator, heartbeatIntervalFor } from '../../groups/group-coordinator.ts';
+import type { CommitRequest } from '../../storage/log-store.ts';
+import type { RouteModule } from '../context.ts';
+import { offsetsAt, parseAt } from './offsets.ts';
+
+/** How often members past their session timeout are removed (lazily, every request also removes them). */
+const EXPIRY_SWEEP_MS = 500;
+
+const JoinBody = z.strictObject({
+  topics: z
+    .array(z.string().refine(isValidName, { message: 'invalid topic name' }))
+    .min(1)
+    .max(100),
+  member_id: z.string().max(400).optional(),
+  client_id: z.string().max(100).optional(),
+  session_timeout_ms: z.number().int().positive().optional(),
+});
+
+const HeartbeatBody = z.strictObject({ generation_id: z.number().int().min(0) });
+
+const ResetBody = z.strictObject({
+  to: z.union([z.string(), z.number().int().min(0)]),
+  topics: z
+    .array(z.string().refine(isValidName, { message: 'invalid topic name' }))
+    .min(1)
+    .max(1000)
+    .optional(),
+});
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InvalidArgumentError(`invalid ${what}: ${issue.path.join('.') || 'body'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+function memberIdParam(memberId: string): string {
+  if (memberId.length > 400 || !/^[A-Za-z0-9._-]+$/.test(memberId)) {
+    throw new InvalidArgumentError('invalid member id: use the member_id the join answered');
+  }
+  return memberId;
+}
+
+export const groupMembersRoutes: RouteModule = {
+  name: 'group-members',
+  register(app, ctx) {
+    const coordinator = new GroupCoordinator({
+      membership: ctx.store.membership,
+      partitionsFor: (topic) => ctx.topics.partitionsFor(topic, false),
+      events: {
+        rebalanced: (group, generation, reason, members) => {
+          ctx.metrics.groupEvents().rebalanced?.(group, generation, reason, members);
+          ctx.logger.info({ group, generation, reason, members }, 'consumer group rebalanced');
+        },
+      },
+    });
+    ctx.hooks.checkCommit = (group, memberId, generation) => coordinator.checkCommit(group, memberId, generation);
+
+    let sweep: NodeJS.Timeout | undefined;
+    app.addHook('onReady', async () => {
+      sweep = setInterval(() => {
+        coordinator.expireAll().catch((error: unknown) => ctx.logger.warn({ err: error }, 'group expiry sweep failed'));
+      }, EXPIRY_SWEEP_MS);
+      sweep.unref();
+    });
+    app.addHook('onClose', async () => clearInterval(sweep));
+
+    app.post<{ Params: { group: string } }>(
+      '/v1/groups/:group/members',
+      { config: { role: 'read' } },
+      async (request) => {
+        const body = parseBody(JoinBody, request.body, 'join');
+        const joined = await coordinator.join(request.params.group, {
+          topics: body.topics,
+          ...(body.member_id !== undefined ? { memberId: body.member_id } : {}),
+          ...(body.client_id !== undefined ? { clientId: body.client_id } : {}),
+          ...(body.session_timeout_ms !== undefined ? { sessionTimeoutMs: body.session_timeout_ms } : {}),
+        });
+        return {
+          member_id: joined.memberId,
+          generation_id: joined.generation,
+          assignment: joined.assignment,
+          session_timeout_ms: joined.sessionTimeoutMs,
+          heartbeat_interval_ms: joined.heartbeatIntervalMs,
+          members: joined.memberCount,
+        };
+      },
+    );
+
+    app.post<{ Params: { group: string; member: string } }>(
+      '/v1/groups/:group/members/:member/heartbeat',
+      { config: { role: 'read' } },
+      async (request) => {
+        const body = parseBody(HeartbeatBody, request.body, 'heartbeat');
+        const memberId = memberIdParam(request.params.member);
+        return {
+          generation_id: (await coordinator.heartbeat(request.params.group, memberId, body.generation_id)).generation,
+        };
+      },
+    );
+
+    app.delete<{ Params: { group: string; member: string } }>(
+      '/v1/groups/:group/members/:member',
+      { config: { role: 'read' } },
+      async (request, reply) => {
+        await coordinator.leave(request.params.group, memberIdParam(request.params.member));
+        return reply.code(204).send();
+      },
+    );
+
+    app.get<{ Params: { group: string } }>(
+      '/v1/groups/:group/members',
+      { config: { role: 'read' } },
+      async (request) => {
+        const membership = await coordinator.describe(request.params.group);
+        return {
+          generation_id: membership?.generation ?? null,
+          members: (membership?.members ?? []).map((m) => ({
+            member_id: m.memberId,
+            client_id: m.clientId,
+            topics: m.topics,
+            assignment: m.assignment,
+            session_timeout_ms: m.sessionTimeoutMs,
+            heartbeat_interval_ms: heartbeatIntervalFor(m.sessionTimeoutMs),
+            last_heartbeat: m.lastHeartbeatMs,
+          })),
+        };
+      },
+    );
+
+    app.post<{ Params: { group: string } }>(
+      '/v1/groups/:group/offsets/reset',
+      { config: { role: 'admin' } },
+      async (request) => {
+        const { group } = request.params;
+        assertValidName('group', group);
+        const body = parseBody(ResetBody, request.body, 'reset');
+        const at = parseAt(String(body.to));
+        await coordinator.assertNoMembers(group, 'reset offsets');
+        const topics = body.topics ?? [...new Set((await ctx.store.offsets.fetch(group)).map((c) => c.topic))];
+        if (topics.length === 0) {
+          throw new InvalidArgumentError(
+            `group ${group} has no committed offsets to reset: name the topics to set its offsets for`,
+          );
+        }
+        const offsets: CommitRequest[] = [];
+        for (const topic of topics.sort()) {
+          for (const { partition, offset } of await offsetsAt(ctx.store, topic, at)) {
+            offsets.push({ topic, partition, offset });
+          }
+        }
+        await ctx.store.offsets.commit(group, offsets);
+        return { offsets };
+      },
+    );
+  },
+};

@@ -1,0 +1,389 @@
+/**
+ * A consumer group member for Node programs: joins the group, reads its assigned partitions, hands out records as
+ * an async iterator, heartbeats, and commits offsets (automatically on an interval, or when told). docs/consumers.md
+ * has the example and the guarantees.
+ *
+ * Delivery is at-least-once. A record counts as processed once the iterator is asked for the next one (or, with
+ * explicit commits, once `commit()` is called after it). Auto-commit stores processed positions every
+ * `autoCommitIntervalMs` and on `close()`. After a crash or a rebalance, a partition's next owner starts at the last
+ * commit the collector accepted, so records processed after it are delivered again; none is skipped.
+ *
+ * Reading: one long-poll fetch per assigned partition runs ahead of the iterator, holding at most one fetched chunk
+ * per partition (so memory is bounded by partitions × maxBytes); the iterator takes records from the partitions in
+ * turn so that one busy partition cannot starve the others.
+ *
+ * Rebalances: a heartbeat answered `rebalance_in_progress` (or a commit answered `stale_generation`) stops the
+ * fetches, drops records fetched but not handed out, and joins again with the same member id; `unknown_member`
+ * joins as a new member. Partitions kept across the rebalance continue from this consumer's own position;
+ * partitions gained start at the group's committed offset (or `from` when there is none).
+ */
+import { decodeRecords } from '../batch-codec.ts';
+import {
+  OffsetOutOfRangeError,
+  RebalanceInProgressError,
+  StaleGenerationError,
+  TributaryError,
+  UnknownMemberError,
+} from '../errors.ts';
+import type { Offset, PartitionId, StoredRecord, TimestampMs } from '../record.ts';
+import { CollectorClient, type CollectorClientOptions, type WireTopicPartition } from './collector-client.ts';
+
+export interface ConsumedRecord extends StoredRecord {
+  readonly topic: string;
+  readonly partition: PartitionId;
+}
+
+/**
+ * Where a partition starts. `earliest`/`latest` apply only to partitions the group has no committed offset for
+ * (Kafka's auto.offset.reset); an offset or a time applies to every partition on its first assignment to this
+ * consumer, committed offsets notwithstanding.
+ */
+export type StartPosition = 'earliest' | 'latest' | { readonly offset: Offset } | { readonly timestamp: TimestampMs };
+
+export interface ConsumerOptions extends Omit<CollectorClientOptions, 'timeoutMs'> {
+  readonly group: string;
+  readonly topics: readonly string[];
+  /** Default 'latest'. */
+  readonly from?: StartPosition;
+  /** Default true. With false, call commit() yourself. */
+  readonly autoCommit?: boolean;
+  /** Default 1000 ms. */
+  readonly autoCommitIntervalMs?: number;
+  /** How long the group waits for a silent member before moving its partitions; default: the collector's (10 s). */
+  readonly sessionTimeoutMs?: number;
+  /** Shown in `tributary groups describe`; default "consumer". [A-Za-z0-9._-]. */
+  readonly clientId?: string;
+  /** Bytes per fetch per partition; default 1 MiB. */
+  readonly maxBytes?: number;
+  /** How long one fetch waits for new records; default 1000 ms. */
+  readonly maxWaitMs?: number;
+  /** Called for errors the consumer handles itself (a failed auto-commit, a fetch retried); default: ignored. */
+  readonly onError?: (error: Error) => void;
+}
+
+interface PartitionReader {
+  readonly topic: string;
+  readonly partition: PartitionId;
+  /** The next offset to fetch. */
+  fetchPosition: Offset;
+  /** Fetched records not yet handed out. */
+  buffered: StoredRecord[];
+  /** Resolves the fetch loop's wait for the iterator to drain `buffered`. */
+  drained: (() => void) | undefined;
+}
+
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 5_000;
+
+export class Consumer implements AsyncIterable<ConsumedRecord> {
+  private readonly client: CollectorClient;
+  private readonly options: ConsumerOptions;
+  private memberId: string | undefined;
+  private generation = -1;
+  private readers: PartitionReader[] = [];
+  /** Per "topic/partition": the offset after the last record handed out. */
+  private readonly handedOut = new Map<string, Offset>();
+  /** Per "topic/partition": the offset after the last record known processed. */
+  private readonly processed = new Map<string, Offset>();
+  /** Per "topic/partition": the last offset the collector accepted from us. */
+  private readonly committed = new Map<string, Offset>();
+  /** Partitions that have been assigned to this consumer before (an explicit start position applies once). */
+  private readonly seen = new Set<string>();
+  private fetchAbort = new AbortController();
+  private rebalanceNeeded = false;
+  private wake: (() => void) | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private iterating = false;
+  private nextReader = 0;
+  private lastHandedOut: string | undefined;
+
+  constructor(options: ConsumerOptions) {
+    this.options = options;
+    this.client = new CollectorClient({ urls: options.urls, token: options.token });
+    if (options.topics.length === 0) throw new TypeError('a consumer needs at least one topic');
+  }
+
+  /** The partitions this consumer reads in the current generation. */
+  get assignment(): readonly WireTopicPartition[] {
+    return this.readers.map((r) => ({ topic: r.topic, partition: r.partition }));
+  }
+
+  get generationId(): number {
+    return this.generation;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ConsumedRecord> {
+    return this.records();
+  }
+
+  async *records(): AsyncGenerator<ConsumedRecord> {
+    if (this.iterating) throw new TypeError('a consumer can be iterated only once at a time');
+    this.iterating = true;
+    try {
+      while (!this.closed) {
+        if (this.memberId === undefined || this.rebalanceNeeded) await this.join();
+        const record = this.take();
+        if (record === undefined) {
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+          });
+          continue;
+        }
+        yield record;
+        // Asked for the next record: the previous one is processed.
+        this.markProcessed();
+      }
+    } finally {
+      this.iterating = false;
+      // Leaving the loop (break, return, an exception) ends this member's part in the group.
+      await this.close();
+    }
+  }
+
+  /**
+   * Commits every record handed out so far (call it after processing them). Throws StaleGenerationError or
+   * UnknownMemberError if the group rebalanced meanwhile: the consumer then rejoins on its own, and the records
+   * since the last accepted commit will be delivered again.
+   */
+  async commit(): Promise<void> {
+    this.markProcessed();
+    await this.commitPositions(this.handedOut);
+  }
+
+  /**
+   * Commits processed records (with auto-commit), leaves the group (its partitions move to the other members at
+   * once instead of after the session timeout), and ends the iteration. Idempotent; leaving a `for await` loop
+   * calls it.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.commitTimer);
+    this.fetchAbort.abort();
+    this.wake?.();
+    if (this.memberId === undefined) return;
+    if (this.options.autoCommit !== false && !this.rebalanceNeeded) {
+      await this.commitPositions(this.processed).catch(() => {});
+    }
+    await this.client.leaveGroup(this.options.group, this.memberId).catch(() => {});
+  }
+
+  private markProcessed(): void {
+    if (this.lastHandedOut === undefined) return;
+    const position = this.handedOut.get(this.lastHandedOut);
+    if (position !== undefined) this.processed.set(this.lastHandedOut, position);
+  }
+
+  private async join(): Promise<void> {
+    this.stopReading();
+    this.rebalanceNeeded = false;
+    const previous = new Set(this.readers.map((r) => key(r.topic, r.partition)));
+    let joined: Awaited<ReturnType<CollectorClient['joinGroup']>> | undefined;
+    for (let delay = RETRY_MIN_MS; joined === undefined; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+      try {
+        joined = await this.client.joinGroup(this.options.group, {
+          topics: [...this.options.topics],
+          ...(this.memberId !== undefined ? { member_id: this.memberId } : {}),
+          ...(this.options.clientId !== undefined ? { client_id: this.options.clientId } : {}),
+          ...(this.options.sessionTimeoutMs !== undefined ? { session_timeout_ms: this.options.sessionTimeoutMs } : {}),
+        });
+      } catch (error) {
+        if (!isRetryable(error) || this.closed) throw error;
+        this.options.onError?.(error as Error);
+        await sleep(delay);
+      }
+    }
+    this.memberId = joined.member_id;
+    this.generation = joined.generation_id;
+    const committed = new Map(
+      (await this.client.groupOffsets(this.options.group)).map((c) => [key(c.topic, c.partition), c.offset]),
+    );
+    const readers: PartitionReader[] = [];
+    for (const { topic, partition } of joined.assignment) {
+      const k = key(topic, partition);
+      const own = previous.has(k) ? this.handedOut.get(k) : undefined;
+      // Kept partitions continue where this consumer is (unless another member, in a generation this one missed,
+      // committed beyond it); gained ones start at the group's commit.
+      const start =
+        own !== undefined
+          ? Math.max(own, committed.get(k) ?? 0)
+          : await this.startOffset(topic, partition, committed.get(k));
+      this.seen.add(k);
+      this.handedOut.set(k, start);
+      if (own === undefined) this.processed.set(k, start);
+      readers.push({ topic, partition, fetchPosition: start, buffered: [], drained: undefined });
+    }
+    for (const k of [...this.handedOut.keys()]) {
+      if (!readers.some((r) => key(r.topic, r.partition) === k)) {
+        this.handedOut.delete(k);
+        this.processed.delete(k);
+      }
+    }
+    this.readers = readers;
+    this.fetchAbort = new AbortController();
+    for (const reader of readers) void this.fetchLoop(reader, this.fetchAbort.signal);
+    this.startTimers(joined.heartbeat_interval_ms);
+  }
+
+  private async startOffset(topic: string, partition: PartitionId, committed: Offset | undefined): Promise<Offset> {
+    const from = this.options.from ?? 'latest';
+    const explicit = typeof from === 'object' && !this.seen.has(key(topic, partition));
+    if (committed !== undefined && !explicit) return committed;
+    const at = typeof from === 'string' ? from : 'offset' in from ? undefined : from.timestamp;
+    if (at === undefined) return (from as { offset: Offset }).offset;
+    const offsets = await this.client.offsets(topic, at);
+    return offsets.find((o) => o.partition === partition)?.offset ?? 0;
+  }
+
+  private startTimers(heartbeatIntervalMs: number): void {
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.commitTimer);
+    const generation = this.generation;
+    this.heartbeatTimer = setInterval(() => {
+      if (this.closed || this.rebalanceNeeded || this.memberId === undefined) return;
+      this.client.heartbeat(this.options.group, this.memberId, generation).catch((error: unknown) => {
+        if (this.generation !== generation) return;
+        this.handleGroupError(error);
+      });
+    }, heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+    if (this.options.autoCommit !== false) {
+      this.commitTimer = setInterval(() => {
+        if (this.closed || this.rebalanceNeeded) return;
+        this.commitPositions(this.processed).catch((error: unknown) => this.options.onError?.(error as Error));
+      }, this.options.autoCommitIntervalMs ?? 1000);
+      this.commitTimer.unref();
+    }
+  }
+
+  /** Sends positions that moved since the last accepted commit. */
+  private async commitPositions(positions: ReadonlyMap<string, Offset>): Promise<void> {
+    if (this.memberId === undefined) return;
+    const offsets = [...positions]
+      .filter(([k, offset]) => this.committed.get(k) !== offset)
+      .map(([k, offset]) => ({ ...parseKey(k), offset }));
+    if (offsets.length === 0) return;
+    try {
+      await this.client.commitOffsets(this.options.group, {
+        offsets,
+        member_id: this.memberId,
+        generation_id: this.generation,
+      });
+    } catch (error) {
+      this.handleGroupError(error);
+      throw error;
+    }
+    for (const o of offsets) this.committed.set(key(o.topic, o.partition), o.offset);
+  }
+
+  /** A group answer that means "join again": stop reading and let the iterator rejoin. */
+  private handleGroupError(error: unknown): void {
+    if (error instanceof UnknownMemberError) this.memberId = undefined;
+    if (
+      error instanceof RebalanceInProgressError ||
+      error instanceof StaleGenerationError ||
+      error instanceof UnknownMemberError
+    ) {
+      this.rebalanceNeeded = true;
+      this.fetchAbort.abort();
+      this.wake?.();
+      if (this.memberId === undefined) this.readers = [];
+      return;
+    }
+    this.options.onError?.(error as Error);
+  }
+
+  private stopReading(): void {
+    this.fetchAbort.abort();
+    for (const r of this.readers) r.drained?.();
+  }
+
+  /** The next record from the partitions in turn, or undefined when nothing is buffered. */
+  private take(): ConsumedRecord | undefined {
+    for (let i = 0; i < this.readers.length; i++) {
+      const reader = this.readers[(this.nextReader + i) % this.readers.length]!;
+      const record = reader.buffered.shift();
+      if (record === undefined) continue;
+      this.nextReader = (this.nextReader + i + 1) % this.readers.length;
+      if (reader.buffered.length === 0) {
+        reader.drained?.();
+        reader.drained = undefined;
+      }
+      const k = key(reader.topic, reader.partition);
+      this.handedOut.set(k, record.offset + 1);
+      this.lastHandedOut = k;
+      return { ...record, topic: reader.topic, partition: reader.partition };
+    }
+    return undefined;
+  }
+
+  private async fetchLoop(reader: PartitionReader, signal: AbortSignal): Promise<void> {
+    let delay = RETRY_MIN_MS;
+    while (!signal.aborted) {
+      if (reader.buffered.length > 0) {
+        await new Promise<void>((resolve) => {
+          reader.drained = resolve;
+        });
+        continue;
+      }
+      try {
+        const got = await this.client.fetchBatches(reader.topic, reader.partition, reader.fetchPosition, {
+          maxBytes: this.options.maxBytes ?? 1024 * 1024,
+          waitMs: this.options.maxWaitMs ?? 1000,
+          signal,
+        });
+        if (signal.aborted) return;
+        const records = decodeRecords(got.batches).filter((r) => r.offset >= reader.fetchPosition);
+        reader.fetchPosition = Math.max(reader.fetchPosition, got.nextOffset);
+        delay = RETRY_MIN_MS;
+        if (records.length > 0) {
+          reader.buffered = records;
+          this.wake?.();
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        if (error instanceof OffsetOutOfRangeError) {
+          // Retention deleted what we were to read next: continue at the oldest record held. Past the end (the
+          // topic was recreated): continue at its end.
+          this.options.onError?.(error);
+          reader.fetchPosition = reader.fetchPosition < error.startOffset ? error.startOffset : error.endOffset;
+          this.handedOut.set(key(reader.topic, reader.partition), reader.fetchPosition);
+          continue;
+        }
+        this.options.onError?.(error as Error);
+        await sleep(delay, signal);
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      }
+    }
+  }
+}
+
+function key(topic: string, partition: PartitionId): string {
+  return `${topic}/${partition}`;
+}
+
+function parseKey(k: string): { topic: string; partition: PartitionId } {
+  const slash = k.lastIndexOf('/');
+  return { topic: k.slice(0, slash), partition: Number(k.slice(slash + 1)) };
+}
+
+function isRetryable(error: unknown): boolean {
+  return !(error instanceof TributaryError) || error.code === 'unavailable' || error.code === 'closed';
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
