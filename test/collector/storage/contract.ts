@@ -5,7 +5,7 @@
  * and group names (`s.topic`, `s.name()`) and checks list results for what it made, not for equality.
  */
 import test from 'ava';
-import type { LogStore } from '../../../collector/storage/log-store.ts';
+import type { GroupMember, GroupMembership, LogStore } from '../../../collector/storage/log-store.ts';
 import { decodeRecords, encodeBatch, readBatchHeader, splitBatches } from '../../../shared/batch-codec.ts';
 import { OffsetOutOfRangeError } from '../../../shared/errors.ts';
 
@@ -28,8 +28,47 @@ function batch(from: number, count: number, pad = 40): Buffer {
   });
 }
 
+/** Records stamped with the current time: retention by age counts from the records' (or the batch's) time. */
+function freshBatch(from: number, count: number): Buffer {
+  const now = Date.now();
+  return encodeBatch({
+    key: 'k',
+    labels: { from: String(from) },
+    records: Array.from({ length: count }, (_, i) => ({ timestamp: now, value: Buffer.from(`r${from + i}`) })),
+  });
+}
+
 function values(buf: Buffer): string[] {
   return decodeRecords(buf).map((r) => r.value.toString());
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Every record of a partition from its start offset to its end, read in steps (a read may stop early). */
+async function readPartition(store: LogStore, topic: string, partition: number) {
+  const info = (await store.describeTopic(topic)).partitions[partition]!;
+  const records: { offset: number; value: string }[] = [];
+  let next = info.startOffset;
+  while (next < info.endOffset) {
+    const r = await store.read(topic, partition, next, 64 * 1024);
+    for (const rec of decodeRecords(r.batches)) {
+      if (rec.offset >= next) records.push({ offset: rec.offset, value: rec.value.toString() });
+    }
+    if (r.nextOffset <= next) throw new Error(`read of ${topic}/${partition} at ${next} made no progress`);
+    next = r.nextOffset;
+  }
+  return { ...info, records };
+}
+
+function member(id: string): GroupMember {
+  return {
+    memberId: id,
+    clientId: `client-${id}`,
+    topics: ['t'],
+    sessionTimeoutMs: 10_000,
+    lastHeartbeatMs: T0,
+    assignment: [{ topic: 't', partition: 0 }],
+  };
 }
 
 export function logStoreContract(name: string, open: () => Promise<ContractStore>): void {
@@ -164,5 +203,216 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
     t.is(all.length, 60);
     const next = await reopened.append(s.topic, 0, [batch(100, 1)]);
     t.is(next.baseOffset, 30);
+  });
+
+  test(`${name} contract - offsets: several partitions in one commit, overwrite, unknown group`, async (t) => {
+    const s = await setup(t);
+    const g = s.name('g');
+    const commits = Array.from({ length: 6 }, (_, p) => ({ topic: s.topic, partition: p, offset: p * 10 }));
+    await s.store.offsets.commit(g, commits);
+    await s.store.offsets.commit(g, [{ topic: s.topic, partition: 3, offset: 99, metadata: 'later' }]);
+    const got = await s.store.offsets.fetch(g);
+    t.deepEqual(
+      got.map((o) => [o.topic, o.partition, o.offset, o.metadata]),
+      commits.map((c) => [c.topic, c.partition, c.partition === 3 ? 99 : c.offset, c.partition === 3 ? 'later' : '']),
+    );
+    t.true(got.every((o) => Number.isSafeInteger(o.commitTimestamp) && o.commitTimestamp > T0));
+    t.deepEqual(await s.store.offsets.fetch(s.name('never-committed')), []);
+  });
+
+  test(`${name} contract - retention by size: the oldest records go, the start offset moves, offsets are not reused`, async (t) => {
+    const s = await setup(t);
+    const topic = s.name('size');
+    const retentionBytes = 8192;
+    const segmentBytes = 4096;
+    await s.store.createTopic(topic, { partitions: 1, retentionBytes, segmentBytes });
+    const oneBatch = batch(0, 10).length;
+    const batches = Math.ceil((6 * retentionBytes) / oneBatch);
+    for (let i = 0; i < batches; i++) await s.store.append(topic, 0, [batch(i * 10, 10)]);
+    const end = batches * 10;
+    await s.store.enforceRetention();
+
+    const p = await readPartition(s.store, topic, 0);
+    t.is(p.endOffset, end, 'the end offset is kept');
+    t.true(p.startOffset > 0, `the start offset moved forward (${p.startOffset})`);
+    // The file store deletes whole closed segments, so it may hold up to one segment more than the limit.
+    t.true(p.sizeBytes <= retentionBytes + segmentBytes, `${p.sizeBytes} bytes held`);
+    t.true(p.records.length > 0, 'the newest records are kept');
+    t.is(p.records[0]?.offset, p.startOffset);
+    t.deepEqual(
+      p.records.map((r) => r.offset),
+      Array.from({ length: end - p.startOffset }, (_, i) => p.startOffset + i),
+      'what is held is contiguous up to the end',
+    );
+    t.is(p.records.at(-1)?.value, `r${end - 1}`.padEnd(40, '.'));
+    const e = await t.throwsAsync(s.store.read(topic, 0, 0, 1000), { instanceOf: OffsetOutOfRangeError });
+    t.is(e?.startOffset, p.startOffset);
+    t.is((await s.store.append(topic, 0, [batch(end, 1)])).baseOffset, end, 'offsets are never reused');
+  });
+
+  test(`${name} contract - retention by age: records older than retention become unreadable, end offset kept`, async (t) => {
+    t.timeout(60_000);
+    const s = await setup(t);
+    const topic = s.name('age');
+    // Long enough that the fresh batch outlives the checks below on a loaded machine; segmentMs 1 lets the file
+    // store close a segment at every append after a pause, so retention may delete it.
+    const retentionMs = 3000;
+    await s.store.createTopic(topic, { partitions: 1, retentionMs, segmentMs: 1 });
+    for (let i = 0; i < 5; i++) await s.store.append(topic, 0, [freshBatch(i * 10, 10)]);
+    const oldWrittenAt = Date.now();
+    await sleep(retentionMs + 300);
+
+    const fresh = await s.store.append(topic, 0, [freshBatch(50, 10)]);
+    t.is(fresh.baseOffset, 50);
+    let p = await readPartition(s.store, topic, 0);
+    const deadline = Date.now() + 20_000;
+    // JetStream expires by age on the server's own timer: poll (bounded) instead of assuming it already ran.
+    while (p.startOffset < 50 && Date.now() < deadline) {
+      await s.store.enforceRetention();
+      p = await readPartition(s.store, topic, 0);
+      if (p.startOffset < 50) await sleep(100);
+    }
+    t.true(Date.now() - oldWrittenAt > retentionMs);
+    t.is(p.startOffset, 50, 'everything older than retention is gone from the start');
+    t.is(p.endOffset, 60);
+    t.deepEqual(
+      p.records.map((r) => r.value),
+      Array.from({ length: 10 }, (_, i) => `r${50 + i}`),
+    );
+    await t.throwsAsync(s.store.read(topic, 0, 0, 1000), { instanceOf: OffsetOutOfRangeError });
+    await t.throwsAsync(s.store.read(topic, 0, 49, 1000), { instanceOf: OffsetOutOfRangeError });
+    t.is((await s.store.append(topic, 0, [freshBatch(60, 5)])).baseOffset, 60, 'offsets are never reused');
+
+    // Once every record is past retention (JetStream may then hold nothing at all), the end offset stays, also for
+    // a store opened afresh, and the next append continues from it.
+    await s.store.enforceRetention();
+    await sleep(retentionMs + 300);
+    await s.store.enforceRetention();
+    p = await readPartition(s.store, topic, 0);
+    t.is(p.endOffset, 65);
+    t.true(p.startOffset <= 65);
+    const reopened = await s.reopen();
+    const again = (await reopened.describeTopic(topic)).partitions[0]!;
+    t.is(again.endOffset, 65);
+    t.is((await reopened.append(topic, 0, [freshBatch(65, 1)])).baseOffset, 65, 'offsets are never reused');
+  });
+
+  test(`${name} contract - groups membership: get, update, unchanged, delete, listGroups`, async (t) => {
+    const s = await setup(t);
+    const m = s.store.membership;
+    const g = s.name('grp');
+    t.is(await m.get(g), undefined);
+    t.is(await m.update(g, (current) => ({ next: 'unchanged', result: current })), undefined);
+    t.false((await m.listGroups()).includes(g), "'unchanged' on an absent group creates nothing");
+    t.is(await m.update(g, () => ({ next: undefined, result: 'none' })), 'none', 'deleting an absent group is fine');
+
+    const first: GroupMembership = { generation: 1, members: [member('a')] };
+    t.is(
+      await m.update(g, (current) => ({ next: first, result: current === undefined ? 'created' : 'found' })),
+      'created',
+    );
+    t.deepEqual(await m.get(g), first);
+    t.true((await m.listGroups()).includes(g));
+
+    const seen = await m.update(g, (current) => ({ next: 'unchanged', result: current }));
+    t.deepEqual(seen, first, "'unchanged' hands the current membership to the change");
+    t.deepEqual(await m.get(g), first, "'unchanged' writes nothing");
+
+    const second = await m.update(g, (current) => {
+      const next = { generation: (current?.generation ?? 0) + 1, members: [...(current?.members ?? []), member('b')] };
+      return { next, result: next };
+    });
+    t.is(second.generation, 2);
+    t.deepEqual(await m.get(g), second);
+
+    t.is(await m.update(g, () => ({ next: undefined, result: 'left' })), 'left');
+    t.is(await m.get(g), undefined, 'next: undefined deletes the group');
+    t.false((await m.listGroups()).includes(g));
+
+    // A deleted group can be made again.
+    await m.update(g, () => ({ next: first, result: undefined }));
+    t.deepEqual(await m.get(g), first);
+    const other = s.name('grp-other');
+    await m.update(other, () => ({ next: first, result: undefined }));
+    const listed = await m.listGroups();
+    t.true(listed.includes(g) && listed.includes(other));
+    t.deepEqual(listed, [...listed].sort(), 'listGroups is sorted');
+  });
+
+  test(`${name} contract - groups membership: concurrent updates are atomic (none lost)`, async (t) => {
+    const s = await setup(t);
+    const g = s.name('busy');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        s.store.membership.update(g, (current) => {
+          const next = {
+            generation: (current?.generation ?? 0) + 1,
+            members: [...(current?.members ?? []), member(`m${i}`)],
+          };
+          return { next, result: next.generation };
+        }),
+      ),
+    );
+    const final = await s.store.membership.get(g);
+    t.is(final?.generation, 20);
+    t.deepEqual(final?.members.map((x) => x.memberId).sort(), Array.from({ length: 20 }, (_, i) => `m${i}`).sort());
+    t.deepEqual(
+      [...results].sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+      'each update saw the one before it',
+    );
+  });
+
+  test(`${name} contract - recovery: reopen keeps acknowledged records, offsets, configs; offsets continue`, async (t) => {
+    const s = await setup(t);
+    const topic = s.name('rec');
+    const config = { partitions: 3, retentionMs: 3_600_000, retentionBytes: 64 << 20 };
+    await s.store.createTopic(topic, config);
+    const before = await s.store.describeTopic(topic);
+    // Appends to all partitions at once, several in flight per partition; each acknowledgement counts.
+    const acked = new Map<number, string[]>([
+      [0, []],
+      [1, []],
+      [2, []],
+    ]);
+    await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        const partition = i % 3;
+        const count = 1 + (i % 4);
+        await s.store.append(topic, partition, [batch(i * 10, count)]);
+        for (let j = 0; j < count; j++) acked.get(partition)?.push(`r${i * 10 + j}`.padEnd(40, '.'));
+      }),
+    );
+    const g = s.name('rec-group');
+    await s.store.offsets.commit(g, [
+      { topic, partition: 0, offset: 2, metadata: 'x' },
+      { topic, partition: 2, offset: 1 },
+    ]);
+    const committed = await s.store.offsets.fetch(g);
+    const ends = (await s.store.describeTopic(topic)).partitions.map((p) => p.endOffset);
+
+    const reopened = await s.reopen();
+    t.true(reopened.hasTopic(topic) && reopened.hasTopic(s.topic));
+    const names = (await reopened.listTopics()).map((x) => x.name);
+    t.true(names.includes(topic) && names.includes(s.topic), 'every topic is listed after reopen');
+    const after = await reopened.describeTopic(topic);
+    t.deepEqual(after.config, before.config);
+    for (let partition = 0; partition < 3; partition++) {
+      const p = await readPartition(reopened, topic, partition);
+      t.is(p.startOffset, 0);
+      t.is(p.endOffset, ends[partition] ?? -1);
+      t.deepEqual(
+        p.records.map((r) => r.offset),
+        Array.from({ length: p.endOffset }, (_, i) => i),
+        'offsets contiguous from 0',
+      );
+      t.deepEqual(p.records.map((r) => r.value).sort(), [...(acked.get(partition) ?? [])].sort());
+      const next = await reopened.append(topic, partition, [batch(1000 + partition, 2)]);
+      t.is(next.baseOffset, ends[partition] ?? -1, 'the next append continues at the end offset');
+    }
+    t.deepEqual(
+      (await reopened.offsets.fetch(g)).map((o) => [o.partition, o.offset, o.metadata, o.commitTimestamp]),
+      committed.map((o) => [o.partition, o.offset, o.metadata, o.commitTimestamp]),
+    );
   });
 }

@@ -2,25 +2,83 @@
  * The LogStore contract (contract.ts) against the JetStream backend on one real nats-server, started once for this
  * file. Every test opens its own store (its own NATS connection) and works on its own topic and group names, so
  * the tests share the server and its KV buckets the way collectors do. "Reopen" is a new store instance on the same
- * server: what a restarted or second collector sees.
+ * server: what a restarted or second collector sees. Two JetStream-only tests follow: what only several collectors
+ * or an emptied stream can show.
  *
  * Without nats-server the suite is skipped, except under CI=true, where natsServerAvailable() throws (a failure).
  */
 import test from 'ava';
 import { JetStreamLogStore } from '../../../collector/storage/jetstream/index.ts';
+import { encodeBatch } from '../../../shared/batch-codec.ts';
 import { type NatsCluster, natsServerAvailable, startNatsServer } from '../../helpers/nats-server.ts';
 import { logStoreContract } from './contract.ts';
 
 if (natsServerAvailable()) {
   let server: Promise<NatsCluster> | undefined;
+  const servers = async () => {
+    server ??= startNatsServer();
+    return (await server).servers;
+  };
   test.after.always(async () => {
     if (server) await (await server).stop();
   });
-  logStoreContract('jetstream', async () => {
-    server ??= startNatsServer();
-    const { servers } = await server;
-    const open = () => JetStreamLogStore.open({ servers, retentionCheckIntervalMs: 0, name: 'contract' });
-    return { store: await open(), reopen: open, cleanup: async () => {} };
+  const open = async (name = 'contract') =>
+    JetStreamLogStore.open({ servers: await servers(), retentionCheckIntervalMs: 0, name });
+
+  logStoreContract('jetstream', async () => ({ store: await open(), reopen: () => open(), cleanup: async () => {} }));
+
+  test('jetstream - two collectors updating one group membership at once lose no update', async (t) => {
+    const a = await open('a');
+    const b = await open('b');
+    t.teardown(async () => {
+      await a.close();
+      await b.close();
+    });
+    const group = `two-collectors-${process.pid}`;
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 === 0 ? a : b).membership.update(group, (current) => ({
+          next: {
+            generation: (current?.generation ?? 0) + 1,
+            members: [
+              ...(current?.members ?? []),
+              { memberId: `m${i}`, clientId: 'c', topics: [], sessionTimeoutMs: 1, lastHeartbeatMs: 0, assignment: [] },
+            ],
+          },
+          result: undefined,
+        })),
+      ),
+    );
+    const seenByA = await a.membership.get(group);
+    t.is(seenByA?.generation, 20);
+    t.is(new Set(seenByA?.members.map((m) => m.memberId)).size, 20);
+    t.deepEqual(await b.membership.get(group), seenByA);
+  });
+
+  test('jetstream - a stream emptied by retention keeps its end offset for a store opened afresh', async (t) => {
+    t.timeout(60_000);
+    const first = await open('first');
+    t.teardown(() => first.close());
+    const topic = `emptied-${process.pid}`;
+    await first.createTopic(topic, { partitions: 1, retentionMs: 1000 });
+    const now = Date.now();
+    const batch = encodeBatch({ key: 'k', labels: {}, records: [{ timestamp: now, value: Buffer.from('x') }] });
+    for (let i = 0; i < 3; i++) await first.append(topic, 0, [Buffer.from(batch)]);
+    // The periodic retention check records the partition's next offset in the topic's KV entry.
+    await first.enforceRetention();
+    const deadline = Date.now() + 20_000;
+    let p = (await first.describeTopic(topic)).partitions[0]!;
+    while (p.sizeBytes > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      p = (await first.describeTopic(topic)).partitions[0]!;
+    }
+    t.is(p.sizeBytes, 0, 'the stream expired every message');
+    t.deepEqual([p.startOffset, p.endOffset], [3, 3]);
+    const fresh = await open('fresh');
+    t.teardown(() => fresh.close());
+    const seen = (await fresh.describeTopic(topic)).partitions[0]!;
+    t.deepEqual([seen.startOffset, seen.endOffset], [3, 3]);
+    t.is((await fresh.append(topic, 0, [Buffer.from(batch)])).baseOffset, 3, 'offsets are never reused');
   });
 } else {
   test.skip('jetstream contract - nats-server is not installed', () => {});
