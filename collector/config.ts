@@ -60,6 +60,8 @@ const Schema = z.strictObject({
       max_partitions_per_topic: z.number().int().min(1).max(100_000).default(256),
       max_fetch_bytes: sizeSchema(1024, 1024 ** 3).default(64 * 1024 * 1024),
       max_wait: durationSchema(0, 300_000).default(60_000),
+      /** Unset: max_wait + 60 s (toCollectorOptions). */
+      request_timeout: durationSchema(1000, 3_600_000).optional(),
     })
     .prefault({}),
   topics: z
@@ -146,6 +148,8 @@ export interface CollectorLimits {
   readonly maxPartitionsPerTopic: number;
   readonly maxFetchBytes: number;
   readonly maxWaitMs: number;
+  /** How long a client may take to send a whole request (headers and body) before it is cut with 408. */
+  readonly requestTimeoutMs: number;
 }
 
 export interface CollectorOptions {
@@ -188,6 +192,15 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
         `limits.max_partitions_per_topic (${c.limits.max_partitions_per_topic})`,
     );
   }
+  // Kept above max_wait so that no request can be cut while it legitimately waits. (Node applies the timeout to
+  // receiving the request only, so for today's routes this is a margin rather than a necessity.)
+  const requestTimeoutMs = c.limits.request_timeout ?? c.limits.max_wait + 60_000;
+  if (requestTimeoutMs <= c.limits.max_wait) {
+    throw new ConfigError(
+      `${source}: limits.request_timeout: ${requestTimeoutMs}ms must be larger than limits.max_wait ` +
+        `(${c.limits.max_wait}ms); raise request_timeout or lower max_wait`,
+    );
+  }
   const seen = new Set<string>();
   for (const [i, t] of c.tokens.entries()) {
     if (seen.has(t.token)) throw new ConfigError(`${source}: tokens.${i}.token: the same token is listed twice`);
@@ -223,6 +236,7 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
       maxPartitionsPerTopic: c.limits.max_partitions_per_topic,
       maxFetchBytes: c.limits.max_fetch_bytes,
       maxWaitMs: c.limits.max_wait,
+      requestTimeoutMs,
     }),
     autoCreateTopics: c.topics.auto_create,
     topicDefaults: Object.freeze({

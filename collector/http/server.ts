@@ -27,6 +27,16 @@ export interface HttpServerOptions {
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const { collector, metrics, logger } = options;
+  const { requestTimeoutMs } = collector.limits;
+  // Node's own timers for receiving a request. It checks them on an interval (30 s by default): a fifth of the
+  // timeout keeps a slow body from holding its socket much longer than configured. Its headers timeout must not
+  // exceed the request timeout (Node's default rule, min(60 s, request timeout)): a later one would hold a slow body
+  // until then too.
+  const nodeTimeouts = {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(60_000, requestTimeoutMs),
+    connectionsCheckingInterval: Math.min(30_000, Math.max(1000, Math.floor(requestTimeoutMs / 5))),
+  };
   const common = {
     loggerInstance: logger,
     // Per-request log lines would cost more than a produce; errors are logged below.
@@ -38,13 +48,18 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // Names in paths (topics, groups) are up to 200 characters (shared/names.ts); fastify's default of 100 would
     // answer 414 to valid ones. Longer segments still get fastify's 414; up to 256 reach our validation (400).
     routerOptions: { maxParamLength: 256 },
-    // Long-polls hold a request for up to max_wait; keep the server's own request timeout above it.
-    requestTimeout: collector.limits.maxWaitMs + 60_000,
+    // A client that takes longer than limits.request_timeout to send its request (slow body) is cut with 408.
+    requestTimeout: requestTimeoutMs,
+    http: nodeTimeouts,
   };
   const app = (collector.tls
     ? Fastify({
         ...common,
-        https: { cert: readFileSync(collector.tls.certFile), key: readFileSync(collector.tls.keyFile) },
+        https: {
+          cert: readFileSync(collector.tls.certFile),
+          key: readFileSync(collector.tls.keyFile),
+          ...nodeTimeouts,
+        },
       })
     : Fastify(common)) as unknown as FastifyInstance;
 

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { parseCollectorConfig } from '../../collector/config.ts';
 import { CLI, REPO_ROOT } from '../helpers/collector-process.ts';
 
 let dir: string;
@@ -103,4 +104,25 @@ test('config - TLS needs both files', async (t) => {
   const r = await run('tls:\n  cert_file: cert.pem\n', ['--print-config']);
   t.is(r.status, 1);
   t.regex(r.stderr, /tls: set both cert_file and key_file/);
+});
+
+test('config - limits.request_timeout defaults to max_wait + 60 s and must be larger than max_wait', async (t) => {
+  t.is(parseCollectorConfig({}).options.limits.requestTimeoutMs, 120_000);
+  t.is(parseCollectorConfig({ limits: { max_wait: '10s' } }).options.limits.requestTimeoutMs, 70_000);
+  t.is(
+    parseCollectorConfig({ limits: { max_wait: '1s', request_timeout: '5s' } }).options.limits.requestTimeoutMs,
+    5000,
+  );
+  const equal = await run('limits:\n  max_wait: 30s\n  request_timeout: 30s\n', ['--print-config']);
+  t.is(equal.status, 1);
+  t.regex(
+    equal.stderr,
+    /c-\w+\.yaml: limits\.request_timeout: 30000ms must be larger than limits\.max_wait \(30000ms\); raise request_timeout or lower max_wait/,
+  );
+  const bad = await run('limits:\n  request_timeout: soon\n', ['--print-config']);
+  t.is(bad.status, 1);
+  t.regex(bad.stderr, /limits\.request_timeout: expected a duration .* got "soon"/);
+  const ok = await run('limits:\n  max_wait: 1s\n  request_timeout: 5s\n', ['--print-config']);
+  t.is(ok.status, 0, ok.stderr);
+  t.is((parse(ok.stdout) as { limits: { request_timeout: number } }).limits.request_timeout, 5000);
 });

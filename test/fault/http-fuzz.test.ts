@@ -7,9 +7,8 @@
  * Existing single-case tests are not repeated here: test/collector/limits.test.ts (one body over each limit, one
  * gzip bomb, one wrong content type, truncated batches).
  *
- * Request timeouts: the collector has no configuration key of its own for them. collector/http/server.ts sets
- * Node's `requestTimeout` to `limits.max_wait + 60 s` (so that long-polls fit), and Node checks it every 30 s
- * (`connectionsCheckingInterval`). The slow-body test therefore sets `max_wait: 0` and allows 60 s + 30 s + margin.
+ * Request timeouts: the collector runs with `limits.request_timeout: 5s` (and `max_wait: 1s`, which it must exceed),
+ * so a slow body is cut after 5 s plus at most Node's check interval (a fifth of the timeout, 1 s here).
  */
 import net from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
@@ -22,6 +21,7 @@ import { endOffsets, rssBytes } from './support.ts';
 
 const MAX_BODY = 512 * 1024;
 const MAX_INFLATED = 2 * 1024 * 1024;
+const REQUEST_TIMEOUT_MS = 5000;
 /** Above the idle collector's RSS: what the whole file may add (Node's RSS varies with load and GC timing). */
 const RSS_GROWTH_LIMIT = 200 * 1024 * 1024;
 const TOPICS = {
@@ -45,7 +45,8 @@ test.before(async () => {
         max_decompressed_bytes: MAX_INFLATED,
         max_records_per_request: 1000,
         max_line_bytes: 64 * 1024,
-        max_wait: 0,
+        max_wait: '1s',
+        request_timeout: `${REQUEST_TIMEOUT_MS}ms`,
       },
     },
   });
@@ -307,7 +308,7 @@ test('http fuzz - slow bodies time out: the connection is cut, nothing is stored
         const socket = net.connect(collector.port, '127.0.0.1');
         let answer = '';
         let drip: NodeJS.Timeout | undefined;
-        const giveUp = setTimeout(() => socket.destroy(), 150_000);
+        const giveUp = setTimeout(() => socket.destroy(), 60_000);
         socket.on('connect', () => {
           socket.write(
             `POST /v1/topics/${TOPICS.slow}/records HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/x-ndjson\r\n` +
@@ -334,11 +335,14 @@ test('http fuzz - slow bodies time out: the connection is cut, nothing is stored
   }
   const results = await Promise.all(slow);
   const worst = Math.max(...results.map((r) => r.ms));
+  const first = Math.min(...results.map((r) => r.ms));
   t.log(
-    `slow bodies cut after ${(worst / 1000).toFixed(1)} s; first answer: ${JSON.stringify(results[0]!.answer.split('\r\n')[0])}`,
+    `slow bodies cut after ${(first / 1000).toFixed(1)}-${(worst / 1000).toFixed(1)} s; first answer: ${JSON.stringify(results[0]!.answer.split('\r\n')[0])}`,
   );
-  // requestTimeout = max_wait (0) + 60 s, checked every 30 s: cut within 90 s plus margin for a loaded machine.
-  t.true(worst < 120_000, `a slow body held its connection for ${worst} ms`);
+  // Cut by the configured timeout, not before it; after it within the 1 s check interval plus a loaded machine's
+  // margin.
+  t.true(first >= REQUEST_TIMEOUT_MS - 500, `a slow body was cut after only ${first} ms`);
+  t.true(worst < REQUEST_TIMEOUT_MS + 20_000, `a slow body held its connection for ${worst} ms`);
   for (const r of results) {
     t.true(
       r.answer === '' || r.answer.startsWith('HTTP/1.1 408'),
