@@ -1,5 +1,5 @@
 /**
- * The soak: `npm run soak -- --seconds 600` (default 600 s; test/fault/soak.test.ts runs a ~45 s variant in CI).
+ * The soak: `npm run soak -- --seconds 600` (default 600 s; test/fault/soak.test.ts runs a 60 s variant in CI).
  *
  * What runs, all on 127.0.0.1 in one temporary directory:
  * - four writers, each appending numbered lines at a fixed rate to its own file: `create/a.log`, `create/b.log`
