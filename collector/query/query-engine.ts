@@ -122,6 +122,7 @@ class ScanContext {
       pos += header.size;
       if (header.lastOffset < from || header.baseOffset >= to) continue;
       if (since !== undefined && header.maxTimestamp < since) continue;
+      if (header.compression === 'none' && !this.filter.mayMatch(batch)) continue;
       const source: BatchSource = readBatchSource(batch);
       if (matchers && matchers.length > 0 && !matchesLabels(source.labels, matchers)) continue;
       forEachRecord(

@@ -8,16 +8,16 @@
  * `autoCommitIntervalMs` and on `close()`. After a crash or a rebalance, a partition's next owner starts at the last
  * commit the collector accepted, so records processed after it are delivered again; none is skipped.
  *
- * Reading: one long-poll fetch per assigned partition runs ahead of the iterator, holding at most one fetched chunk
- * per partition (so memory is bounded by partitions × maxBytes); the iterator takes records from the partitions in
- * turn so that one busy partition cannot starve the others.
+ * Reading: one long-poll fetch per assigned partition runs ahead of the iterator, holding at most two fetched
+ * chunks per partition (so memory is bounded by partitions × 2 × maxBytes); the iterator takes records from the
+ * partitions in turn so that one busy partition cannot starve the others.
  *
  * Rebalances: a heartbeat answered `rebalance_in_progress` (or a commit answered `stale_generation`) stops the
  * fetches, drops records fetched but not handed out, and joins again with the same member id; `unknown_member`
  * joins as a new member. Partitions kept across the rebalance continue from this consumer's own position;
  * partitions gained start at the group's committed offset (or `from` when there is none).
  */
-import { decodeRecords } from '../batch-codec.ts';
+import { forEachRecord, readBatchSource, splitBatches } from '../batch-codec.ts';
 import {
   OffsetOutOfRangeError,
   RebalanceInProgressError,
@@ -66,12 +66,15 @@ interface PartitionReader {
   readonly partition: PartitionId;
   /** The next offset to fetch. */
   fetchPosition: Offset;
-  /** Fetched records not yet handed out. */
-  buffered: StoredRecord[];
-  /** Resolves the fetch loop's wait for the iterator to drain `buffered`. */
+  /** Fetched chunks not yet handed out, oldest first; the first one from index `next` on. */
+  chunks: ConsumedRecord[][];
+  next: number;
+  /** Resolves the fetch loop's wait for the iterator to finish a chunk. */
   drained: (() => void) | undefined;
 }
 
+/** Chunks held per partition: memory is bounded by partitions × PREFETCH_CHUNKS × maxBytes. */
+const PREFETCH_CHUNKS = 2;
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5_000;
 
@@ -214,7 +217,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       this.seen.add(k);
       this.handedOut.set(k, start);
       if (own === undefined) this.processed.set(k, start);
-      readers.push({ topic, partition, fetchPosition: start, buffered: [], drained: undefined });
+      readers.push({ topic, partition, fetchPosition: start, chunks: [], next: 0, drained: undefined });
     }
     for (const k of [...this.handedOut.keys()]) {
       if (!readers.some((r) => key(r.topic, r.partition) === k)) {
@@ -305,17 +308,20 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   private take(): ConsumedRecord | undefined {
     for (let i = 0; i < this.readers.length; i++) {
       const reader = this.readers[(this.nextReader + i) % this.readers.length]!;
-      const record = reader.buffered.shift();
-      if (record === undefined) continue;
+      const chunk = reader.chunks[0];
+      if (chunk === undefined) continue;
+      const record = chunk[reader.next++]!;
       this.nextReader = (this.nextReader + i + 1) % this.readers.length;
-      if (reader.buffered.length === 0) {
+      if (reader.next >= chunk.length) {
+        reader.chunks.shift();
+        reader.next = 0;
         reader.drained?.();
         reader.drained = undefined;
       }
       const k = key(reader.topic, reader.partition);
       this.handedOut.set(k, record.offset + 1);
       this.lastHandedOut = k;
-      return { ...record, topic: reader.topic, partition: reader.partition };
+      return record;
     }
     return undefined;
   }
@@ -323,7 +329,8 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   private async fetchLoop(reader: PartitionReader, signal: AbortSignal): Promise<void> {
     let delay = RETRY_MIN_MS;
     while (!signal.aborted) {
-      if (reader.buffered.length > 0) {
+      // One chunk being handed out and one fetched ahead: the next fetch overlaps the handing out of this one.
+      if (reader.chunks.length >= PREFETCH_CHUNKS) {
         await new Promise<void>((resolve) => {
           reader.drained = resolve;
         });
@@ -336,11 +343,11 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
           signal,
         });
         if (signal.aborted) return;
-        const records = decodeRecords(got.batches).filter((r) => r.offset >= reader.fetchPosition);
+        const records = recordsFrom(got.batches, reader);
         reader.fetchPosition = Math.max(reader.fetchPosition, got.nextOffset);
         delay = RETRY_MIN_MS;
         if (records.length > 0) {
-          reader.buffered = records;
+          reader.chunks.push(records);
           this.wake?.();
         }
       } catch (error) {
@@ -359,6 +366,39 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       }
     }
   }
+}
+
+/**
+ * The records of fetched batches at or after the reader's position, as the objects handed out. Values are views
+ * into the fetched buffer (no copy per record); the buffer lives as long as one of its records is referenced.
+ */
+function recordsFrom(batches: Buffer, reader: PartitionReader): ConsumedRecord[] {
+  const out: ConsumedRecord[] = [];
+  const { topic, partition, fetchPosition } = reader;
+  for (const { header, bytes } of splitBatches(batches)) {
+    if (header.lastOffset < fetchPosition) continue;
+    const source = readBatchSource(bytes);
+    forEachRecord(
+      bytes,
+      (r) => {
+        if (r.offset < fetchPosition) return true;
+        out.push({
+          topic,
+          partition,
+          offset: r.offset,
+          timestamp: r.timestamp,
+          key: source.key,
+          labels: source.labels,
+          value: r.value,
+          ...(r.fields ? { fields: r.fields } : {}),
+        });
+        return true;
+      },
+      header,
+      source,
+    );
+  }
+  return out;
 }
 
 function key(topic: string, partition: PartitionId): string {
