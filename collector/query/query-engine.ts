@@ -57,7 +57,7 @@ export interface QuerySummary {
 
 export const DEFAULT_MAX_SCAN_BYTES = 1024 ** 3;
 export const DEFAULT_MAX_SCAN_MS = 10_000;
-const READ_CHUNK_BYTES = 1024 * 1024;
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 const FIRST_WINDOW = 512;
 /** How far out of timestamp order records may be stored and still be found by a query with `until`. */
 export const MAX_SKEW_MS = 5 * 60_000;
