@@ -19,6 +19,7 @@
  */
 import { forEachRecord, readBatchSource, splitBatches } from '../batch-codec.ts';
 import {
+  InvalidArgumentError,
   OffsetOutOfRangeError,
   RebalanceInProgressError,
   StaleGenerationError,
@@ -105,7 +106,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   constructor(options: ConsumerOptions) {
     this.options = options;
     this.client = new CollectorClient({ urls: options.urls, token: options.token });
-    if (options.topics.length === 0) throw new TypeError('a consumer needs at least one topic');
+    if (options.topics.length === 0) throw new InvalidArgumentError('a consumer needs at least one topic');
   }
 
   /** The partitions this consumer reads in the current generation. */
@@ -122,7 +123,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   }
 
   async *records(): AsyncGenerator<ConsumedRecord> {
-    if (this.iterating) throw new TypeError('a consumer can be iterated only once at a time');
+    if (this.iterating) throw new InvalidArgumentError('a consumer can be iterated by one loop at a time');
     this.iterating = true;
     try {
       while (!this.closed) {
