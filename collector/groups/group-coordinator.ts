@@ -157,7 +157,7 @@ export class GroupCoordinator {
         const next = { generation: current!.generation, members: [...others, member] };
         return { next, answer: next, memberId, reason: undefined };
       }
-      const reason: RebalanceReason = existing ? 'subscription' : live.expired.length > 0 ? 'expired' : 'join';
+      const reason: RebalanceReason = existing === undefined ? 'join' : sameSubscription ? 'expired' : 'subscription';
       return { next: 'rebuild', members: [...others, member], memberId, reason, generation: current?.generation };
     }).then(({ membership, memberId }) => {
       const member = membership.members.find((m) => m.memberId === memberId)!;
