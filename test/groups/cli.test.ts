@@ -7,22 +7,18 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { CollectorClient } from '../../shared/client/collector-client.ts';
+import type { CollectorClient } from '../../shared/client/collector-client.ts';
 import { waitFor } from '../agent/support.ts';
-import { CLI, CollectorProcess, REPO_ROOT } from '../helpers/collector-process.ts';
-import { ConsumeProcess } from './support.ts';
+import { CLI, type CollectorProcess, REPO_ROOT } from '../helpers/collector-process.ts';
+import { collectorForFile, ConsumeProcess } from './support.ts';
 
 const run = promisify(execFile);
 let collector: CollectorProcess;
 let client: CollectorClient;
 
-test.before(async () => {
-  collector = await CollectorProcess.start();
-  client = new CollectorClient({ urls: collector.url });
-});
-
-test.after.always(async () => {
-  await collector?.dispose();
+collectorForFile((started, startedClient) => {
+  collector = started;
+  client = startedClient;
 });
 
 async function tributary(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -4,22 +4,18 @@
  * test thinks it produced.
  */
 import test from 'ava';
-import { CollectorClient } from '../../shared/client/collector-client.ts';
+import type { CollectorClient } from '../../shared/client/collector-client.ts';
 import { Consumer, type ConsumedRecord, Producer, StaleGenerationError } from '../../shared/client/index.ts';
 import { waitFor } from '../agent/support.ts';
-import { CollectorProcess } from '../helpers/collector-process.ts';
-import { type ConsumedLine, ConsumeProcess } from './support.ts';
+import type { CollectorProcess } from '../helpers/collector-process.ts';
+import { collectorForFile, type ConsumedLine, ConsumeProcess } from './support.ts';
 
 let collector: CollectorProcess;
 let client: CollectorClient;
 
-test.before(async () => {
-  collector = await CollectorProcess.start();
-  client = new CollectorClient({ urls: collector.url });
-});
-
-test.after.always(async () => {
-  await collector?.dispose();
+collectorForFile((started, startedClient) => {
+  collector = started;
+  client = startedClient;
 });
 
 /** Every (partition, offset) the log holds for the topic. */

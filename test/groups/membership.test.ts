@@ -3,7 +3,7 @@
  * rebalance on join/leave/timeout, generation fencing of commits, and reset-offsets refused while members are active.
  */
 import test from 'ava';
-import { CollectorClient, type JoinGroupResponse } from '../../shared/client/collector-client.ts';
+import type { CollectorClient, JoinGroupResponse } from '../../shared/client/collector-client.ts';
 import {
   GroupNotEmptyError,
   RebalanceInProgressError,
@@ -12,20 +12,13 @@ import {
   UnknownMemberError,
 } from '../../shared/errors.ts';
 import { waitFor } from '../agent/support.ts';
-import { CollectorProcess } from '../helpers/collector-process.ts';
+import { collectorForFile } from './support.ts';
 
-let collector: CollectorProcess;
 let client: CollectorClient;
-
-test.before(async () => {
-  collector = await CollectorProcess.start();
-  client = new CollectorClient({ urls: collector.url });
+collectorForFile(async (_collector, startedClient) => {
+  client = startedClient;
   await client.createTopic({ name: 'orders', partitions: 6 });
   await client.createTopic({ name: 'audit', partitions: 2 });
-});
-
-test.after.always(async () => {
-  await collector?.dispose();
 });
 
 type Assigned = readonly { topic: string; partition: number }[];

@@ -1,7 +1,23 @@
 /** What the consumer group tests share: a `tributary consume` process whose JSON lines are collected. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { CLI, REPO_ROOT } from '../helpers/collector-process.ts';
+import test from 'ava';
+import { CollectorClient } from '../../shared/client/collector-client.ts';
+import { CLI, CollectorProcess, REPO_ROOT } from '../helpers/collector-process.ts';
+
+/** One collector process for the whole test file (started before its tests, removed after), and a client of it. */
+export function collectorForFile(
+  ready: (collector: CollectorProcess, client: CollectorClient) => void | Promise<void>,
+): void {
+  let started: CollectorProcess | undefined;
+  test.before(async () => {
+    started = await CollectorProcess.start();
+    await ready(started, new CollectorClient({ urls: started.url }));
+  });
+  test.after.always(async () => {
+    await started?.dispose();
+  });
+}
 
 export interface ConsumedLine {
   readonly topic: string;
