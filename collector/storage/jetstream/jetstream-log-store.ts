@@ -109,6 +109,13 @@ export interface JetStreamLogStoreOptions {
   readonly events?: StorageEvents;
   /** Per JetStream request; a cluster electing a leader needs several seconds. */
   readonly timeoutMs?: number;
+  /**
+   * How long one publish of an append waits for its ack before it is sent again (same msg-id, so never stored
+   * twice). A publish that reached a stream leader that then died, or a stream electing a leader, gets no answer:
+   * short attempts resume appending soon after the new leader is up instead of after a whole timeoutMs.
+   * Default 2000.
+   */
+  readonly publishTimeoutMs?: number;
   /** Connection name shown by the server; also the prefix of this collector's publish msg-ids. */
   readonly name?: string;
   /** How often to record partition floors (enforceRetention); 0 turns the timer off. Default 5 minutes. */
@@ -158,6 +165,7 @@ export class JetStreamLogStore implements LogStore {
   private readonly events: StorageEvents;
   private readonly replicas: number;
   private readonly idPrefix: string;
+  private readonly publishTimeoutMs: number;
   private msgCounter = 0;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
@@ -176,6 +184,7 @@ export class JetStreamLogStore implements LogStore {
     this.events = options.events ?? {};
     this.replicas = options.replicas ?? 1;
     this.idPrefix = `${options.name ?? 'collector'}-${process.pid}-${Date.now().toString(36)}`;
+    this.publishTimeoutMs = options.publishTimeoutMs ?? 2_000;
     this.offsets = new JetStreamOffsetStore({ kv: offsetsKv, jsm });
     this.membership = new JetStreamMembershipStore({ kv: groupsKv, jsm });
   }
@@ -459,6 +468,7 @@ export class JetStreamLogStore implements LogStore {
       try {
         const ack = await this.js.publish(logSubject(topic, partition), payload, {
           msgID,
+          timeout: this.publishTimeoutMs,
           expect: { lastSequence: tail.lastSeq },
           headers: h,
         });
@@ -488,16 +498,21 @@ export class JetStreamLogStore implements LogStore {
             { cause: error },
           );
         }
-        // Another collector appended first (wrong last sequence), or the ack was lost: reload the tail and retry.
-        // Jitter breaks the lockstep of collectors that keep losing the same race to each other.
-        const pause = isWrongLastSequence(error)
-          ? Math.random() * Math.min(50, 2 * attempt)
-          : 100 * Math.min(attempt, 20);
-        await new Promise((r) => setTimeout(r, pause));
-        try {
-          tail = await this.loadTail(topic, partition, entry);
-        } catch {
-          // the cluster may be electing a leader; the next attempt reloads again
+        // Another collector appended first (wrong last sequence): reload the tail, re-stamp and retry; jitter breaks
+        // the lockstep of collectors that keep losing the same race to each other. Anything else (no answer: the
+        // leader died; 503 no responders: the stream is electing one): send the same publish again, as it is; if
+        // the first one was stored, the duplicate window answers with its sequence, and if the expectation has
+        // gone stale meanwhile the retry says "wrong last sequence". Reloading the tail there would only wait on
+        // the same election (a stream info request hangs until its timeout while the stream has no leader).
+        if (isWrongLastSequence(error)) {
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
+          try {
+            tail = await this.loadTail(topic, partition, entry);
+          } catch {
+            // the cluster may be electing a leader; the next attempt tells
+          }
+        } else {
+          await new Promise((r) => setTimeout(r, Math.min(100 * attempt, 1000)));
         }
       }
     }
