@@ -100,6 +100,8 @@ export function command(): Command {
           'Try:',
           `  echo "hello from $USER" >> ${rel}`,
           `  npx tributary query ${DEMO_TOPIC} --grep hello --url ${url}`,
+          `  npx tributary tail ${DEMO_TOPIC} --url ${url}`,
+          `  npx tributary consume ${DEMO_TOPIC} --group demo --from earliest --url ${url}`,
           `  curl -s '${url}/v1/topics/${DEMO_TOPIC}/partitions/0/records?offset=0&max_bytes=4096'`,
           '',
           'Metrics (Prometheus):',
