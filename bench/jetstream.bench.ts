@@ -1,7 +1,8 @@
 import type { BenchRow } from './bench-row.ts';
 /**
  * Produce throughput of the storage backends, side by side in one run: the file store (flush=always), the
- * JetStream store on one nats-server (replicas 1), and on a three-node loopback cluster (replicas 3). Each case
+ * JetStream store on one nats-server (replicas 1), and on a three-node loopback cluster (replicas 3), there also
+ * with two store instances (two collectors) appending to the same partitions at once. Each case
  * appends ~100 KB batches (500 records of 200 bytes: one batch per JetStream message) to 4 partitions, 4 appends
  * in flight per partition, through LogStore.append in this process (no HTTP), so the numbers compare the backends.
  *
@@ -36,39 +37,57 @@ function makeBatch(): Buffer {
   return b.finish('none');
 }
 
-async function produce(store: LogStore, mib: number): Promise<{ bytes: number; records: number; seconds: number }> {
-  await store.createTopic('bench', { partitions: PARTITIONS, flush: { mode: 'always' } });
+/**
+ * Appends `mib` MiB to a fresh topic. With several stores (collectors), the appends in flight on each partition are
+ * spread over them, so they contend for the same partitions (each lost race is a re-stamp and a retry).
+ */
+async function produce(
+  stores: readonly LogStore[],
+  mib: number,
+): Promise<{ bytes: number; records: number; seconds: number; note?: string }> {
+  const first = stores[0]!;
+  await first.createTopic('bench', { partitions: PARTITIONS, flush: { mode: 'always' } });
   const template = makeBatch();
   const total = Math.ceil((mib * 1024 * 1024) / template.length);
   let issued = 0;
   let bytes = 0;
+  const perStore = stores.map(() => 0);
   const started = performance.now();
-  const worker = async (partition: number) => {
+  const worker = async (store: LogStore, partition: number) => {
     while (issued < total) {
       issued++;
       const batch = Buffer.from(template); // append stamps offsets in place
       await store.append('bench', partition, [batch]);
       bytes += batch.length;
+      perStore[stores.indexOf(store)]! += batch.length;
     }
   };
   const workers = [];
-  for (let p = 0; p < PARTITIONS; p++) for (let i = 0; i < IN_FLIGHT; i++) workers.push(worker(p));
+  for (let p = 0; p < PARTITIONS; p++) {
+    for (let i = 0; i < IN_FLIGHT; i++) workers.push(worker(stores[i % stores.length]!, p));
+  }
   await Promise.all(workers);
   const seconds = (performance.now() - started) / 1000;
-  return { bytes, records: total * RECORDS_PER_BATCH, seconds };
+  const shares = perStore.map((b) => `${Math.round((100 * b) / bytes)} %`).join(' / ');
+  return {
+    bytes,
+    records: total * RECORDS_PER_BATCH,
+    seconds,
+    ...(stores.length > 1 ? { note: `bytes appended per collector: ${shares}` } : {}),
+  };
 }
 
 export async function run(opts: { quick: boolean; mib?: number }): Promise<BenchRow[]> {
   const mib = opts.mib ?? (opts.quick ? 32 : 256);
   const bench = 'jetstream';
   const label = `${mib} MiB in ~100 KB batches (${RECORDS_PER_BATCH} x ${RECORD_BYTES} B), ${PARTITIONS} partitions x ${IN_FLIGHT} in flight`;
-  const results: { name: string; bytes: number; records: number; seconds: number }[] = [];
+  const results: { name: string; bytes: number; records: number; seconds: number; note?: string }[] = [];
 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-bench-js-'));
   try {
     const file = await FileLogStore.open({ dataDir: dir, retentionCheckIntervalMs: 0 });
     try {
-      results.push({ name: 'file backend, flush=always', ...(await produce(file, mib)) });
+      results.push({ name: 'file backend, flush=always', ...(await produce([file], mib)) });
     } finally {
       await file.close();
     }
@@ -80,7 +99,7 @@ export async function run(opts: { quick: boolean; mib?: number }): Promise<Bench
   try {
     const store = await JetStreamLogStore.open({ servers: single.servers, replicas: 1 });
     try {
-      results.push({ name: 'jetstream backend, 1 node, replicas 1', ...(await produce(store, mib)) });
+      results.push({ name: 'jetstream backend, 1 node, replicas 1', ...(await produce([store], mib)) });
     } finally {
       await store.close();
     }
@@ -90,9 +109,22 @@ export async function run(opts: { quick: boolean; mib?: number }): Promise<Bench
 
   const cluster = await startNatsCluster(3);
   try {
-    const store = await JetStreamLogStore.open({ servers: cluster.servers, replicas: 3, timeoutMs: 20_000 });
+    const open = (name: string) =>
+      JetStreamLogStore.open({ servers: cluster.servers, replicas: 3, timeoutMs: 20_000, name });
+    const store = await open('bench-a');
     try {
-      results.push({ name: 'jetstream backend, 3-node cluster, replicas 3', ...(await produce(store, mib)) });
+      results.push({ name: 'jetstream backend, 3-node cluster, replicas 3', ...(await produce([store], mib)) });
+      await store.deleteTopic('bench');
+      // Two collectors appending to the same partitions at once: what optimistic offset assignment costs.
+      const other = await open('bench-b');
+      try {
+        results.push({
+          name: 'jetstream backend, 3-node cluster, replicas 3, 2 collectors on the same partitions',
+          ...(await produce([store, other], mib)),
+        });
+      } finally {
+        await other.close();
+      }
     } finally {
       await store.close();
     }
@@ -109,6 +141,7 @@ export async function run(opts: { quick: boolean; mib?: number }): Promise<Bench
       metric: 'throughput',
       value: r.bytes / 1e6 / r.seconds,
       unit: 'MB/s',
+      ...(r.note ? { note: r.note } : {}),
     });
     rows.push({ bench, case: `${r.name}: ${label}`, metric: 'records', value: r.records / r.seconds, unit: 'rec/s' });
     rows.push({
@@ -131,7 +164,7 @@ if (process.argv[1] === SELF) {
   });
   for (const r of rows) {
     process.stdout.write(
-      `${r.case.padEnd(130)} ${r.metric.padEnd(16)} ${r.value.toFixed(r.unit === 'x' ? 2 : 1).padStart(10)} ${r.unit}\n`,
+      `${r.case.padEnd(130)} ${r.metric.padEnd(16)} ${r.value.toFixed(r.unit === 'x' ? 2 : 1).padStart(10)} ${r.unit}${r.note ? `  (${r.note})` : ''}\n`,
     );
   }
 }

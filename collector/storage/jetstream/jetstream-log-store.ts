@@ -32,6 +32,12 @@
  *   sequence: the server's duplicate window (checked before the expected-sequence check) answers with the original
  *   sequence instead of storing it twice. Beyond the retry budget the append rejects; the agent then retries the
  *   request and the batch may be stored twice (at-least-once, as over HTTP).
+ * - Fairness: a collector with appends queued publishes its next one the moment the previous is acknowledged, while
+ *   a loser needs round trips to reload the tail, so under saturation the loser would lose every race (measured:
+ *   an append failed after 50 lost races). A loser therefore announces it on core NATS
+ *   (`tributary.contention.<topic>.<partition>`, best effort, no data); every other collector then waits a random
+ *   few milliseconds before each publish to that partition for a short while, which opens windows for the loser.
+ *   Only throughput under contention depends on it, never correctness.
  *
  * Durability: nats-server acknowledges a publish once the message is in the stream's replicas' memory and written
  * to their files, but fsyncs on an interval (sync_interval, 2 min by default). With replicas 1 an acknowledged
@@ -58,6 +64,7 @@ import {
   RetentionPolicy,
   StorageType,
   type StoredMsg,
+  type Subscription,
 } from 'nats';
 import { isCrcValid, readBatchHeader, stampBaseOffset } from '../../../shared/batch-codec.ts';
 import {
@@ -88,6 +95,10 @@ import { JetStreamOffsetStore, OFFSETS_BUCKET } from './jetstream-offset-store.t
 import { liveEntries } from './kv-entries.ts';
 
 export const LOG_SUBJECT_PREFIX = 'tributary.log';
+export const CONTENTION_SUBJECT_PREFIX = 'tributary.contention';
+/** How long a contention notice slows this collector's publishes to that partition, and by how much at most. */
+const CONTENTION_WINDOW_MS = 250;
+const CONTENTION_YIELD_MS = 20;
 export const TOPICS_BUCKET = 'tributary_topics';
 export { OFFSETS_BUCKET };
 const H_BASE = 'Trib-Base-Offset';
@@ -170,6 +181,9 @@ export class JetStreamLogStore implements LogStore {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private stopWatch: (() => void) | undefined;
+  /** Per `topic/partition`: until when another collector's lost races ask this one to leave gaps. */
+  private readonly yieldUntil = new Map<string, number>();
+  private contentionSub: Subscription | undefined;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -232,6 +246,7 @@ export class JetStreamLogStore implements LogStore {
       const store = new JetStreamLogStore(nc, jsm, js, topicsKv, offsetsKv, groupsKv, options);
       await store.loadTopics();
       await store.watchTopics();
+      store.listenForContention();
       const interval = options.retentionCheckIntervalMs ?? 300_000;
       if (interval > 0) {
         store.timer = setInterval(() => void store.enforceRetention().catch(() => undefined), interval);
@@ -272,6 +287,19 @@ export class JetStreamLogStore implements LogStore {
         }
       }
     })().catch(() => undefined);
+  }
+
+  private listenForContention(): void {
+    const prefix = `${CONTENTION_SUBJECT_PREFIX}.`;
+    this.contentionSub = this.nc.subscribe(`${prefix}>`, {
+      callback: (error, msg) => {
+        if (error || Buffer.from(msg.data).toString() === this.idPrefix) return;
+        // The partition is the last token; the topic, which may contain dots, is the rest.
+        const rest = msg.subject.slice(prefix.length);
+        const dot = rest.lastIndexOf('.');
+        this.yieldUntil.set(`${rest.slice(0, dot)}/${rest.slice(dot + 1)}`, Date.now() + CONTENTION_WINDOW_MS);
+      },
+    });
   }
 
   /** Another collector may have created or deleted a topic: reread it from the KV bucket. */
@@ -465,6 +493,9 @@ export class JetStreamLogStore implements LogStore {
       h.set(H_NEXT, String(offset));
       h.set(H_MAXTS, String(maxTs));
       const payload = batches.length === 1 ? (batches[0] as Buffer) : Buffer.concat(batches as Buffer[]);
+      if ((this.yieldUntil.get(`${topic}/${partition}`) ?? 0) > Date.now()) {
+        await new Promise((r) => setTimeout(r, Math.random() * CONTENTION_YIELD_MS));
+      }
       try {
         const ack = await this.js.publish(logSubject(topic, partition), payload, {
           msgID,
@@ -505,7 +536,8 @@ export class JetStreamLogStore implements LogStore {
         // gone stale meanwhile the retry says "wrong last sequence". Reloading the tail there would only wait on
         // the same election (a stream info request hangs until its timeout while the stream has no leader).
         if (isWrongLastSequence(error)) {
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
+          this.nc.publish(`${CONTENTION_SUBJECT_PREFIX}.${topic}.${partition}`, this.idPrefix);
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(10, attempt)));
           try {
             tail = await this.loadTail(topic, partition, entry);
           } catch {
@@ -658,6 +690,7 @@ export class JetStreamLogStore implements LogStore {
     if (this.closed) return;
     clearInterval(this.timer);
     this.stopWatch?.();
+    this.contentionSub?.unsubscribe();
     await Promise.allSettled([...this.queues.values()]);
     this.closed = true;
     await this.nc.drain();
