@@ -536,7 +536,11 @@ export class JetStreamLogStore implements LogStore {
         // gone stale meanwhile the retry says "wrong last sequence". Reloading the tail there would only wait on
         // the same election (a stream info request hangs until its timeout while the stream has no leader).
         if (isWrongLastSequence(error)) {
-          this.nc.publish(`${CONTENTION_SUBJECT_PREFIX}.${topic}.${partition}`, this.idPrefix);
+          try {
+            this.nc.publish(`${CONTENTION_SUBJECT_PREFIX}.${topic}.${partition}`, this.idPrefix);
+          } catch {
+            // a hint only: a closed or reconnecting connection must not fail the append
+          }
           await new Promise((r) => setTimeout(r, Math.random() * Math.min(10, attempt)));
           try {
             tail = await this.loadTail(topic, partition, entry);
