@@ -3,7 +3,7 @@
  * two collector processes (`storage.backend: jetstream`, `replicas: 3`, NATS ingest in the shared queue group), and
  * two agent processes tailing log files that this test appends to at a steady rate, shipping over NATS
  * (`collector.urls: nats://…`) so that whichever collector is alive answers. During the load the NATS node leading
- * a partition's stream and one collector are SIGKILLed. Producing must continue, every line written must end up
+ * the busiest partition's stream and one collector are SIGKILLed. Producing must continue, every line written must end up
  * stored (read back through the surviving collector's fetch API: an agent only moves on once a batch is
  * acknowledged, so a missing line is a lost acknowledged record or a stuck agent), and duplicates (a request
  * retried after its first attempt was stored) are counted and reported.
@@ -13,6 +13,7 @@ import path from 'node:path';
 import test from 'ava';
 import { connect } from 'nats';
 import { streamName } from '../../collector/storage/jetstream/index.ts';
+import { partitionForKey } from '../../shared/partitioner.ts';
 import {
   type AgentProcess,
   fetchAll,
@@ -30,12 +31,20 @@ const maybe = natsServerAvailable() ? test : test.skip;
 const TOPIC = 'load';
 const PARTITIONS = 2;
 const AGENTS = 2;
-const FILES_PER_AGENT = 2;
+const FILES_PER_AGENT = PARTITIONS;
 /** Lines per file per tick, and the tick: 4 files x 40 lines / 50 ms = 3,200 lines/s in all. */
 const LINES_PER_TICK = 40;
 const TICK_MS = 50;
 const BEFORE_FAULT_MS = 6_000;
 const AFTER_FAULT_MS = 10_000;
+
+/** Records this collector appended (its own counter): shows that both collectors were serving the load. */
+async function recordsAppended(collector: CollectorProcess): Promise<number> {
+  const text = await (await fetch(`${collector.url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^tributary_collector_records_appended_total\{[^}]*\}\s+(\S+)$/gm)) sum += Number(m[1]);
+  return sum;
+}
 
 maybe('cluster - SIGKILL a NATS node and a collector under load: producing continues, no line lost', async (t) => {
   t.timeout(240_000);
@@ -71,10 +80,14 @@ maybe('cluster - SIGKILL a NATS node and a collector under load: producing conti
       const dir = path.join(root, `agent-${i}`);
       const logs = path.join(dir, 'logs');
       await mkdir(logs, { recursive: true });
-      for (let f = 0; f < FILES_PER_AGENT; f++) {
-        const file = path.join(logs, `app-${f}.log`);
+      // One file per partition (FILES_PER_AGENT = PARTITIONS): the source key is `<host>:<path>` and crc32's low
+      // bits are linear in the input, so names differing in one digit may all land in one partition.
+      for (let f = 0, n = 0; f < FILES_PER_AGENT; n++) {
+        const file = path.join(logs, `app-${n}.log`);
+        if (partitionForKey(`host-${i}:${file}`, PARTITIONS) !== f) continue;
         await appendFile(file, '');
         files.push(file);
+        f++;
       }
       const config = await writeAgentConfig({
         dir,
@@ -134,15 +147,29 @@ maybe('cluster - SIGKILL a NATS node and a collector under load: producing conti
     `every agent had lines acknowledged before the faults (${ackedBeforeFault})`,
   );
 
-  // The NATS node leading partition 0's stream, and collector b: both SIGKILLed at once.
+  // The NATS node leading the stream of the busiest partition (the sources hash to partitions; one may get none),
+  // and collector b: both SIGKILLed at once.
+  const described = (await (await fetch(`${a.url}/v1/topics/${TOPIC}`)).json()) as {
+    partitions: { partition: number; end_offset: number }[];
+  };
+  const busiest = described.partitions.reduce((x, y) => (y.end_offset > x.end_offset ? y : x)).partition;
   const nc = await connect({ servers: cluster.servers });
   const jsm = await nc.jetstreamManager();
-  const leader = (await jsm.streams.info(streamName(TOPIC, 0))).cluster?.leader;
+  const leader = (await jsm.streams.info(streamName(TOPIC, busiest))).cluster?.leader;
   await nc.close();
   const victim = cluster.nodes.find((n) => n.name === leader) ?? cluster.nodes[2]!;
+  const servedBy = [await recordsAppended(a), await recordsAppended(b)];
+  t.true(
+    servedBy.every((n) => n > 0),
+    `both collectors were appending the agents' lines before the faults (${servedBy})`,
+  );
   const faultAt = Date.now();
   await Promise.all([victim.kill(), b.kill()]);
-  t.log(`SIGKILLed nats node ${victim.name} (leader of ${streamName(TOPIC, 0)}: ${leader}) and collector b`);
+  t.log(
+    `SIGKILLed nats node ${victim.name} (leader of ${streamName(TOPIC, busiest)}) and collector b ` +
+      `(records appended until then by a: ${servedBy[0]}, by b: ${servedBy[1]}; ` +
+      `per partition: ${described.partitions.map((p) => p.end_offset).join(' / ')})`,
+  );
 
   await sleep(AFTER_FAULT_MS);
   writing = false;
