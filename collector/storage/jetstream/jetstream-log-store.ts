@@ -46,9 +46,10 @@
  *
  * Empty streams: when retention has removed every message of a partition, the next offset cannot be read from the
  * stream; it is kept in memory by the collectors that saw it, and a fresh collector continues at the offset stored in
- * the topic's KV entry (`floorOffsets`, written by enforceRetention, which runs on a timer). Gap: appends after the
- * last check that all expire before the next one leave the floor behind (offsets could be reused); keep
- * retentionCheckIntervalMs well below the retention time.
+ * the topic's KV entry (`floorOffsets`). A collector records a topic's floors half a retention time after an append
+ * to it (at most one pending record per topic), so they are written before that append's message can expire, and
+ * enforceRetention records every topic's floors on its timer. Gap left: a collector that dies between an append and
+ * that record, when no other collector's timer runs before the append expires (offsets could then be reused).
  */
 import {
   type ConnectionOptions,
@@ -181,6 +182,8 @@ export class JetStreamLogStore implements LogStore {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private stopWatch: (() => void) | undefined;
+  /** Per topic: the pending floor record after an append (recordFloorsSoon). */
+  private readonly floorTimers = new Map<string, NodeJS.Timeout>();
   /** Per `topic/partition`: until when another collector's lost races ask this one to leave gaps. */
   private readonly yieldUntil = new Map<string, number>();
   private contentionSub: Subscription | undefined;
@@ -512,6 +515,7 @@ export class JetStreamLogStore implements LogStore {
           return { baseOffset: base, lastOffset: headerNumber(stored, H_NEXT) - 1, recordCount };
         }
         this.tails.set(`${topic}/${partition}`, { lastSeq: ack.seq, nextOffset: offset, maxTs });
+        this.recordFloorsSoon(topic, entry.config);
         this.events.appended?.({
           topic,
           partition,
@@ -662,32 +666,53 @@ export class JetStreamLogStore implements LogStore {
   /**
    * JetStream enforces max_age and max_bytes itself. What this does: record each partition's next offset as its
    * floor in the topic's KV entry, so that when retention later empties a stream, a collector that never saw its
-   * last message still continues the offsets instead of restarting at 0 (exact as long as a check runs after the
-   * last append and before it expires: the check interval must be shorter than the retention time).
+   * last message still continues the offsets instead of restarting at 0 (see "Empty streams" above).
    */
   async enforceRetention(): Promise<RetentionResult> {
-    for (const name of [...this.topics.keys()]) {
+    for (const name of [...this.topics.keys()]) await this.recordFloors(name);
+    return { segmentsDeleted: 0, bytesDeleted: 0 };
+  }
+
+  /** Schedules recordFloors for the topic half a retention time from now, unless one is pending. */
+  private recordFloorsSoon(topic: string, config: TopicConfig): void {
+    if (config.retentionMs === null || this.floorTimers.has(topic) || this.closed) return;
+    const timer = setTimeout(
+      () => {
+        // Deleted first: an append while the record runs schedules the next one, so none is missed.
+        this.floorTimers.delete(topic);
+        void this.recordFloors(topic).catch(() => undefined);
+      },
+      Math.max(1, Math.floor(config.retentionMs / 2)),
+    );
+    timer.unref();
+    this.floorTimers.set(topic, timer);
+  }
+
+  /** Raises the topic's recorded floors to its partitions' current next offsets (never lowers them). */
+  private async recordFloors(name: string): Promise<void> {
+    for (let attempt = 1; attempt <= 5; attempt++) {
       const kvEntry = await this.topicsKv.get(encodeName(name));
-      if (kvEntry?.operation !== 'PUT') continue;
+      if (kvEntry?.operation !== 'PUT') return;
       const entry = kvEntry.json<TopicEntry>();
       const floors: number[] = [];
       for (let p = 0; p < entry.config.partitions; p++) {
-        floors.push((await this.loadTail(name, p, entry)).nextOffset);
+        const next = (await this.loadTail(name, p, entry)).nextOffset;
+        floors.push(Math.max(next, entry.floorOffsets?.[p] ?? 0));
       }
-      if (floors.every((f, p) => f === (entry.floorOffsets?.[p] ?? 0))) continue;
+      if (floors.every((f, p) => f === (entry.floorOffsets?.[p] ?? 0))) return;
       try {
-        // Revision-checked: a concurrent delete or another collector's floor update wins; the next run retries.
+        // Revision-checked: a concurrent delete, or another collector's floors; then read again and raise.
         await this.topicsKv.update(
           encodeName(name),
           JSON.stringify({ ...entry, floorOffsets: floors }),
           kvEntry.revision,
         );
         this.topics.set(name, { ...entry, floorOffsets: floors });
+        return;
       } catch {
-        // lost the race: fine, the other writer recorded floors at least as recent
+        // read again
       }
     }
-    return { segmentsDeleted: 0, bytesDeleted: 0 };
   }
 
   async close(): Promise<void> {
@@ -697,6 +722,12 @@ export class JetStreamLogStore implements LogStore {
     this.contentionSub?.unsubscribe();
     await Promise.allSettled([...this.queues.values()]);
     this.closed = true;
+    // Pending floor records run now: a clean shutdown leaves no gap for a collector that starts after the streams
+    // have emptied.
+    const pending = [...this.floorTimers.keys()];
+    for (const timer of this.floorTimers.values()) clearTimeout(timer);
+    this.floorTimers.clear();
+    await Promise.allSettled(pending.map((topic) => this.recordFloors(topic)));
     await this.nc.drain();
   }
 }
