@@ -1,5 +1,5 @@
 /**
- * Sends records to a topic for Node programs. The collector assigns partitions (by key: crc32(key) mod N, so one
+ * Sends records to a topic for Node programs. The collector assigns partitions (by key: fmix32(crc32(key)) mod N, so one
  * key keeps its order; records without a key spread across partitions) and answers once the records are durable
  * under the topic's flush policy, so a resolved `send` means stored.
  *

@@ -122,7 +122,7 @@ test('api - long-poll fetch waits, then wakes as soon as a record is appended', 
   t.true(Date.now() - t0 >= 250);
 });
 
-test('api - the partition of a key is stable across requests and follows crc32(key) mod partitions', async (t) => {
+test('api - the partition of a key is stable across requests and follows fmix32(crc32(key)) mod partitions', async (t) => {
   const keys = Array.from({ length: 40 }, (_v, i) => `host-${i}:/var/log/app-${i % 7}.log`);
   for (let round = 0; round < 3; round++) {
     const res = await client.produce(
