@@ -317,9 +317,9 @@ export class CollectorClient {
     signal: AbortSignal,
   ): Promise<RawResponse> {
     const secure = url.protocol === 'https:';
-    const agent = secure
-      ? (this.httpsAgent ??= new https.Agent({ keepAlive: true }))
-      : (this.httpAgent ??= new http.Agent({ keepAlive: true }));
+    if (secure) this.httpsAgent ??= new https.Agent({ keepAlive: true });
+    else this.httpAgent ??= new http.Agent({ keepAlive: true });
+    const agent = secure ? this.httpsAgent : this.httpAgent;
     const send = secure ? https.request : http.request;
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     return new Promise((resolve, reject) => {
