@@ -35,7 +35,6 @@ export function command(): Command {
     const client = clientFrom(flags);
     const offsets = await client.groupOffsets(group);
     const members = await client.groupMembers(group);
-    offsets.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
     const ownerOf = new Map<string, string>();
     for (const m of members.members) {
       for (const a of m.assignment) ownerOf.set(`${a.topic}/${a.partition}`, m.member_id);
@@ -47,21 +46,38 @@ export function command(): Command {
       process.stdout.write(
         `group ${group}: generation ${members.generation_id}, ${members.members.length} active member(s)\n`,
       );
-    if (offsets.length === 0) {
+    if (offsets.length === 0 && ownerOf.size === 0) {
       process.stdout.write(`group ${group} has no committed offsets\n`);
       return;
     }
-    printTable(
-      ['TOPIC', 'PARTITION', 'COMMITTED', 'END', 'LAG', 'COMMITTED AT', 'MEMBER'],
-      offsets.map((o) => [
+    // Every partition of the topics the group reads or has committed, so one never committed shows up as '-'.
+    type Row = [string, number, number | null, number | null, number | null, string, string];
+    const rows = new Map<string, Row>();
+    const topics = new Set([
+      ...offsets.map((o) => o.topic),
+      ...[...ownerOf.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))),
+    ]);
+    for (const topic of topics) {
+      const described = await client.describeTopic(topic).catch(() => undefined);
+      for (const p of described?.partitions ?? []) {
+        rows.set(`${topic}/${p.partition}`, [topic, p.partition, null, p.end_offset, null, '-', '-']);
+      }
+    }
+    for (const o of offsets) {
+      rows.set(`${o.topic}/${o.partition}`, [
         o.topic,
         o.partition,
         o.offset,
         o.end_offset,
         o.lag,
         new Date(o.commit_timestamp).toISOString(),
-        ownerOf.get(`${o.topic}/${o.partition}`) ?? '-',
-      ]),
+        '-',
+      ]);
+    }
+    for (const [k, row] of rows) row[6] = ownerOf.get(k) ?? '-';
+    printTable(
+      ['TOPIC', 'PARTITION', 'COMMITTED', 'END', 'LAG', 'COMMITTED AT', 'MEMBER'],
+      [...rows.values()].sort((a, b) => a[0].localeCompare(b[0]) || a[1] - b[1]),
     );
   });
 

@@ -91,6 +91,19 @@ test.serial(
       'after the reset to earliest, the group reads everything again',
     );
 
+    // A member that has not committed yet: every partition is listed, committed '-', with its owner.
+    const fresh = await client.joinGroup('g-fresh', {
+      topics: ['cli-groups'],
+      client_id: 'fresh',
+      session_timeout_ms: 30_000,
+    });
+    const described = await tributary(['groups', 'describe', 'g-fresh']);
+    const rows = described.stdout.split('\n').filter((l) => l.startsWith('cli-groups'));
+    t.is(rows.length, 2, described.stdout);
+    for (const row of rows)
+      t.regex(row, new RegExp(`^cli-groups\\s+\\d\\s+-\\s+\\d+\\s+-\\s+-\\s+${fresh.member_id}$`));
+    await client.leaveGroup('g-fresh', fresh.member_id);
+
     const bad = await tributary(['consume', 'cli-groups', '--group', 'g-cli', '--from', 'yesterday-ish']);
     t.not(bad.code, 0);
     t.regex(bad.stderr, /--from "yesterday-ish" is not a time/);
