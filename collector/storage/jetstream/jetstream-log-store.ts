@@ -93,7 +93,7 @@ import type {
 } from '../log-store.ts';
 import { GROUPS_BUCKET, JetStreamMembershipStore } from './jetstream-membership-store.ts';
 import { JetStreamOffsetStore, OFFSETS_BUCKET } from './jetstream-offset-store.ts';
-import { liveEntries } from './kv-entries.ts';
+import { liveEntries, purgeDeleteMarkers } from './kv-entries.ts';
 
 export const LOG_SUBJECT_PREFIX = 'tributary.log';
 export const CONTENTION_SUBJECT_PREFIX = 'tributary.contention';
@@ -132,6 +132,11 @@ export interface JetStreamLogStoreOptions {
   readonly name?: string;
   /** How often to record partition floors (enforceRetention); 0 turns the timer off. Default 5 minutes. */
   readonly retentionCheckIntervalMs?: number;
+  /**
+   * Delete markers of topics, offsets and groups older than this are purged by enforceRetention. Default 30 min:
+   * long enough that every collector has seen a deletion through its KV watch before the marker goes.
+   */
+  readonly deleteMarkerAgeMs?: number;
 }
 
 /** '_' -> '_u', '.' -> '_d': injective, and the result is a legal stream name and KV key token. */
@@ -176,6 +181,7 @@ export class JetStreamLogStore implements LogStore {
   private readonly defaults: TopicConfig;
   private readonly events: StorageEvents;
   private readonly replicas: number;
+  private readonly deleteMarkerAgeMs: number;
   private readonly idPrefix: string;
   private readonly publishTimeoutMs: number;
   private msgCounter = 0;
@@ -200,6 +206,7 @@ export class JetStreamLogStore implements LogStore {
     this.defaults = resolveTopicConfig(options.defaults ?? {}, DEFAULT_TOPIC_CONFIG);
     this.events = options.events ?? {};
     this.replicas = options.replicas ?? 1;
+    this.deleteMarkerAgeMs = options.deleteMarkerAgeMs ?? 30 * 60_000;
     this.idPrefix = `${options.name ?? 'collector'}-${process.pid}-${Date.now().toString(36)}`;
     this.publishTimeoutMs = options.publishTimeoutMs ?? 2_000;
     this.offsets = new JetStreamOffsetStore({ kv: offsetsKv, jsm });
@@ -670,6 +677,10 @@ export class JetStreamLogStore implements LogStore {
    */
   async enforceRetention(): Promise<RetentionResult> {
     for (const name of [...this.topics.keys()]) await this.recordFloors(name);
+    // Deleted topics and groups leave markers that every listing would read again, forever.
+    await purgeDeleteMarkers(this.topicsKv, this.deleteMarkerAgeMs);
+    await this.offsets.purgeDeleteMarkers(this.deleteMarkerAgeMs);
+    await this.membership.purgeDeleteMarkers(this.deleteMarkerAgeMs);
     return { segmentsDeleted: 0, bytesDeleted: 0 };
   }
 

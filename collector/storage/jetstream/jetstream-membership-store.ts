@@ -12,7 +12,7 @@ import { UnavailableError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
 import type { GroupMembership, MembershipChange, MembershipStore } from '../log-store.ts';
 import { decodeName, encodeName } from './jetstream-log-store.ts';
-import { liveEntries } from './kv-entries.ts';
+import { liveEntries, purgeDeleteMarkers } from './kv-entries.ts';
 
 export const GROUPS_BUCKET = 'tributary_groups';
 /**
@@ -34,6 +34,11 @@ export class JetStreamMembershipStore implements MembershipStore {
   constructor(options: JetStreamMembershipStoreOptions) {
     this.kv = options.kv;
     this.jsm = options.jsm;
+  }
+
+  /** Purges delete markers older than `olderThanMs` (see kv-entries.ts). */
+  async purgeDeleteMarkers(olderThanMs: number): Promise<void> {
+    await purgeDeleteMarkers(this.kv, olderThanMs);
   }
 
   async get(group: string): Promise<GroupMembership | undefined> {

@@ -10,7 +10,7 @@ import type { JetStreamManager, KV } from 'nats';
 import { assertValidName } from '../../../shared/names.ts';
 import type { CommitRequest, CommittedOffset, OffsetStore } from '../log-store.ts';
 import { decodeName, encodeName } from './jetstream-log-store.ts';
-import { liveEntries } from './kv-entries.ts';
+import { liveEntries, purgeDeleteMarkers } from './kv-entries.ts';
 
 export const OFFSETS_BUCKET = 'tributary_offsets';
 /** Another collector committing the same key at the same moment; a few rounds settle it. */
@@ -35,6 +35,11 @@ export class JetStreamOffsetStore implements OffsetStore {
   constructor(options: JetStreamOffsetStoreOptions) {
     this.kv = options.kv;
     this.jsm = options.jsm;
+  }
+
+  /** Purges delete markers older than `olderThanMs` (see kv-entries.ts). */
+  async purgeDeleteMarkers(olderThanMs: number): Promise<void> {
+    await purgeDeleteMarkers(this.kv, olderThanMs);
   }
 
   async commit(group: string, offsets: readonly CommitRequest[]): Promise<void> {

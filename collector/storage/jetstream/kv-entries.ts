@@ -31,3 +31,17 @@ export async function liveEntries(jsm: JetStreamManager, kv: KV, bucket: string,
   }
   return live;
 }
+
+/** What nats.js's bucket implements but its `KV` interface does not declare. */
+interface PurgeableKV extends KV {
+  purgeDeletes(olderMillis?: number): Promise<unknown>;
+}
+
+/**
+ * Purges the delete markers of `kv` older than `olderThanMs` (newer ones are kept, as markers, so collectors still
+ * watching learn of the deletion). A deleted key stays a subject of the bucket's stream, and so in every
+ * liveEntries listing, until its marker is purged.
+ */
+export async function purgeDeleteMarkers(kv: KV, olderThanMs: number): Promise<void> {
+  await (kv as PurgeableKV).purgeDeletes(olderThanMs);
+}

@@ -9,6 +9,7 @@
  * Without nats-server the suite is skipped, except under CI=true, where natsServerAvailable() throws (a failure).
  */
 import test from 'ava';
+import { connect } from 'nats';
 import { JetStreamLogStore } from '../../../collector/storage/jetstream/index.ts';
 import { decodeRecords, encodeBatch } from '../../../shared/batch-codec.ts';
 import { type NatsCluster, natsServerAvailable, startNatsServer } from '../../helpers/nats-server.ts';
@@ -121,6 +122,39 @@ if (natsServerAvailable()) {
     const seen = (await fresh.describeTopic(topic)).partitions[0]!;
     t.deepEqual([seen.startOffset, seen.endOffset], [3, 3]);
     t.is((await fresh.append(topic, 0, [Buffer.from(batch)])).baseOffset, 3, 'offsets are never reused');
+  });
+
+  test('jetstream - enforceRetention purges the delete markers of deleted groups and memberships', async (t) => {
+    const store = await JetStreamLogStore.open({
+      servers: await servers(),
+      retentionCheckIntervalMs: 0,
+      name: 'markers',
+      deleteMarkerAgeMs: 0,
+    });
+    t.teardown(() => store.close());
+    const topic = `markers-${process.pid}`;
+    const group = `markers-${process.pid}`;
+    await store.createTopic(topic, { partitions: 2 });
+    await store.offsets.commit(group, [
+      { topic, partition: 0, offset: 0 },
+      { topic, partition: 1, offset: 0 },
+    ]);
+    await store.membership.update(group, () => ({ next: { generation: 1, members: [] }, result: undefined }));
+    await store.offsets.deleteGroup(group);
+    await store.membership.update(group, () => ({ next: undefined, result: undefined }));
+    const nc = await connect({ servers: await servers() });
+    t.teardown(() => nc.close());
+    const jsm = await nc.jetstreamManager();
+    const subjects = async (bucket: string): Promise<string[]> =>
+      Object.keys((await jsm.streams.info(`KV_${bucket}`, { subjects_filter: '>' })).state.subjects ?? {}).filter(
+        (subject) => subject.includes(group),
+      );
+    t.true((await subjects('tributary_offsets')).length > 0, 'the markers are there before');
+    await store.enforceRetention();
+    t.deepEqual(await subjects('tributary_offsets'), []);
+    t.deepEqual(await subjects('tributary_groups'), []);
+    t.false((await store.offsets.listGroups()).includes(group));
+    t.deepEqual(await store.offsets.fetch(group), []);
   });
 } else {
   test.skip('jetstream contract - nats-server is not installed', () => {});
