@@ -7,12 +7,12 @@
  * wrote in between, the write fails and the change is computed again on the newer value. That is why
  * MembershipStore.update takes a pure function.
  */
-import type { JetStreamManager, KV, KvEntry } from 'nats';
+import type { KvEntry } from 'nats';
 import { UnavailableError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
 import type { GroupMembership, MembershipChange, MembershipStore } from '../log-store.ts';
 import { decodeName, encodeName } from './jetstream-log-store.ts';
-import { liveEntries, purgeDeleteMarkers } from './kv-entries.ts';
+import { type KvBucketOptions, KvBucketStore, liveEntries } from './kv-entries.ts';
 
 export const GROUPS_BUCKET = 'tributary_groups';
 /**
@@ -21,26 +21,10 @@ export const GROUPS_BUCKET = 'tributary_groups';
  */
 const MAX_ATTEMPTS = 50;
 
-export interface JetStreamMembershipStoreOptions {
-  /** The `tributary_groups` bucket. */
-  readonly kv: KV;
-  readonly jsm: JetStreamManager;
-}
+/** `kv`: the `tributary_groups` bucket. */
+export type JetStreamMembershipStoreOptions = KvBucketOptions;
 
-export class JetStreamMembershipStore implements MembershipStore {
-  private readonly kv: KV;
-  private readonly jsm: JetStreamManager;
-
-  constructor(options: JetStreamMembershipStoreOptions) {
-    this.kv = options.kv;
-    this.jsm = options.jsm;
-  }
-
-  /** Purges delete markers older than `olderThanMs` (see kv-entries.ts). */
-  async purgeDeleteMarkers(olderThanMs: number): Promise<void> {
-    await purgeDeleteMarkers(this.kv, olderThanMs);
-  }
-
+export class JetStreamMembershipStore extends KvBucketStore implements MembershipStore {
   async get(group: string): Promise<GroupMembership | undefined> {
     assertValidName('group', group);
     return membershipOf(await this.kv.get(encodeName(group)));

@@ -1,16 +1,7 @@
-/**
- * Committed consumer offsets in the JetStream KV bucket `tributary_offsets` (history 1, replicas as the store). One
- * key per (group, topic, partition): `enc(group).enc(topic).partition`, value JSON {offset, metadata,
- * commitTimestamp}. Updates are revision-checked (create when absent, update at the revision read): two collectors
- * committing the same key serialize on the bucket's stream instead of silently interleaving; the retry re-reads,
- * then writes. Listing reads the keys from the bucket's stream state (kv-entries.ts), so a fetch right after a
- * commit sees it.
- */
-import type { JetStreamManager, KV } from 'nats';
 import { assertValidName } from '../../../shared/names.ts';
 import type { CommitRequest, CommittedOffset, OffsetStore } from '../log-store.ts';
 import { decodeName, encodeName } from './jetstream-log-store.ts';
-import { liveEntries, purgeDeleteMarkers } from './kv-entries.ts';
+import { type KvBucketOptions, KvBucketStore, liveEntries } from './kv-entries.ts';
 
 export const OFFSETS_BUCKET = 'tributary_offsets';
 /** Another collector committing the same key at the same moment; a few rounds settle it. */
@@ -22,26 +13,10 @@ interface StoredOffset {
   commitTimestamp: number;
 }
 
-export interface JetStreamOffsetStoreOptions {
-  /** The `tributary_offsets` bucket. */
-  readonly kv: KV;
-  readonly jsm: JetStreamManager;
-}
+/** `kv`: the `tributary_offsets` bucket. */
+export type JetStreamOffsetStoreOptions = KvBucketOptions;
 
-export class JetStreamOffsetStore implements OffsetStore {
-  private readonly kv: KV;
-  private readonly jsm: JetStreamManager;
-
-  constructor(options: JetStreamOffsetStoreOptions) {
-    this.kv = options.kv;
-    this.jsm = options.jsm;
-  }
-
-  /** Purges delete markers older than `olderThanMs` (see kv-entries.ts). */
-  async purgeDeleteMarkers(olderThanMs: number): Promise<void> {
-    await purgeDeleteMarkers(this.kv, olderThanMs);
-  }
-
+export class JetStreamOffsetStore extends KvBucketStore implements OffsetStore {
   async commit(group: string, offsets: readonly CommitRequest[]): Promise<void> {
     assertValidName('group', group);
     for (const c of offsets) {

@@ -45,3 +45,25 @@ interface PurgeableKV extends KV {
 export async function purgeDeleteMarkers(kv: KV, olderThanMs: number): Promise<void> {
   await (kv as PurgeableKV).purgeDeletes(olderThanMs);
 }
+
+/** Where a store keeps its keys: one KV bucket, and the manager that lists it (liveEntries). */
+export interface KvBucketOptions {
+  readonly kv: KV;
+  readonly jsm: JetStreamManager;
+}
+
+/** What the offset and membership stores share: their bucket, and purging its old delete markers. */
+export abstract class KvBucketStore {
+  protected readonly kv: KV;
+  protected readonly jsm: JetStreamManager;
+
+  constructor(options: KvBucketOptions) {
+    this.kv = options.kv;
+    this.jsm = options.jsm;
+  }
+
+  /** Purges delete markers older than `olderThanMs`. */
+  async purgeDeleteMarkers(olderThanMs: number): Promise<void> {
+    await purgeDeleteMarkers(this.kv, olderThanMs);
+  }
+}
