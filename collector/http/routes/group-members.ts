@@ -10,6 +10,7 @@ import { assertValidName, isValidName } from '../../../shared/names.ts';
 import { GroupCoordinator, heartbeatIntervalFor } from '../../groups/group-coordinator.ts';
 import type { CommitRequest } from '../../storage/log-store.ts';
 import type { RouteModule } from '../context.ts';
+import { parseJsonBody } from '../json-body.ts';
 import { offsetsAt, parseAt } from './offsets.ts';
 
 /** How often members past their session timeout are removed (lazily, every request also removes them). */
@@ -35,15 +36,6 @@ const ResetBody = z.strictObject({
     .max(1000)
     .optional(),
 });
-
-function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
-  const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new InvalidArgumentError(`invalid ${what}: ${issue.path.join('.') || 'body'}: ${issue.message}`);
-  }
-  return parsed.data;
-}
 
 function memberIdParam(memberId: string): string {
   if (memberId.length > 400 || !/^[A-Za-z0-9._-]+$/.test(memberId)) {
@@ -80,7 +72,7 @@ export const groupMembersRoutes: RouteModule = {
       '/v1/groups/:group/members',
       { config: { role: 'read' } },
       async (request) => {
-        const body = parseBody(JoinBody, request.body, 'join');
+        const body = parseJsonBody(JoinBody, request.body, 'join');
         const joined = await coordinator.join(request.params.group, {
           topics: body.topics,
           ...(body.member_id !== undefined ? { memberId: body.member_id } : {}),
@@ -102,7 +94,7 @@ export const groupMembersRoutes: RouteModule = {
       '/v1/groups/:group/members/:member/heartbeat',
       { config: { role: 'read' } },
       async (request) => {
-        const body = parseBody(HeartbeatBody, request.body, 'heartbeat');
+        const body = parseJsonBody(HeartbeatBody, request.body, 'heartbeat');
         const memberId = memberIdParam(request.params.member);
         return {
           generation_id: (await coordinator.heartbeat(request.params.group, memberId, body.generation_id)).generation,
@@ -145,7 +137,7 @@ export const groupMembersRoutes: RouteModule = {
       async (request) => {
         const { group } = request.params;
         assertValidName('group', group);
-        const body = parseBody(ResetBody, request.body, 'reset');
+        const body = parseJsonBody(ResetBody, request.body, 'reset');
         const at = parseAt(String(body.to));
         await coordinator.assertNoMembers(group, 'reset offsets');
         const topics = body.topics ?? [...new Set((await ctx.store.offsets.fetch(group)).map((c) => c.topic))];

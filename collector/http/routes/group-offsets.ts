@@ -4,10 +4,11 @@
  * `context.hooks.checkCommit` to reject commits from stale members; without one, any reader may commit.
  */
 import { z } from 'zod';
-import { InvalidArgumentError, PartitionNotFoundError } from '../../../shared/errors.ts';
+import { PartitionNotFoundError } from '../../../shared/errors.ts';
 import { assertValidName, isValidName } from '../../../shared/names.ts';
 import type { CommitRequest } from '../../storage/log-store.ts';
 import type { RouteModule } from '../context.ts';
+import { parseJsonBody } from '../json-body.ts';
 
 const CommitBody = z.strictObject({
   offsets: z
@@ -34,12 +35,7 @@ export const groupOffsetsRoutes: RouteModule = {
       async (request, reply) => {
         const { group } = request.params;
         assertValidName('group', group);
-        const parsed = CommitBody.safeParse(request.body);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          throw new InvalidArgumentError(`invalid commit: ${issue.path.join('.')}: ${issue.message}`);
-        }
-        const body = parsed.data;
+        const body = parseJsonBody(CommitBody, request.body, 'commit');
         await ctx.hooks.checkCommit?.(group, body.member_id, body.generation_id);
         for (const o of body.offsets) {
           const partitions = await ctx.topics.partitionsFor(o.topic, false);

@@ -3,10 +3,10 @@
  * (docs/api.md, "Topics"); `topicToWire` is also what `tributary topics describe --output json` prints.
  */
 import { z } from 'zod';
-import { InvalidArgumentError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
 import type { FlushPolicy, TopicConfig, TopicInfo } from '../../storage/log-store.ts';
 import type { RouteModule } from '../context.ts';
+import { parseJsonBody } from '../json-body.ts';
 
 export function topicConfigToWire(c: TopicConfig) {
   return {
@@ -50,13 +50,7 @@ const CreateTopicBody = z.strictObject({
 });
 
 function parseCreate(body: unknown, defaults: TopicConfig): { name: string; config: Partial<TopicConfig> } {
-  const parsed = CreateTopicBody.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    throw new InvalidArgumentError(`invalid topic: ${where}${issue.message}`);
-  }
-  const b = parsed.data;
+  const b = parseJsonBody(CreateTopicBody, body, 'topic');
   assertValidName('topic', b.name);
   const config: { -readonly [K in keyof TopicConfig]?: TopicConfig[K] } = {};
   if (b.partitions !== undefined) config.partitions = b.partitions;
