@@ -101,7 +101,6 @@ export const CONTENTION_SUBJECT_PREFIX = 'tributary.contention';
 const CONTENTION_WINDOW_MS = 250;
 const CONTENTION_YIELD_MS = 20;
 export const TOPICS_BUCKET = 'tributary_topics';
-export { OFFSETS_BUCKET };
 const H_BASE = 'Trib-Base-Offset';
 const H_NEXT = 'Trib-Next-Offset';
 const H_MAXTS = 'Trib-Max-Ts';

@@ -1,7 +1,13 @@
+/**
+ * Committed consumer offsets in a JetStream KV bucket (history 1, replicas as the store). One key per
+ * (group, topic, partition): `enc(group).enc(topic).partition`, value JSON {offset, metadata, commitTimestamp}.
+ * Updates are revision-checked (create when absent, update at the revision read): two collectors committing the
+ * same key serialize on the bucket's stream instead of silently interleaving; the retry re-reads, then writes.
+ */
 import { assertValidName } from '../../../shared/names.ts';
 import type { CommitRequest, CommittedOffset, OffsetStore } from '../log-store.ts';
 import { decodeName, encodeName } from './jetstream-log-store.ts';
-import { type KvBucketOptions, KvBucketStore, liveEntries } from './kv-entries.ts';
+import { type KvBucketOptions, KvBucketStore } from './kv-entries.ts';
 
 export const OFFSETS_BUCKET = 'tributary_offsets';
 /** Another collector committing the same key at the same moment; a few rounds settle it. */
@@ -17,6 +23,8 @@ interface StoredOffset {
 export type JetStreamOffsetStoreOptions = KvBucketOptions;
 
 export class JetStreamOffsetStore extends KvBucketStore implements OffsetStore {
+  protected readonly bucket = OFFSETS_BUCKET;
+
   async commit(group: string, offsets: readonly CommitRequest[]): Promise<void> {
     assertValidName('group', group);
     for (const c of offsets) {
@@ -40,7 +48,7 @@ export class JetStreamOffsetStore extends KvBucketStore implements OffsetStore {
   async fetch(group: string): Promise<CommittedOffset[]> {
     assertValidName('group', group);
     const out: CommittedOffset[] = [];
-    for (const entry of await liveEntries(this.jsm, this.kv, OFFSETS_BUCKET, `${encodeName(group)}.>`)) {
+    for (const entry of await this.entries(`${encodeName(group)}.>`)) {
       const [, topic, partition] = entry.key.split('.');
       const v = entry.json<StoredOffset>();
       out.push({
@@ -56,7 +64,7 @@ export class JetStreamOffsetStore extends KvBucketStore implements OffsetStore {
 
   async listGroups(): Promise<string[]> {
     const groups = new Set<string>();
-    for (const entry of await liveEntries(this.jsm, this.kv, OFFSETS_BUCKET)) {
+    for (const entry of await this.entries()) {
       groups.add(decodeName(entry.key.split('.')[0] ?? ''));
     }
     return [...groups].sort();
@@ -64,7 +72,7 @@ export class JetStreamOffsetStore extends KvBucketStore implements OffsetStore {
 
   async deleteGroup(group: string): Promise<void> {
     assertValidName('group', group);
-    for (const entry of await liveEntries(this.jsm, this.kv, OFFSETS_BUCKET, `${encodeName(group)}.>`)) {
+    for (const entry of await this.entries(`${encodeName(group)}.>`)) {
       await this.kv.purge(entry.key);
     }
   }

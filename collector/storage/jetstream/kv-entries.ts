@@ -52,14 +52,21 @@ export interface KvBucketOptions {
   readonly jsm: JetStreamManager;
 }
 
-/** What the offset and membership stores share: their bucket, and purging its old delete markers. */
+/** What the offset and membership stores share: their bucket, listing it, and purging its old delete markers. */
 export abstract class KvBucketStore {
   protected readonly kv: KV;
-  protected readonly jsm: JetStreamManager;
+  private readonly jsm: JetStreamManager;
+  /** The bucket's name, as `liveEntries` needs it. */
+  protected abstract readonly bucket: string;
 
   constructor(options: KvBucketOptions) {
     this.kv = options.kv;
     this.jsm = options.jsm;
+  }
+
+  /** The bucket's live entries whose keys match `filter`. */
+  protected entries(filter = '>'): Promise<KvEntry[]> {
+    return liveEntries(this.jsm, this.kv, this.bucket, filter);
   }
 
   /** Purges delete markers older than `olderThanMs`. */
