@@ -9,7 +9,6 @@
 import { statfs } from 'node:fs/promises';
 import client from 'prom-client';
 import type { PartitionId } from '../shared/record.ts';
-import type { GroupEvents } from './groups/group-coordinator.ts';
 import type { LogStore, StorageEvents } from './storage/log-store.ts';
 
 /** Every metric name the collector exports (besides the default `process_*` and `nodejs_*` ones). */
@@ -183,9 +182,8 @@ export class CollectorMetrics {
     };
   }
 
-  /** The sink the group coordinator reports into. */
-  groupEvents(): GroupEvents {
-    return { rebalanced: (group, _generation, reason) => this.rebalances.inc({ group, reason }) };
+  countRebalance(group: string, reason: string): void {
+    this.rebalances.inc({ group, reason });
   }
 
   observeProduce(encoding: Encoding, seconds: number): void {
@@ -292,10 +290,7 @@ export class CollectorMetrics {
         this.reset();
         const membership = metrics.store?.membership;
         if (membership === undefined) return;
-        for (const group of await membership.listGroups()) {
-          const m = await membership.get(group);
-          if (m !== undefined) this.set({ group }, m.members.length);
-        }
+        for (const [group, m] of await membership.list()) this.set({ group }, m.members.length);
       },
     });
     groupGauge(

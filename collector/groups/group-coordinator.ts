@@ -246,9 +246,15 @@ export class GroupCoordinator {
     }
   }
 
-  /** Removes members past their session timeout from every group: run on a timer so partitions move on time. */
+  /**
+   * Removes members past their session timeout from every group: run on a timer so partitions move on time. One
+   * read of every membership; only groups with an expired member are written (through the atomic update).
+   */
   async expireAll(): Promise<void> {
-    for (const group of await this.membership.listGroups()) await this.expire(group);
+    const now = this.now();
+    for (const [group, membership] of await this.membership.list()) {
+      if (liveMembers(membership, now).expired.length > 0) await this.expire(group);
+    }
   }
 
   private expire(group: string): Promise<{ membership: GroupMembership }> {

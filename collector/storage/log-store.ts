@@ -131,8 +131,10 @@ export interface MembershipStore {
    * change is computed again on the new value. `change` must therefore be a pure function of its argument.
    */
   update<T>(group: string, change: (current: GroupMembership | undefined) => MembershipChange<T>): Promise<T>;
-  /** Groups that have a membership entry. */
+  /** Groups that have a membership entry, sorted. */
   listGroups(): Promise<string[]>;
+  /** Every group's membership, in one read (the coordinator's expiry sweep and the members gauge scan them all). */
+  list(): Promise<ReadonlyMap<string, GroupMembership>>;
 }
 
 /** Emitted after an append has become durable and visible. */

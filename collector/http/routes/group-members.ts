@@ -52,7 +52,7 @@ export const groupMembersRoutes: RouteModule = {
       partitionsFor: (topic) => ctx.topics.partitionsFor(topic, false),
       events: {
         rebalanced: (group, generation, reason, members) => {
-          ctx.metrics.groupEvents().rebalanced?.(group, generation, reason, members);
+          ctx.metrics.countRebalance(group, reason);
           ctx.logger.info({ group, generation, reason, members }, 'consumer group rebalanced');
         },
       },

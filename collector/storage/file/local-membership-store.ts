@@ -36,4 +36,8 @@ export class LocalMembershipStore implements MembershipStore {
   async listGroups(): Promise<string[]> {
     return [...this.groups.keys()].sort();
   }
+
+  async list(): Promise<ReadonlyMap<string, GroupMembership>> {
+    return new Map(this.groups);
+  }
 }

@@ -12,7 +12,7 @@ import { UnavailableError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
 import type { GroupMembership, MembershipChange, MembershipStore } from '../log-store.ts';
 import { decodeName, encodeName } from './jetstream-log-store.ts';
-import { type KvBucketOptions, KvBucketStore, liveEntries } from './kv-entries.ts';
+import { type KvBucketOptions, KvBucketStore } from './kv-entries.ts';
 
 export const GROUPS_BUCKET = 'tributary_groups';
 /**
@@ -25,6 +25,8 @@ const MAX_ATTEMPTS = 50;
 export type JetStreamMembershipStoreOptions = KvBucketOptions;
 
 export class JetStreamMembershipStore extends KvBucketStore implements MembershipStore {
+  protected readonly bucket = GROUPS_BUCKET;
+
   async get(group: string): Promise<GroupMembership | undefined> {
     assertValidName('group', group);
     return membershipOf(await this.kv.get(encodeName(group)));
@@ -57,8 +59,11 @@ export class JetStreamMembershipStore extends KvBucketStore implements Membershi
   }
 
   async listGroups(): Promise<string[]> {
-    const entries = await liveEntries(this.jsm, this.kv, GROUPS_BUCKET);
-    return entries.map((e) => decodeName(e.key)).sort();
+    return [...(await this.list()).keys()].sort();
+  }
+
+  async list(): Promise<ReadonlyMap<string, GroupMembership>> {
+    return new Map((await this.entries()).map((e) => [decodeName(e.key), e.json<GroupMembership>()]));
   }
 }
 
