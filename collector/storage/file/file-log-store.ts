@@ -35,7 +35,7 @@ import { partitionDir, TOPIC_METADATA, topicDir, topicsDir } from './log-file-na
 import { loadPartitionSegments } from './log-loader.ts';
 import { FileOffsetStore } from './offset-store.ts';
 import { LocalMembershipStore } from './local-membership-store.ts';
-import { PartitionLog } from './partition-log.ts';
+import { isDiskFull, PartitionLog } from './partition-log.ts';
 import { Segment } from './segment.ts';
 
 const METADATA_VERSION = 1;
@@ -90,8 +90,7 @@ export function resolveTopicConfig(input: Partial<TopicConfig>, defaults: TopicC
 
 /** A full disk while creating a topic is StorageFullError (507), like a full disk on append; the rest as it came. */
 function classifyCreateError(error: unknown, topic: string): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  if (!isDiskFull(error)) return error;
   return new StorageFullError(
     `no space left to create topic '${topic}': nothing of it was kept; free disk space or lower retention, then retry`,
     { cause: error },

@@ -372,10 +372,15 @@ export class PartitionLog {
   }
 }
 
+/** The file system is full, or this user's quota on it is (the errors StorageFullError stands for). */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 function classifyWriteError(error: unknown, topic: string, partition: PartitionId): Error {
   if (error instanceof CorruptBatchError || error instanceof InvalidArgumentError) return error;
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
+  if (isDiskFull(error)) {
     return new StorageFullError(
       `no space left to append to ${topic}/${partition}: nothing of this request was stored; free disk space ` +
         'or lower retention, then retry',
