@@ -6,6 +6,7 @@
  * exactly one key and one label set (see batch-codec.ts), so the types below separate what a batch shares from
  * what each record carries. The model maps onto Kafka's: key, value, timestamp, headers <-> labels and fields.
  */
+import { isUtf8 } from 'node:buffer';
 
 /** Position of a record in a partition: contiguous from the log start, never reused. A safe integer >= 0. */
 export type Offset = number;
@@ -43,6 +44,33 @@ export interface StoredRecord {
   readonly labels: Labels;
   readonly value: Buffer;
   readonly fields?: Fields;
+}
+
+/**
+ * A record in the JSON of the HTTP API (fetch, query, tail) and of `tributary consume -o json` (docs/api.md): the
+ * value as a string when it is valid UTF-8, otherwise as `value_base64`.
+ */
+export interface WireRecord {
+  offset: Offset;
+  timestamp: TimestampMs;
+  key: string;
+  labels: Labels;
+  value?: string;
+  value_base64?: string;
+  fields?: Fields;
+}
+
+export function toWireRecord(record: StoredRecord): WireRecord {
+  return {
+    offset: record.offset,
+    timestamp: record.timestamp,
+    key: record.key,
+    labels: record.labels,
+    ...(isUtf8(record.value)
+      ? { value: record.value.toString('utf8') }
+      : { value_base64: record.value.toString('base64') }),
+    ...(record.fields ? { fields: record.fields } : {}),
+  };
 }
 
 export function isOffset(value: unknown): value is Offset {

@@ -29,7 +29,7 @@ import {
   UnavailableError,
   UnknownMemberError,
 } from '../errors.ts';
-import type { Fields, Labels, Offset, PartitionId, TimestampMs } from '../record.ts';
+import type { Fields, Labels, Offset, PartitionId, TimestampMs, WireRecord } from '../record.ts';
 
 export const BATCH_CONTENT_TYPE = 'application/vnd.tributary.batch';
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
@@ -78,15 +78,7 @@ export interface ProduceResponse {
   partitions: { partition: PartitionId; base_offset: Offset; last_offset: Offset; record_count: number }[];
 }
 
-export interface WireRecord {
-  offset: Offset;
-  timestamp: TimestampMs;
-  key: string;
-  labels: Labels;
-  value?: string;
-  value_base64?: string;
-  fields?: Fields;
-}
+export type { WireRecord } from '../record.ts';
 
 export interface FetchResponse {
   records: WireRecord[];
@@ -444,13 +436,11 @@ export class CollectorClient {
   }
 
   async groupOffsets(group: string): Promise<WireCommittedOffset[]> {
-    return (
-      await this.json<{ offsets: WireCommittedOffset[] }>('GET', `/v1/groups/${encodeURIComponent(group)}/offsets`)
-    ).offsets;
+    return (await this.json<{ offsets: WireCommittedOffset[] }>('GET', `${groupPath(group)}/offsets`)).offsets;
   }
 
   async commitOffsets(group: string, request: CommitOffsetsRequest): Promise<void> {
-    await this.request('POST', `/v1/groups/${encodeURIComponent(group)}/offsets`, { json: request });
+    await this.request('POST', `${groupPath(group)}/offsets`, { json: request });
   }
 
   async joinGroup(group: string, request: JoinGroupRequest): Promise<JoinGroupResponse> {
@@ -489,7 +479,7 @@ export class CollectorClient {
   }
 
   async deleteGroup(group: string): Promise<void> {
-    await this.request('DELETE', `/v1/groups/${encodeURIComponent(group)}`);
+    await this.request('DELETE', groupPath(group));
   }
 
   // Health -------------------------------------------------------------------------------------------------------

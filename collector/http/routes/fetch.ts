@@ -4,11 +4,11 @@
  * the request waits on store.waitForAppend, which wakes as soon as an append lands; the wait is cancelled when the
  * client goes away or the collector shuts down.
  */
-import { isUtf8 } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { decodeRecords } from '../../../shared/batch-codec.ts';
 import { PartitionNotFoundError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
+import { toWireRecord } from '../../../shared/record.ts';
 import { BATCH_CONTENT_TYPE } from '../body.ts';
 import type { RouteModule } from '../context.ts';
 import { intParam } from '../query-params.ts';
@@ -71,14 +71,7 @@ export const fetchRoutes: RouteModule = {
         }
         const records = decodeRecords(result.batches)
           .filter((r) => r.offset >= offset)
-          .map((r) => ({
-            offset: r.offset,
-            timestamp: r.timestamp,
-            key: r.key,
-            labels: r.labels,
-            ...(isUtf8(r.value) ? { value: r.value.toString('utf8') } : { value_base64: r.value.toString('base64') }),
-            ...(r.fields ? { fields: r.fields } : {}),
-          }));
+          .map(toWireRecord);
         return reply.send({
           records,
           next_offset: result.nextOffset,

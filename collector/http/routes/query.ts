@@ -4,10 +4,10 @@
  * `GET /v1/topics/{topic}/tail` — new matching records as NDJSON, as they are appended, until the client leaves.
  * Both need the read role. Parameters are checked before the first byte is sent, so a bad one is a 400.
  */
-import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
+import { toWireRecord } from '../../../shared/record.ts';
 import { parseTimeSpec } from '../../../shared/time-spec.ts';
 import { compileLineFilter } from '../../query/line-filter.ts';
 import { type LabelMatcher, parseMatcher } from '../../query/matchers.ts';
@@ -33,15 +33,7 @@ const MAX_LIMIT = 100_000;
 const MAX_MATCHERS = 32;
 
 export function hitToJson(hit: QueryHit): Record<string, unknown> {
-  return {
-    partition: hit.partition,
-    offset: hit.offset,
-    timestamp: hit.timestamp,
-    key: hit.key,
-    labels: hit.labels,
-    ...(isUtf8(hit.value) ? { value: hit.value.toString('utf8') } : { value_base64: hit.value.toString('base64') }),
-    ...(hit.fields ? { fields: hit.fields } : {}),
-  };
+  return { partition: hit.partition, ...toWireRecord(hit) };
 }
 
 function parseFilters(query: QueryString): Omit<QueryRequest, 'topic' | 'limit' | 'order'> {
