@@ -13,18 +13,34 @@ export interface ConnectionFlags {
   output?: 'table' | 'json';
 }
 
-/** Adds --url, --token and --output to a command (call on each leaf command). */
-export function withConnectionOptions(command: Command): Command {
+/** Adds --url and --token to a command (commands with their own --output choices). */
+export function withCollectorFlags(command: Command): Command {
   return command
     .option('--url <urls>', `collector URL, or several comma-separated (env TRIBUTARY_URL; default ${DEFAULT_URL})`)
-    .option('--token <token>', 'bearer token (env TRIBUTARY_TOKEN)')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'));
+    .option('--token <token>', 'bearer token (env TRIBUTARY_TOKEN)');
+}
+
+/** Adds --url, --token and --output to a command (call on each leaf command). */
+export function withConnectionOptions(command: Command): Command {
+  return withCollectorFlags(command).addOption(
+    new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
+  );
+}
+
+/** The collector URLs and token from the flags, else the environment, else the default URL. */
+export function connectionFrom(
+  flags: Pick<ConnectionFlags, 'url' | 'token'>,
+  env: NodeJS.ProcessEnv = process.env,
+): { urls: string[]; token: string | undefined } {
+  const urls = (flags.url || env.TRIBUTARY_URL || DEFAULT_URL).split(',');
+  return {
+    urls: urls.map((u) => u.trim()).filter((u) => u !== ''),
+    token: flags.token ?? (env.TRIBUTARY_TOKEN || undefined),
+  };
 }
 
 export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): CollectorClient {
-  const urls = (flags.url || env.TRIBUTARY_URL || DEFAULT_URL).split(',');
-  const token = flags.token ?? (env.TRIBUTARY_TOKEN || undefined);
-  return new CollectorClient({ urls: urls.map((u) => u.trim()).filter((u) => u !== ''), token });
+  return new CollectorClient(connectionFrom(flags, env));
 }
 
 export function printJson(value: unknown): void {

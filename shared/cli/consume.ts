@@ -4,11 +4,13 @@
  * members take its partitions at once.
  */
 import { once } from 'node:events';
+import { hostname } from 'node:os';
 import { Command, InvalidArgumentError as CommanderInvalidArgument, Option } from 'commander';
 import { parseDurationMs } from '../config-file.ts';
 import { Consumer, type ConsumedRecord, type StartPosition } from '../client/consumer.ts';
+import { toWireRecord } from '../record.ts';
 import { parseTimeSpec } from '../time-spec.ts';
-import { DEFAULT_URL } from './connection.ts';
+import { connectionFrom, withCollectorFlags } from './connection.ts';
 import { formatHit, type RecordOutput, useColour, type WireHit } from './record-format.ts';
 
 interface ConsumeFlags {
@@ -44,22 +46,13 @@ function duration(text: string): number {
 }
 
 function hitOf(record: ConsumedRecord): WireHit & { topic: string } {
-  const text = record.value.toString('utf8');
-  const valid = Buffer.from(text, 'utf8').equals(record.value);
-  return {
-    topic: record.topic,
-    partition: record.partition,
-    offset: record.offset,
-    timestamp: record.timestamp,
-    key: record.key,
-    labels: record.labels,
-    ...(valid ? { value: text } : { value_base64: record.value.toString('base64') }),
-  };
+  return { topic: record.topic, partition: record.partition, ...toWireRecord(record) };
 }
 
 export function command(): Command {
-  return new Command()
-    .description('read a topic as a member of a consumer group, printing records and committing offsets')
+  return withCollectorFlags(
+    new Command().description('read a topic as a member of a consumer group, printing records and committing offsets'),
+  )
     .argument('<topics...>', 'the topic(s) to consume')
     .requiredOption('-g, --group <group>', 'the consumer group to join')
     .addOption(
@@ -79,21 +72,15 @@ export function command(): Command {
     )
     .option('--client-id <id>', 'a name for this member in `groups describe` (default: the host name)')
     .option('--no-commit', 'read without committing offsets')
-    .option('--url <urls>', `collector URL, or several comma-separated (env TRIBUTARY_URL; default ${DEFAULT_URL})`)
-    .option('--token <token>', 'bearer token (env TRIBUTARY_TOKEN)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'raw']).default('text'))
     .action(async (topics: string[], flags: ConsumeFlags) => {
-      const urls = (flags.url || process.env.TRIBUTARY_URL || DEFAULT_URL).split(',').map((u) => u.trim());
       const consumer = new Consumer({
-        urls: urls.filter((u) => u !== ''),
-        token: flags.token ?? (process.env.TRIBUTARY_TOKEN || undefined),
+        ...connectionFrom(flags),
         group: flags.group,
         topics,
         from: flags.from,
         autoCommit: flags.commit,
-        clientId: (flags.clientId ?? (await import('node:os')).hostname())
-          .replace(/[^A-Za-z0-9._-]/g, '-')
-          .slice(0, 100),
+        clientId: (flags.clientId ?? hostname()).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100),
         ...(flags.sessionTimeout !== undefined ? { sessionTimeoutMs: flags.sessionTimeout } : {}),
       });
       const stop = (): void => void consumer.close();

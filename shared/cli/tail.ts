@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { compileLineFilter } from '../../collector/query/line-filter.ts';
 import { errorFromBody } from '../client/collector-client.ts';
 import { UnavailableError } from '../errors.ts';
-import { DEFAULT_URL } from './connection.ts';
+import { connectionFrom } from './connection.ts';
 import { filterOptions, filterParams } from './query.ts';
 import { formatHit, type RecordOutput, useColour, type WireHit } from './record-format.ts';
 
@@ -24,8 +24,8 @@ export function command(): Command {
     new Command().description('follow new matching lines live').argument('<topic>', 'the topic to follow'),
   ).action(async (topic: string, flags: TailFlags) => {
     const params = filterParams(flags);
-    const base = (flags.url || process.env.TRIBUTARY_URL || DEFAULT_URL).split(',')[0]!.trim();
-    const token = flags.token ?? (process.env.TRIBUTARY_TOKEN || undefined);
+    const { urls, token } = connectionFrom(flags);
+    const base = urls[0]!;
     const stop = new AbortController();
     const onSignal = (): void => stop.abort();
     process.once('SIGINT', onSignal);
