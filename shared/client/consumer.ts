@@ -206,6 +206,13 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       (await this.client.groupOffsets(this.options.group)).map((c) => [key(c.topic, c.partition), c.offset]),
     );
     const readers: PartitionReader[] = [];
+    // One offsets lookup per topic and join, however many of its partitions need one.
+    const lookups = new Map<string, Promise<{ partition: PartitionId; offset: Offset }[]>>();
+    const offsetAt = async (topic: string, partition: PartitionId, at: 'earliest' | 'latest' | TimestampMs) => {
+      const lookup = lookups.get(topic) ?? this.client.offsets(topic, at);
+      lookups.set(topic, lookup);
+      return (await lookup).find((o) => o.partition === partition)?.offset ?? 0;
+    };
     for (const { topic, partition } of joined.assignment) {
       const k = key(topic, partition);
       const own = previous.has(k) ? this.handedOut.get(k) : undefined;
@@ -214,17 +221,15 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       const start =
         own !== undefined
           ? Math.max(own, committed.get(k) ?? 0)
-          : await this.startOffset(topic, partition, committed.get(k));
+          : await this.startOffset(k, committed.get(k), (at) => offsetAt(topic, partition, at));
       this.seen.add(k);
       this.handedOut.set(k, start);
       if (own === undefined) this.processed.set(k, start);
       readers.push({ topic, partition, fetchPosition: start, chunks: [], next: 0, drained: undefined });
     }
-    for (const k of [...this.handedOut.keys()]) {
-      if (!readers.some((r) => key(r.topic, r.partition) === k)) {
-        this.handedOut.delete(k);
-        this.processed.delete(k);
-      }
+    const assigned = new Set(readers.map((r) => key(r.topic, r.partition)));
+    for (const positions of [this.handedOut, this.processed, this.committed]) {
+      for (const k of [...positions.keys()]) if (!assigned.has(k)) positions.delete(k);
     }
     this.readers = readers;
     this.fetchAbort = new AbortController();
@@ -232,14 +237,17 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     this.startTimers(joined.heartbeat_interval_ms);
   }
 
-  private async startOffset(topic: string, partition: PartitionId, committed: Offset | undefined): Promise<Offset> {
+  /** Where a partition newly assigned to this consumer starts (StartPosition explains the rules). */
+  private async startOffset(
+    k: string,
+    committed: Offset | undefined,
+    offsetAt: (at: 'earliest' | 'latest' | TimestampMs) => Promise<Offset>,
+  ): Promise<Offset> {
     const from = this.options.from ?? 'latest';
-    const explicit = typeof from === 'object' && !this.seen.has(key(topic, partition));
+    const explicit = typeof from === 'object' && !this.seen.has(k);
     if (committed !== undefined && !explicit) return committed;
-    const at = typeof from === 'string' ? from : 'offset' in from ? undefined : from.timestamp;
-    if (at === undefined) return (from as { offset: Offset }).offset;
-    const offsets = await this.client.offsets(topic, at);
-    return offsets.find((o) => o.partition === partition)?.offset ?? 0;
+    if (typeof from === 'string') return await offsetAt(from);
+    return 'offset' in from ? from.offset : await offsetAt(from.timestamp);
   }
 
   private startTimers(heartbeatIntervalMs: number): void {
