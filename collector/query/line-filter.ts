@@ -37,7 +37,7 @@ export function compileLineFilter(spec: LineFilterSpec): LineFilter {
   const regex = spec.regex !== undefined ? compileRegex(spec.regex, flags, 'regex') : undefined;
   const highlight =
     regex ?? grepRegex ?? (spec.grep ? compileRegex(escapeRegex(spec.grep), '', 'grep text') : undefined);
-  const required = regex && spec.regex !== undefined ? requiredLiterals(spec.regex, flags) : undefined;
+  const required = spec.regex !== undefined ? requiredLiterals(spec.regex, flags) : undefined;
   let literals = required?.map((l) => Buffer.from(l));
   let tuned = false;
   const hasLiteral = (bytes: Buffer): boolean => literals === undefined || literals.some((l) => bytes.indexOf(l) >= 0);
@@ -80,7 +80,7 @@ function byteFrequencies(bytes: Buffer): Uint32Array {
  * bytes the query reads; the needle keeps at least MIN_LITERAL_LENGTH characters and, among equally rare starts,
  * the longest.
  */
-export function rarestNeedle(literal: string, frequencies: Uint32Array): string {
+function rarestNeedle(literal: string, frequencies: Uint32Array): string {
   let best = 0;
   for (let k = 1; k <= literal.length - MIN_LITERAL_LENGTH; k++) {
     if (frequencies[literal.charCodeAt(k)]! < frequencies[literal.charCodeAt(best)]!) best = k;
