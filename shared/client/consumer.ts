@@ -27,7 +27,12 @@ import {
   UnknownMemberError,
 } from '../errors.ts';
 import type { Offset, PartitionId, StoredRecord, TimestampMs } from '../record.ts';
-import { CollectorClient, type CollectorClientOptions, type WireTopicPartition } from './collector-client.ts';
+import {
+  CollectorClient,
+  type CollectorClientOptions,
+  type JoinGroupRequest,
+  type WireTopicPartition,
+} from './collector-client.ts';
 
 export interface ConsumedRecord extends StoredRecord {
   readonly topic: string;
@@ -169,10 +174,49 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     this.fetchAbort.abort();
     this.wake?.();
     if (this.memberId === undefined) return;
-    if (this.options.autoCommit !== false && !this.rebalanceNeeded) {
-      await this.commitPositions(this.processed).catch(() => {});
+    if (this.options.autoCommit !== false) await this.commitBeforeLeaving();
+    if (this.memberId !== undefined) await this.client.leaveGroup(this.options.group, this.memberId).catch(() => {});
+  }
+
+  /**
+   * The last commit. When the group moved on meanwhile (when a whole group is stopped at once, the first member to
+   * leave starts a new generation under the others), the commit is fenced: join again with this member id, which
+   * only refreshes the membership, and commit the partitions this member still owns in the current generation.
+   * What it cannot commit is read again by the partitions' next owners.
+   */
+  private async commitBeforeLeaving(): Promise<void> {
+    if (!this.rebalanceNeeded) {
+      try {
+        await this.commitPositions(this.processed);
+        return;
+      } catch (error) {
+        if (!(error instanceof StaleGenerationError || error instanceof RebalanceInProgressError)) return;
+      }
     }
-    await this.client.leaveGroup(this.options.group, this.memberId).catch(() => {});
+    const memberId = this.memberId;
+    if (memberId === undefined) return;
+    try {
+      const joined = await this.client.joinGroup(this.options.group, this.joinRequest());
+      if (joined.member_id !== memberId) {
+        // This member had already been removed: the join made a new one, which must not linger.
+        this.memberId = joined.member_id;
+        return;
+      }
+      this.generation = joined.generation_id;
+      const owned = new Set(joined.assignment.map((a) => key(a.topic, a.partition)));
+      await this.commitPositions(new Map([...this.processed].filter(([k]) => owned.has(k))));
+    } catch {
+      // at-least-once: the partitions' next owners start at the last accepted commit
+    }
+  }
+
+  private joinRequest(): JoinGroupRequest {
+    return {
+      topics: [...this.options.topics],
+      ...(this.memberId !== undefined ? { member_id: this.memberId } : {}),
+      ...(this.options.clientId !== undefined ? { client_id: this.options.clientId } : {}),
+      ...(this.options.sessionTimeoutMs !== undefined ? { session_timeout_ms: this.options.sessionTimeoutMs } : {}),
+    };
   }
 
   private markProcessed(): void {
@@ -188,12 +232,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     let joined: Awaited<ReturnType<CollectorClient['joinGroup']>> | undefined;
     for (let delay = RETRY_MIN_MS; joined === undefined; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       try {
-        joined = await this.client.joinGroup(this.options.group, {
-          topics: [...this.options.topics],
-          ...(this.memberId !== undefined ? { member_id: this.memberId } : {}),
-          ...(this.options.clientId !== undefined ? { client_id: this.options.clientId } : {}),
-          ...(this.options.sessionTimeoutMs !== undefined ? { session_timeout_ms: this.options.sessionTimeoutMs } : {}),
-        });
+        joined = await this.client.joinGroup(this.options.group, this.joinRequest());
       } catch (error) {
         if (!isRetryable(error) || this.closed) throw error;
         this.options.onError?.(error as Error);
@@ -202,6 +241,11 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     }
     this.memberId = joined.member_id;
     this.generation = joined.generation_id;
+    // Closed while joining: close() found no member to take out of the group, so leave here.
+    if (this.closed) {
+      await this.client.leaveGroup(this.options.group, joined.member_id).catch(() => {});
+      return;
+    }
     const committed = new Map(
       (await this.client.groupOffsets(this.options.group)).map((c) => [key(c.topic, c.partition), c.offset]),
     );
@@ -232,6 +276,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       for (const k of [...positions.keys()]) if (!assigned.has(k)) positions.delete(k);
     }
     this.readers = readers;
+    if (this.closed) return;
     this.fetchAbort = new AbortController();
     for (const reader of readers) void this.fetchLoop(reader, this.fetchAbort.signal);
     this.startTimers(joined.heartbeat_interval_ms);
