@@ -6,7 +6,7 @@
  * Discovery only says that a path appeared, changed or disappeared; it knows nothing about inodes or positions. A
  * rename-and-recreate may arrive as a plain `change` (or as nothing, when events are coalesced): the file server
  * compares identities itself on every poll, so discovery events are hints that wake it early, except `appeared`,
- * which is the only way a new path becomes known.
+ * which is how a new path becomes known (the file server also opens a new file at a path one of its readers had).
  */
 import path from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';

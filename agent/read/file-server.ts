@@ -9,6 +9,8 @@
  * Rules:
  * - Every reader is looked at on every poll (`pollIntervalMs`), whatever discovery said: notifications can be
  *   coalesced or missed, identity comparisons cannot.
+ * - A reader whose path names another file opens that file (once), whether or not discovery reported it: after a
+ *   quick rename and re-create, chokidar may say only "changed".
  * - A reader whose path no longer names its file is "detached": it is read to its end, then kept for `rotateWaitMs`
  *   (a writer that has not reopened yet may still append), then let go. Its unterminated last line is handed out
  *   as a line at that point, since it can never be completed.
@@ -226,11 +228,13 @@ export class FileServer {
         this.options.sink.restarted(state);
         return;
       case 'replaced':
-        if (state.detachedAt === undefined) {
-          state.detachedAt = now;
+        // The path now names a new file: read it as a file created after start. Also when an earlier look found
+        // the path empty (a rename rotation seen between its two steps): discovery may never report the new file
+        // as appeared, since chokidar folds a quick unlink and add into a change.
+        if (state.detachedAt === undefined || state.detachedBy === 'removed') {
+          state.detachedAt ??= now;
           state.detachedBy = 'replaced';
           this.options.sink.rotation('rename', state);
-          // The path now names a new file: read it as a file created after start.
           this.toOpen.set(reader.path, { sourceIndex: state.sourceIndex, initial: false });
         }
         return;

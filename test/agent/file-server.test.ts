@@ -1,0 +1,65 @@
+/**
+ * The file server against real files, without discovery: what it must find out by itself. A rename rotation
+ * looked at between its two steps (renamed away, not yet re-created) first shows the path as gone; the new file at
+ * the path may then be reported by chokidar only as a `change` (its atomic mode folds an unlink and an add within
+ * 100 ms into one change), never as an appearance.
+ */
+import { appendFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import { FileServer, type ServedFile } from '../../agent/read/file-server.ts';
+import type { RotationKind } from '../../agent/metrics.ts';
+import { tempDir, waitFor } from './support.ts';
+
+function startServer(): { server: FileServer; lines: string[]; rotations: RotationKind[] } {
+  const lines: string[] = [];
+  const rotations: RotationKind[] = [];
+  const server = new FileServer({
+    pollIntervalMs: 20,
+    rotateWaitMs: 2_000,
+    retryOpenMs: 1_000,
+    chunkBytes: 64 * 1024,
+    maxBytesPerTurn: 1024 * 1024,
+    maxLineBytesOf: () => 64 * 1024,
+    paused: () => false,
+    whenUnpaused: () => Promise.resolve(),
+    sink: {
+      startAt: () => ({ kind: 'beginning' }),
+      opened: () => {},
+      lines: () => (value) => lines.push(value.toString('utf8')),
+      read: () => {},
+      truncated: () => {},
+      restarted: () => {},
+      rotation: (kind: RotationKind, _file: ServedFile) => rotations.push(kind),
+      closed: () => {},
+      fileError: () => {},
+    },
+  });
+  server.start();
+  return { server, lines, rotations };
+}
+
+test('file server - a file re-created at a path it had seen empty is opened, without an appearance from discovery', async (t) => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'app.log');
+  await writeFile(file, 'before 1\nbefore 2\n');
+  const { server, lines, rotations } = startServer();
+  t.teardown(async () => {
+    await server.stop();
+    await server.close();
+  });
+  server.appeared(file, 0);
+  server.endInitialScan();
+  await waitFor('the first lines', () => lines.length === 2, 10_000, 20);
+
+  // Step one of a rename rotation, and a few polls that see the path empty.
+  await rename(file, `${file}.1`);
+  await new Promise((r) => setTimeout(r, 200));
+  // Step two: the new file. Discovery says only "changed", as chokidar does for a quick unlink + add.
+  await writeFile(file, 'after 1\n');
+  server.changed();
+  await appendFile(file, 'after 2\n');
+  await waitFor('the lines of the re-created file', () => lines.length === 4, 10_000, 20);
+  t.deepEqual(lines, ['before 1', 'before 2', 'after 1', 'after 2']);
+  t.deepEqual(rotations, ['rename']);
+});
