@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { durationSchema, loadConfig, sizeSchema, validateConfig } from '../shared/config-file.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
+import { type NatsConnectionSettings, readNatsFiles } from '../shared/nats-connection.ts';
 import type { FlushPolicy, TopicConfig } from './storage/log-store.ts';
 
 export const ENV_PREFIX = 'TRIBUTARY_COLLECTOR_';
@@ -170,12 +171,11 @@ export interface CollectorOptions {
   readonly nats?: NatsOptions | undefined;
 }
 
-/** Where the collector reaches NATS (JetStream backend, ingest, forwarding). Paths resolved. */
+/** Where the collector reaches NATS (JetStream backend, ingest, forwarding). Files read at load. */
 export interface NatsOptions {
   readonly servers: readonly string[];
-  readonly token: string | undefined;
-  readonly credentialsFile: string | undefined;
-  readonly tls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
+  /** Servers and authentication, credential and TLS files already read (shared/nats-connection.ts). */
+  readonly connection: NatsConnectionSettings;
   readonly ingest: boolean;
   readonly forward: boolean;
 }
@@ -254,21 +254,31 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
     nats: usesNats
       ? Object.freeze({
           servers: Object.freeze([...c.nats.servers]),
-          token: c.nats.token,
-          credentialsFile: c.nats.credentials_file === undefined ? undefined : resolve(c.nats.credentials_file),
-          tls:
-            c.nats.tls === undefined
-              ? undefined
-              : Object.freeze({
-                  ...(c.nats.tls.ca_file ? { caFile: resolve(c.nats.tls.ca_file) } : {}),
-                  ...(c.nats.tls.cert_file ? { certFile: resolve(c.nats.tls.cert_file) } : {}),
-                  ...(c.nats.tls.key_file ? { keyFile: resolve(c.nats.tls.key_file) } : {}),
-                }),
+          connection: natsConnectionFrom(c.nats, resolve),
           ingest: c.nats.ingest,
           forward: c.nats.forward,
         })
       : undefined,
   });
+}
+
+/** The `nats.*` keys as connection settings; credential and TLS files are read here, at load (errors name the key). */
+function natsConnectionFrom(n: CollectorConfigFile['nats'], resolve: (p: string) => string): NatsConnectionSettings {
+  const files = readNatsFiles(
+    {
+      credentialsFile: n.credentials_file === undefined ? undefined : resolve(n.credentials_file),
+      tls:
+        n.tls === undefined
+          ? undefined
+          : {
+              ...(n.tls.ca_file ? { caFile: resolve(n.tls.ca_file) } : {}),
+              ...(n.tls.cert_file ? { certFile: resolve(n.tls.cert_file) } : {}),
+              ...(n.tls.key_file ? { keyFile: resolve(n.tls.key_file) } : {}),
+            },
+    },
+    'nats',
+  );
+  return Object.freeze({ servers: Object.freeze([...n.servers]), token: n.token, ...files });
 }
 
 export interface LoadCollectorConfigOptions {

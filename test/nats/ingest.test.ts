@@ -19,7 +19,7 @@ maybe(
     const server = await startNatsServer();
     t.teardown(() => server.stop());
     const { options } = parseCollectorConfig({ tokens: [{ name: 'agents', token: TOKEN, role: 'produce' }] });
-    const store = await JetStreamLogStore.open({ servers: server.servers });
+    const store = await JetStreamLogStore.open({ connection: { servers: server.servers } });
     const nc = await connect({ servers: server.servers });
     const ingest = new NatsIngest({
       connection: nc,

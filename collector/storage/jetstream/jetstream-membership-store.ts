@@ -11,10 +11,9 @@ import type { KvEntry } from 'nats';
 import { UnavailableError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
 import type { GroupMembership, MembershipChange, MembershipStore } from '../log-store.ts';
-import { decodeName, encodeName } from './jetstream-log-store.ts';
+import { decodeName, encodeName, GROUPS_BUCKET } from './names.ts';
 import { type KvBucketOptions, KvBucketStore } from './kv-entries.ts';
 
-export const GROUPS_BUCKET = 'tributary_groups';
 /**
  * A conflict means another writer succeeded in between, so of N writers racing on one group the last one loses at
  * most N - 1 rounds: the bound allows dozens of concurrent joins (a rolling restart of a consumer fleet).

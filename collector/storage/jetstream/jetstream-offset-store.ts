@@ -6,10 +6,9 @@
  */
 import { assertValidName } from '../../../shared/names.ts';
 import type { CommitRequest, CommittedOffset, OffsetStore } from '../log-store.ts';
-import { decodeName, encodeName } from './jetstream-log-store.ts';
+import { decodeName, encodeName, OFFSETS_BUCKET } from './names.ts';
 import { type KvBucketOptions, KvBucketStore } from './kv-entries.ts';
 
-export const OFFSETS_BUCKET = 'tributary_offsets';
 /** Another collector committing the same key at the same moment; a few rounds settle it. */
 const MAX_ATTEMPTS = 10;
 
