@@ -14,7 +14,7 @@ import type { RouteModule } from './http/context.ts';
 import { CollectorMetrics } from './metrics.ts';
 import { composeEvents, startNatsBridge } from './nats/bridge.ts';
 import type { BackendSummary, LogStore, StorageEvents } from './storage/log-store.ts';
-import { openLogStore } from './storage/open-store.ts';
+import { openLogStore, reconcileBodyLimit } from './storage/open-store.ts';
 
 export interface StartCollectorOptions {
   readonly logger?: Logger;
@@ -55,10 +55,11 @@ function storageLogFields(backend: BackendSummary): Record<string, unknown> {
 }
 
 export async function startCollector(
-  options: CollectorOptions,
+  configured: CollectorOptions,
   start: StartCollectorOptions = {},
 ): Promise<CollectorHandle> {
   const logger = start.logger ?? silentLogger();
+  let options = configured;
   if (options.tokens.length === 0 && !isLoopback(options.listen.host) && !options.allowUnauthenticated) {
     throw new ConfigError(
       `refusing to listen on ${options.listen.host} without authentication: configure tokens, ` +
@@ -79,6 +80,14 @@ export async function startCollector(
     throw error;
   }
   const backend = store.backendSummary();
+  try {
+    // The body limit and NATS's max_payload: one rule (collector/storage/open-store.ts, reconcileBodyLimit).
+    options = { ...options, limits: reconcileBodyLimit(options.limits, backend, logger) };
+  } catch (error) {
+    await bridge.close();
+    await store.close().catch(() => {});
+    throw error;
+  }
   metrics.attachStore(store, start.openStore || backend.kind !== 'file' ? undefined : backend.dataDir);
   bridge.attach(store);
 

@@ -53,7 +53,8 @@ const Schema = z.strictObject({
     .prefault({}),
   limits: z
     .strictObject({
-      max_body_bytes: sizeSchema(1024, 1024 ** 3).default(16 * 1024 * 1024),
+      /** Unset: DEFAULT_MAX_BODY_BYTES, lowered to the NATS servers' max_payload on JetStream (storage/body-limit.ts). */
+      max_body_bytes: sizeSchema(1024, 1024 ** 3).optional(),
       max_decompressed_bytes: sizeSchema(1024, 4 * 1024 ** 3).default(64 * 1024 * 1024),
       max_records_per_request: z.number().int().min(1).default(500_000),
       max_line_bytes: sizeSchema(16, 64 * 1024 * 1024).default(1024 * 1024),
@@ -140,8 +141,12 @@ export interface TokenEntry {
   readonly role: Role;
 }
 
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
 export interface CollectorLimits {
   readonly maxBodyBytes: number;
+  /** Whether limits.max_body_bytes was set (else the default above): the JetStream backend may lower a default. */
+  readonly maxBodyBytesSet?: boolean;
   readonly maxDecompressedBytes: number;
   readonly maxRecordsPerRequest: number;
   readonly maxLineBytes: number;
@@ -228,7 +233,8 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
         ? Object.freeze({ certFile: resolve(c.tls.cert_file), keyFile: resolve(c.tls.key_file) })
         : undefined,
     limits: Object.freeze({
-      maxBodyBytes: c.limits.max_body_bytes,
+      maxBodyBytes: c.limits.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES,
+      maxBodyBytesSet: c.limits.max_body_bytes !== undefined,
       maxDecompressedBytes: c.limits.max_decompressed_bytes,
       maxRecordsPerRequest: c.limits.max_records_per_request,
       maxLineBytes: c.limits.max_line_bytes,
@@ -322,10 +328,26 @@ export function parseCollectorConfig(
 export function printableConfig(file: CollectorConfigFile): string {
   const masked = {
     ...file,
+    limits: { ...file.limits, max_body_bytes: file.limits.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES },
     tokens: file.tokens.map((t) => ({ ...t, token: maskToken(t.token) })),
     nats: { ...file.nats, ...(file.nats.token === undefined ? {} : { token: maskToken(file.nats.token) }) },
   };
-  return toYaml(masked);
+  return backendView(masked);
+}
+
+/**
+ * --print-config shows what the configured backend uses: on JetStream there is no data directory and no segments
+ * or flush policy (streams on the NATS servers keep the data), so those keys are left out and a comment says so.
+ */
+function backendView(config: CollectorConfigFile): string {
+  if (config.storage.backend !== 'jetstream') return toYaml(config);
+  const { data_dir: _dataDir, ...rest } = config;
+  const { segment_bytes, segment_age, flush, flush_interval, flush_interval_bytes, ...topics } = config.topics;
+  return (
+    '# storage.backend jetstream: data on the NATS servers (nats.servers), one stream per partition with\n' +
+    `# storage.replicas copies; data_dir and topics.segment_*/flush* do not apply and are not shown.\n` +
+    toYaml({ ...rest, topics })
+  );
 }
 
 export function maskToken(token: string): string {

@@ -101,17 +101,25 @@ export function natsConnectionOptions(settings: NatsConnectionSettings, client: 
  * (its `reconnecting` attempts are not logged: the disconnect already said it).
  */
 export function watchNatsStatus(connection: NatsConnection, logger: Logger, what: string): void {
-  logger.info({ nats: connection.getServer(), connection: what }, 'connected to NATS');
+  logger.info({ nats: asUrl(connection.getServer()), connection: what }, 'connected to NATS');
   void (async () => {
     for await (const status of connection.status()) {
-      const server = typeof status.data === 'string' ? status.data : connection.getServer();
+      const server = asUrl(typeof status.data === 'string' ? status.data : connection.getServer());
       if (status.type === 'disconnect') {
         logger.warn({ nats: server, connection: what }, 'disconnected from NATS; reconnecting to the other servers');
       } else if (status.type === 'reconnect') {
         logger.info({ nats: server, connection: what }, 'reconnected to NATS');
       } else if (status.type === 'error') {
-        logger.warn({ nats: connection.getServer(), connection: what, err: status.data }, 'NATS connection error');
+        logger.warn(
+          { nats: asUrl(connection.getServer()), connection: what, err: status.data },
+          'NATS connection error',
+        );
       }
     }
   })().catch(() => undefined);
+}
+
+/** nats.js names servers `host:port`; logs use the URL form of `nats.servers`. */
+function asUrl(server: string): string {
+  return /^[a-z]+:\/\//i.test(server) ? server : `nats://${server}`;
 }

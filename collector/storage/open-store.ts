@@ -6,8 +6,8 @@
  */
 import { ConfigError, TributaryError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
-import type { CollectorOptions } from '../config.ts';
-import type { LogStore, StorageEvents } from './log-store.ts';
+import type { CollectorLimits, CollectorOptions } from '../config.ts';
+import type { BackendSummary, LogStore, StorageEvents } from './log-store.ts';
 
 export async function openLogStore(
   options: CollectorOptions,
@@ -44,4 +44,29 @@ export async function openLogStore(
       { cause: error },
     );
   }
+}
+
+/**
+ * The one rule between NATS's message size and the collector's body limit: on the JetStream backend a produce to a
+ * partition is stored as one NATS message, so the servers' `max_payload` caps what a request may carry. The
+ * effective `limits.max_body_bytes` is therefore the smaller of the two. Left unset, the default is lowered to
+ * `max_payload` (and the startup log says so); set above it, the collector refuses to start, naming both. (A
+ * compressed request that inflates beyond `max_payload` is refused with 413 by the append, naming both as well.)
+ * Returns the limits to serve with.
+ */
+export function reconcileBodyLimit(limits: CollectorLimits, backend: BackendSummary, logger: Logger): CollectorLimits {
+  if (backend.kind !== 'jetstream' || limits.maxBodyBytes <= backend.maxPayload) return limits;
+  if (limits.maxBodyBytesSet) {
+    throw new ConfigError(
+      `limits.max_body_bytes (${limits.maxBodyBytes} bytes) is above the NATS servers' max_payload ` +
+        `(${backend.maxPayload} bytes): on storage.backend jetstream one produce is one NATS message, so such a ` +
+        'request could be accepted and then not stored. Lower limits.max_body_bytes to at most max_payload, or raise ' +
+        "max_payload in the servers' config (deploy/nats/ uses 8MB)",
+    );
+  }
+  logger.info(
+    { maxBodyBytes: backend.maxPayload, default: limits.maxBodyBytes, maxPayload: backend.maxPayload },
+    "limits.max_body_bytes is unset: using the NATS servers' max_payload as the body limit (one produce is one message)",
+  );
+  return Object.freeze({ ...limits, maxBodyBytes: backend.maxPayload });
 }

@@ -28,14 +28,14 @@ export class JetStreamMembershipStore extends KvBucketStore implements Membershi
 
   async get(group: string): Promise<GroupMembership | undefined> {
     assertValidName('group', group);
-    return membershipOf(await this.kv.get(encodeName(group)));
+    return membershipOf(await this.naming(this.kv.get(encodeName(group))));
   }
 
   async update<T>(group: string, change: (current: GroupMembership | undefined) => MembershipChange<T>): Promise<T> {
     assertValidName('group', group);
     const key = encodeName(group);
     for (let attempt = 1; ; attempt++) {
-      const entry = await this.kv.get(key);
+      const entry = await this.naming(this.kv.get(key));
       const current = membershipOf(entry);
       const { next, result } = change(current);
       if (next === 'unchanged' || (next === undefined && current === undefined)) return result;

@@ -31,7 +31,7 @@ export class JetStreamOffsetStore extends KvBucketStore implements OffsetStore {
       const key = `${encodeName(group)}.${encodeName(c.topic)}.${c.partition}`;
       const value = JSON.stringify({ offset: c.offset, metadata: c.metadata ?? '', commitTimestamp: Date.now() });
       for (let attempt = 1; ; attempt++) {
-        const current = await this.kv.get(key);
+        const current = await this.naming(this.kv.get(key));
         try {
           if (current === null) await this.kv.create(key, value);
           else await this.kv.update(key, value, current.revision);
