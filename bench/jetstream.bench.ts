@@ -97,7 +97,7 @@ export async function run(opts: { quick: boolean; mib?: number }): Promise<Bench
 
   const single = await startNatsServer();
   try {
-    const store = await JetStreamLogStore.open({ servers: single.servers, replicas: 1 });
+    const store = await JetStreamLogStore.open({ connection: { servers: single.servers }, replicas: 1 });
     try {
       results.push({ name: 'jetstream backend, 1 node, replicas 1', ...(await produce([store], mib)) });
     } finally {
@@ -110,7 +110,7 @@ export async function run(opts: { quick: boolean; mib?: number }): Promise<Bench
   const cluster = await startNatsCluster(3);
   try {
     const open = (name: string) =>
-      JetStreamLogStore.open({ servers: cluster.servers, replicas: 3, timeoutMs: 20_000, name });
+      JetStreamLogStore.open({ connection: { servers: cluster.servers }, replicas: 3, timeoutMs: 20_000, name });
     const store = await open('bench-a');
     try {
       results.push({ name: 'jetstream backend, 3-node cluster, replicas 3', ...(await produce([store], mib)) });

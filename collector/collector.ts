@@ -6,16 +6,17 @@
  * requests in flight (produces are answered once their appends are durable), then the store flushes and closes.
  * Past `shutdown_timeout`, remaining connections are cut; the store is still closed cleanly.
  */
-import { ConfigError, TributaryError } from '../shared/errors.ts';
+import { ConfigError } from '../shared/errors.ts';
 import { type Logger, silentLogger } from '../shared/logger.ts';
 import type { CollectorOptions } from './config.ts';
 import { createHttpServer } from './http/server.ts';
 import type { RouteModule } from './http/context.ts';
 import { CollectorMetrics } from './metrics.ts';
-import { composeEvents, openJetStreamStore, startNatsBridge } from './nats/bridge.ts';
+import { composeEvents, startNatsBridge } from './nats/bridge.ts';
 import { ProducePath } from './produce/produce.ts';
 import { TopicAccess } from './produce/topic-access.ts';
-import type { LogStore, StorageEvents } from './storage/log-store.ts';
+import type { BackendSummary, LogStore, StorageEvents } from './storage/log-store.ts';
+import { openLogStore, reconcileBodyLimit } from './storage/open-store.ts';
 
 export interface StartCollectorOptions {
   readonly logger?: Logger;
@@ -39,11 +40,28 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+/** The startup log's view of the backend: what it really has (no data directory on JetStream). */
+function storageLogFields(backend: BackendSummary): Record<string, unknown> {
+  if (backend.kind === 'file') return { backend: 'file', dataDir: backend.dataDir };
+  return {
+    backend: 'jetstream',
+    servers: backend.servers,
+    connectedTo: backend.connectedTo,
+    cluster: backend.cluster ?? '(single server)',
+    clusterSize: backend.clusterSize,
+    replicas: backend.replicas,
+    storageType: backend.storage,
+    maxPayload: backend.maxPayload,
+    buckets: backend.buckets,
+  };
+}
+
 export async function startCollector(
-  options: CollectorOptions,
+  configured: CollectorOptions,
   start: StartCollectorOptions = {},
 ): Promise<CollectorHandle> {
   const logger = start.logger ?? silentLogger();
+  let options = configured;
   if (options.tokens.length === 0 && !isLoopback(options.listen.host) && !options.allowUnauthenticated) {
     throw new ConfigError(
       `refusing to listen on ${options.listen.host} without authentication: configure tokens, ` +
@@ -53,31 +71,26 @@ export async function startCollector(
 
   const metrics = new CollectorMetrics();
   // NATS (ingest, forwarding, JetStream backend): collector/nats/bridge.ts; a no-op unless configured.
-  const bridge = await startNatsBridge(options);
+  const bridge = await startNatsBridge(options, logger);
   const events = composeEvents(metrics.storageEvents(), bridge.events);
   let store: LogStore;
   try {
-    store = start.openStore
-      ? await start.openStore(events)
-      : options.storage?.backend === 'jetstream'
-        ? await openJetStreamStore(options, events)
-        : await (await import('./storage/file/index.ts')).FileLogStore.open({
-            dataDir: options.dataDir,
-            defaults: options.topicDefaults,
-            events,
-            retentionCheckIntervalMs: options.retentionCheckIntervalMs,
-          });
+    // collector/storage/open-store.ts: the backend of storage.backend; its errors say which backend and where.
+    store = start.openStore ? await start.openStore(events) : await openLogStore(options, events, logger);
   } catch (error) {
     await bridge.close();
-    if (error instanceof TributaryError) throw error;
-    // EACCES, ENOTDIR, EROFS…: say which directory and what to do.
-    throw new ConfigError(
-      `cannot open the data directory ${options.dataDir}: ${(error as Error).message} ` +
-        '(check that it exists or can be created, and that this user may write to it)',
-      { cause: error },
-    );
+    throw error;
   }
-  metrics.attachStore(store, start.openStore || options.storage?.backend === 'jetstream' ? undefined : options.dataDir);
+  const backend = store.backendSummary();
+  try {
+    // The body limit and NATS's max_payload: one rule (collector/storage/open-store.ts, reconcileBodyLimit).
+    options = { ...options, limits: reconcileBodyLimit(options.limits, backend, logger) };
+  } catch (error) {
+    await bridge.close();
+    await store.close().catch(() => {});
+    throw error;
+  }
+  metrics.attachStore(store, start.openStore || backend.kind !== 'file' ? undefined : backend.dataDir);
   // One produce path for every front end (HTTP, NATS ingest, …): collector/produce.
   const topics = new TopicAccess({ store, collector: options });
   const produce = new ProducePath({ store, topics, metrics, limits: options.limits });
@@ -112,7 +125,7 @@ export async function startCollector(
   const url = `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   lifecycle.ready = true;
   logger.info(
-    { address: url, dataDir: options.dataDir, auth: options.tokens.length > 0 ? 'tokens' : 'off' },
+    { address: url, storage: storageLogFields(backend), auth: options.tokens.length > 0 ? 'tokens' : 'off' },
     'collector listening',
   );
 

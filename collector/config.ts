@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { durationSchema, loadConfig, sizeSchema, validateConfig } from '../shared/config-file.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
+import { type NatsConnectionSettings, readNatsFiles } from '../shared/nats-connection.ts';
 import type { FlushPolicy, TopicConfig } from './storage/log-store.ts';
 
 export const ENV_PREFIX = 'TRIBUTARY_COLLECTOR_';
@@ -52,7 +53,8 @@ const Schema = z.strictObject({
     .prefault({}),
   limits: z
     .strictObject({
-      max_body_bytes: sizeSchema(1024, 1024 ** 3).default(16 * 1024 * 1024),
+      /** Unset: DEFAULT_MAX_BODY_BYTES, lowered to the NATS servers' max_payload on JetStream (storage/body-limit.ts). */
+      max_body_bytes: sizeSchema(1024, 1024 ** 3).optional(),
       max_decompressed_bytes: sizeSchema(1024, 4 * 1024 ** 3).default(64 * 1024 * 1024),
       max_records_per_request: z.number().int().min(1).default(500_000),
       max_line_bytes: sizeSchema(16, 64 * 1024 * 1024).default(1024 * 1024),
@@ -139,8 +141,12 @@ export interface TokenEntry {
   readonly role: Role;
 }
 
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
 export interface CollectorLimits {
   readonly maxBodyBytes: number;
+  /** Whether limits.max_body_bytes was set (else the default above): the JetStream backend may lower a default. */
+  readonly maxBodyBytesSet?: boolean;
   readonly maxDecompressedBytes: number;
   readonly maxRecordsPerRequest: number;
   readonly maxLineBytes: number;
@@ -170,12 +176,11 @@ export interface CollectorOptions {
   readonly nats?: NatsOptions | undefined;
 }
 
-/** Where the collector reaches NATS (JetStream backend, ingest, forwarding). Paths resolved. */
+/** Where the collector reaches NATS (JetStream backend, ingest, forwarding). Files read at load. */
 export interface NatsOptions {
   readonly servers: readonly string[];
-  readonly token: string | undefined;
-  readonly credentialsFile: string | undefined;
-  readonly tls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
+  /** Servers and authentication, credential and TLS files already read (shared/nats-connection.ts). */
+  readonly connection: NatsConnectionSettings;
   readonly ingest: boolean;
   readonly forward: boolean;
 }
@@ -228,7 +233,8 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
         ? Object.freeze({ certFile: resolve(c.tls.cert_file), keyFile: resolve(c.tls.key_file) })
         : undefined,
     limits: Object.freeze({
-      maxBodyBytes: c.limits.max_body_bytes,
+      maxBodyBytes: c.limits.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES,
+      maxBodyBytesSet: c.limits.max_body_bytes !== undefined,
       maxDecompressedBytes: c.limits.max_decompressed_bytes,
       maxRecordsPerRequest: c.limits.max_records_per_request,
       maxLineBytes: c.limits.max_line_bytes,
@@ -254,21 +260,31 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
     nats: usesNats
       ? Object.freeze({
           servers: Object.freeze([...c.nats.servers]),
-          token: c.nats.token,
-          credentialsFile: c.nats.credentials_file === undefined ? undefined : resolve(c.nats.credentials_file),
-          tls:
-            c.nats.tls === undefined
-              ? undefined
-              : Object.freeze({
-                  ...(c.nats.tls.ca_file ? { caFile: resolve(c.nats.tls.ca_file) } : {}),
-                  ...(c.nats.tls.cert_file ? { certFile: resolve(c.nats.tls.cert_file) } : {}),
-                  ...(c.nats.tls.key_file ? { keyFile: resolve(c.nats.tls.key_file) } : {}),
-                }),
+          connection: natsConnectionFrom(c.nats, resolve),
           ingest: c.nats.ingest,
           forward: c.nats.forward,
         })
       : undefined,
   });
+}
+
+/** The `nats.*` keys as connection settings; credential and TLS files are read here, at load (errors name the key). */
+function natsConnectionFrom(n: CollectorConfigFile['nats'], resolve: (p: string) => string): NatsConnectionSettings {
+  const files = readNatsFiles(
+    {
+      credentialsFile: n.credentials_file === undefined ? undefined : resolve(n.credentials_file),
+      tls:
+        n.tls === undefined
+          ? undefined
+          : {
+              ...(n.tls.ca_file ? { caFile: resolve(n.tls.ca_file) } : {}),
+              ...(n.tls.cert_file ? { certFile: resolve(n.tls.cert_file) } : {}),
+              ...(n.tls.key_file ? { keyFile: resolve(n.tls.key_file) } : {}),
+            },
+    },
+    'nats',
+  );
+  return Object.freeze({ servers: Object.freeze([...n.servers]), token: n.token, ...files });
 }
 
 export interface LoadCollectorConfigOptions {
@@ -312,10 +328,26 @@ export function parseCollectorConfig(
 export function printableConfig(file: CollectorConfigFile): string {
   const masked = {
     ...file,
+    limits: { ...file.limits, max_body_bytes: file.limits.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES },
     tokens: file.tokens.map((t) => ({ ...t, token: maskToken(t.token) })),
     nats: { ...file.nats, ...(file.nats.token === undefined ? {} : { token: maskToken(file.nats.token) }) },
   };
-  return toYaml(masked);
+  return backendView(masked);
+}
+
+/**
+ * --print-config shows what the configured backend uses: on JetStream there is no data directory and no segments
+ * or flush policy (streams on the NATS servers keep the data), so those keys are left out and a comment says so.
+ */
+function backendView(config: CollectorConfigFile): string {
+  if (config.storage.backend !== 'jetstream') return toYaml(config);
+  const { data_dir: _dataDir, ...rest } = config;
+  const { segment_bytes, segment_age, flush, flush_interval, flush_interval_bytes, ...topics } = config.topics;
+  return (
+    '# storage.backend jetstream: data on the NATS servers (nats.servers), one stream per partition with\n' +
+    `# storage.replicas copies; data_dir and topics.segment_*/flush* do not apply and are not shown.\n` +
+    toYaml({ ...rest, topics })
+  );
 }
 
 export function maskToken(token: string): string {

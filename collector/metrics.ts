@@ -215,7 +215,7 @@ export class CollectorMetrics {
   private registerStoreGauges(registers: client.Registry[]): void {
     // Reads every topic once per scrape and fills the four partition gauges from that one snapshot.
     const metrics = this;
-    const partitionGauge = (name: string, help: string, pick: (p: PartitionSnapshot) => number) =>
+    const partitionGauge = (name: string, help: string, pick: (p: PartitionSnapshot) => number | undefined) =>
       new client.Gauge({
         name,
         help,
@@ -224,7 +224,9 @@ export class CollectorMetrics {
         async collect() {
           this.reset();
           for (const p of await metrics.partitionSnapshot()) {
-            this.set({ topic: p.topic, partition: String(p.partition) }, pick(p));
+            const value = pick(p);
+            // undefined: the backend has no such thing (segments on JetStream)
+            if (value !== undefined) this.set({ topic: p.topic, partition: String(p.partition) }, value);
           }
         },
       });
@@ -353,7 +355,7 @@ interface PartitionSnapshot {
   readonly startOffset: number;
   readonly endOffset: number;
   readonly sizeBytes: number;
-  readonly segmentCount: number;
+  readonly segmentCount?: number | undefined;
 }
 
 interface GroupSnapshot {

@@ -6,9 +6,8 @@
  * disk); other 4xx reject (413 tooLarge). No responders, a timeout or a lost connection: retry (the nats client
  * reconnects to the other servers of the list by itself).
  */
-import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, headers, type NatsConnection } from 'nats';
-import { ConfigError } from '../../shared/errors.ts';
+import { connect, headers, type NatsConnection } from 'nats';
+import { natsConnectionOptions, readNatsFiles } from '../../shared/nats-connection.ts';
 import type { SendOutcome, Transport } from './transport.ts';
 
 export interface NatsTransportOptions {
@@ -22,7 +21,8 @@ export interface NatsTransportOptions {
   readonly pass?: string | undefined;
   /** Contents of a .creds file. */
   readonly credentials?: string | undefined;
-  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
+  /** TLS material (PEM contents), read when the configuration was loaded. */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string } | undefined;
   readonly timeoutMs: number;
   readonly subjectPrefix?: string;
 }
@@ -43,17 +43,19 @@ export class NatsTransport implements Transport {
   private connect(): Promise<NatsConnection> {
     if (this.connection === undefined) {
       const o = this.options;
-      this.connection = connect({
-        servers: [...o.servers],
-        name: 'tributary-agent',
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 500,
-        waitOnFirstConnect: true,
-        ...(o.natsToken ? { token: o.natsToken } : {}),
-        ...(o.user ? { user: o.user, pass: o.pass ?? '' } : {}),
-        ...(o.credentials ? { authenticator: credsAuthenticator(new TextEncoder().encode(o.credentials)) } : {}),
-        ...(o.tls ? { tls: { ...o.tls } } : {}),
-      });
+      this.connection = connect(
+        natsConnectionOptions(
+          {
+            servers: o.servers,
+            token: o.natsToken,
+            user: o.user,
+            pass: o.pass,
+            credentials: o.credentials,
+            tls: o.tls,
+          },
+          { name: 'tributary-agent', reconnectTimeWait: 500, waitOnFirstConnect: true },
+        ),
+      );
       this.connection.catch(() => {
         this.connection = undefined;
       });
@@ -67,6 +69,15 @@ export class NatsTransport implements Transport {
       nc = await this.connect();
     } catch (error) {
       return { kind: 'retry', reason: `NATS unreachable: ${(error as Error).message}` };
+    }
+    // A message above the servers' max_payload can never be published: the shipper splits the request (413).
+    const maxPayload = nc.info?.max_payload;
+    if (maxPayload !== undefined && body.length > maxPayload) {
+      return {
+        kind: 'reject',
+        reason: `a request of ${body.length} bytes is above the NATS servers' max_payload of ${maxPayload} bytes`,
+        tooLarge: true,
+      };
     }
     const h = headers();
     if (this.options.token) h.set('Authorization', `Bearer ${this.options.token}`);
@@ -103,7 +114,7 @@ export function isNatsUrl(url: string): boolean {
   return /^(nats|tls):\/\//i.test(url);
 }
 
-/** The transport for `collector.urls: [nats://…]` with the `collector.nats` settings (credentials read here). */
+/** The transport for `collector.urls: [nats://…]` with the `collector.nats` settings (credential and TLS files read here). */
 export function natsTransportFor(collector: {
   readonly urls: readonly string[];
   readonly token: string | undefined;
@@ -117,24 +128,15 @@ export function natsTransportFor(collector: {
   };
 }): NatsTransport {
   const n = collector.nats;
-  let credentials: string | undefined;
-  if (n?.credentialsFile !== undefined) {
-    try {
-      credentials = readFileSync(n.credentialsFile, 'utf8');
-    } catch (error) {
-      throw new ConfigError(
-        `collector.nats.credentials_file: cannot read ${n.credentialsFile}: ${(error as Error).message}`,
-      );
-    }
-  }
+  // Read now, as the agent starts: a missing file is a config error naming its key, not a failure at reconnect.
+  const files = n === undefined ? {} : readNatsFiles(n, 'collector.nats');
   return new NatsTransport({
     servers: collector.urls,
     token: collector.token,
     natsToken: n?.token,
     user: n?.user,
     pass: n?.password,
-    credentials,
-    tls: n?.tls,
+    ...files,
     timeoutMs: collector.timeoutMs,
   });
 }

@@ -40,14 +40,51 @@ export interface PartitionInfo {
   /** The offset the next appended record will get (Kafka's log end offset / high watermark). */
   readonly endOffset: Offset;
   readonly sizeBytes: number;
-  readonly segmentCount: number;
+  /** File backend only: the partition's segment files. */
+  readonly segmentCount?: number;
+  /** JetStream backend only: the partition's stream and where its copies are. */
+  readonly stream?: StreamPlacement;
 }
+
+/** A partition's JetStream stream as its leader reports it. */
+export interface StreamPlacement {
+  readonly name: string;
+  /** Copies configured (num_replicas). */
+  readonly replicas: number;
+  /** The server leading the stream now; undefined while it has none (an election). */
+  readonly leader: string | undefined;
+  /** The other copies: server name, whether caught up, and how many operations behind. */
+  readonly followers: readonly { readonly server: string; readonly current: boolean; readonly lag: number }[];
+  /** JetStream storage type of the stream. */
+  readonly storage: 'file' | 'memory';
+}
+
+export type StorageBackendKind = 'file' | 'jetstream';
 
 export interface TopicInfo {
   readonly name: string;
+  /** Which backend holds it: the file backend uses every config key; JetStream ignores segments and flush. */
+  readonly backend: StorageBackendKind;
   readonly config: TopicConfig;
   readonly partitions: readonly PartitionInfo[];
 }
+
+/** What a backend is, as the startup log and the health of an operator's checks need it. */
+export type BackendSummary =
+  | { readonly kind: 'file'; readonly dataDir: string }
+  | {
+      readonly kind: 'jetstream';
+      readonly servers: readonly string[];
+      /** The server this collector is connected to now. */
+      readonly connectedTo: string;
+      /** Undefined: a single server, no cluster. */
+      readonly cluster: string | undefined;
+      readonly clusterSize: number;
+      readonly replicas: number;
+      readonly storage: 'file';
+      readonly maxPayload: number;
+      readonly buckets: readonly string[];
+    };
 
 export interface AppendResult {
   readonly baseOffset: Offset;
@@ -175,6 +212,8 @@ export interface RetentionResult {
 }
 
 export interface LogStore {
+  /** Which backend this is and where it keeps its data. */
+  backendSummary(): BackendSummary;
   /** Creates a topic; unspecified config keys take the store's defaults. Throws TopicExistsError. */
   createTopic(name: string, config?: Partial<TopicConfig>): Promise<TopicInfo>;
   /** Deletes a topic and all its data. Throws TopicNotFoundError. */

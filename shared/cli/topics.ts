@@ -1,6 +1,6 @@
 /** `tributary topics list|create|describe|delete` against a running collector. */
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
-import type { CreateTopicRequest, WireTopic } from '../client/collector-client.ts';
+import type { CreateTopicRequest, WirePartitionInfo, WireTopic } from '../client/collector-client.ts';
 import { parseDurationMs, parseSizeBytes } from '../config-file.ts';
 import {
   type ConnectionFlags,
@@ -104,22 +104,45 @@ export function command(): Command {
     if (flags.output === 'json') return printJson(t);
     const c = t.config;
     const { records, bytes } = totals(t);
-    process.stdout.write(
-      `topic ${t.name}: ${c.partitions} partition(s), ${records} record(s), ${formatBytes(bytes)}\n` +
-        `  retention ${formatDuration(c.retention_ms)}` +
-        `${c.retention_bytes === null ? '' : `, at most ${formatBytes(c.retention_bytes)} per partition`}` +
-        `, segments of ${formatBytes(c.segment_bytes)} or ${formatDuration(c.segment_ms)}, flush ${c.flush}\n\n`,
-    );
-    printTable(
-      ['PARTITION', 'START', 'END', 'RECORDS', 'SIZE', 'SEGMENTS'],
+    const retention =
+      `retention ${formatDuration(c.retention_ms)}` +
+      `${c.retention_bytes === null ? '' : `, at most ${formatBytes(c.retention_bytes)} per partition`}`;
+    const head = `topic ${t.name}: ${c.partitions} partition(s), ${records} record(s), ${formatBytes(bytes)}\n`;
+    const rows = (extra: (p: WirePartitionInfo) => (string | number)[]) =>
       t.partitions.map((p) => [
         p.partition,
         p.start_offset,
         p.end_offset,
         p.end_offset - p.start_offset,
         formatBytes(p.size_bytes),
-        p.segment_count,
-      ]),
+        ...extra(p),
+      ]);
+    const columns = ['PARTITION', 'START', 'END', 'RECORDS', 'SIZE'];
+    if (t.backend === 'jetstream') {
+      // What JetStream has: a stream per partition, its leader and its copies (no segments, no flush policy).
+      const replicas = [...new Set(t.partitions.map((p) => p.stream?.replicas))].join('/');
+      const storage = t.partitions[0]?.stream?.storage ?? 'file';
+      process.stdout.write(
+        `${head}  JetStream: one stream per partition, ${replicas} replica(s), ${storage} storage; ${retention}\n\n`,
+      );
+      printTable(
+        [...columns, 'STREAM', 'LEADER', 'FOLLOWERS'],
+        rows((p) => [
+          p.stream?.name ?? '-',
+          p.stream?.leader ?? '(electing)',
+          (p.stream?.followers ?? []).map((f) => (f.current ? f.server : `${f.server} (behind ${f.lag})`)).join(', ') ||
+            '-',
+        ]),
+      );
+      return;
+    }
+    process.stdout.write(
+      `${head}  ${retention}, segments of ${formatBytes(c.segment_bytes ?? 0)} or ${formatDuration(c.segment_ms ?? 0)}` +
+        `, flush ${c.flush}\n\n`,
+    );
+    printTable(
+      [...columns, 'SEGMENTS'],
+      rows((p) => [p.segment_count ?? '-']),
     );
   });
 

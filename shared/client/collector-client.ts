@@ -37,15 +37,26 @@ export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
 // ---------------------------------------------------------------------------------------------------------------
 // Wire types
 
+/** A topic's config; the segment and flush keys are the file backend's (absent on JetStream). */
 export interface WireTopicConfig {
   partitions: number;
   retention_ms: number | null;
   retention_bytes: number | null;
-  segment_bytes: number;
-  segment_ms: number;
-  flush: 'always' | 'interval';
+  segment_bytes?: number;
+  segment_ms?: number;
+  flush?: 'always' | 'interval';
   flush_interval_ms?: number;
   flush_interval_bytes?: number;
+}
+
+/** A partition's JetStream stream (JetStream backend only). */
+export interface WireStreamPlacement {
+  name: string;
+  replicas: number;
+  /** null while the stream elects a leader. */
+  leader: string | null;
+  followers: { server: string; current: boolean; lag: number }[];
+  storage: 'file' | 'memory';
 }
 
 export interface WirePartitionInfo {
@@ -53,11 +64,16 @@ export interface WirePartitionInfo {
   start_offset: Offset;
   end_offset: Offset;
   size_bytes: number;
-  segment_count: number;
+  /** File backend only. */
+  segment_count?: number;
+  /** JetStream backend only. */
+  stream?: WireStreamPlacement;
 }
 
 export interface WireTopic {
   name: string;
+  /** Absent from collectors older than this field: the file backend. */
+  backend?: 'file' | 'jetstream';
   config: WireTopicConfig;
   partitions: WirePartitionInfo[];
 }

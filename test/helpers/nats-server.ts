@@ -1,18 +1,24 @@
 /**
- * Real nats-server processes for tests: one node with JetStream on a free loopback port and a temporary store
- * directory, or a three-node JetStream cluster on loopback (client and cluster ports chosen by the OS, full-mesh
- * routes, server names n1..n3). Every process is killed and every directory removed by `stop()`.
+ * Real nats-server processes for tests, started from the cluster example's own files (deploy/nats/nats-N.conf),
+ * so that what the docs tell operators to run is what the tests run. Rewritten, and only that: the client, cluster
+ * and monitoring addresses become 127.0.0.1 with ports chosen by the OS, the routes point at those cluster ports,
+ * and store_dir becomes a temporary directory; one node alone drops the cluster block. Server names stay
+ * nats-1..nats-3. Every process is killed and every directory removed by `stop()`.
  *
  * Under CI=true a missing binary is a failure (the test must not silently skip); elsewhere callers may use
  * `natsServerAvailable()` to skip.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { REPO_ROOT } from './collector-process.ts';
 import { freePort } from './ports.ts';
+
+/** The cluster example the tests run (docs/scaling.md). */
+export const DEPLOY_NATS = path.join(REPO_ROOT, 'deploy/nats');
 
 export const NATS_SERVER_BIN =
   process.env.NATS_SERVER_BIN ??
@@ -30,6 +36,8 @@ export interface NatsNode {
   readonly port: number;
   readonly url: string;
   readonly clusterPort: number;
+  /** The monitoring endpoint (`/jsz`, `/healthz`). */
+  readonly monitorUrl: string;
   readonly storeDir: string;
   process: ChildProcess | undefined;
   /** SIGKILL: no clean shutdown, as a crashed machine. */
@@ -69,32 +77,62 @@ async function killProcess(child: ChildProcess | undefined): Promise<void> {
   await exited;
 }
 
+/**
+ * The node config of deploy/nats/ for node `i` (1-based), rewritten for loopback: only addresses, ports and
+ * store_dir change (the rules below, each of which must match, so a changed file fails here instead of drifting).
+ * One node alone keeps no cluster block.
+ */
+export async function nodeConfig(
+  i: number,
+  ports: readonly { client: number; cluster: number; monitor: number }[],
+  storeDir: string,
+): Promise<string> {
+  const source = path.join(DEPLOY_NATS, `nats-${i}.conf`);
+  let text = await readFile(source, 'utf8');
+  const own = ports[i - 1];
+  if (own === undefined) throw new Error(`no ports for node ${i}`);
+  const rewrite = (pattern: RegExp, replacement: string) => {
+    if (!pattern.test(text))
+      throw new Error(`${source}: expected ${pattern} (test/helpers/nats-server.ts rewrites it)`);
+    text = text.replace(pattern, replacement);
+  };
+  rewrite(/^listen: 0\.0\.0\.0:4222$/m, `listen: 127.0.0.1:${own.client}`);
+  rewrite(/^http: 0\.0\.0\.0:8222$/m, `http: 127.0.0.1:${own.monitor}`);
+  rewrite(/^(\s*)store_dir: \/data\/jetstream$/m, `$1store_dir: "${storeDir}"`);
+  if (ports.length === 1) {
+    rewrite(/^cluster \{[\s\S]*?^\}$/m, '');
+  } else {
+    rewrite(/^(\s*)listen: 0\.0\.0\.0:6222$/m, `$1listen: 127.0.0.1:${own.cluster}`);
+    for (let k = 1; k <= 3; k++) {
+      const port = ports[k - 1]?.cluster;
+      if (port === undefined) throw new Error(`the deploy/nats cluster has 3 nodes; ${ports.length} were asked for`);
+      rewrite(new RegExp(`nats-route://nats-${k}:6222`), `nats-route://127.0.0.1:${port}`);
+    }
+  }
+  return text;
+}
+
 async function startNodes(count: number): Promise<NatsCluster> {
   natsServerAvailable();
+  if (count !== 1 && count !== 3) throw new Error('deploy/nats/ describes one node or a cluster of three');
   const root = await mkdtemp(path.join(os.tmpdir(), 'tributary-nats-'));
-  const ports = [];
-  for (let i = 0; i < count; i++) ports.push({ client: await freePort(), cluster: await freePort() });
+  const ports: { client: number; cluster: number; monitor: number }[] = [];
+  for (let i = 0; i < count; i++) {
+    ports.push({ client: await freePort(), cluster: await freePort(), monitor: await freePort() });
+  }
   const nodes: NatsNode[] = [];
   for (let i = 0; i < count; i++) {
-    const name = `n${i + 1}`;
+    const name = `nats-${i + 1}`;
     const storeDir = path.join(root, name);
-    const lines = [
-      `server_name: ${name}`,
-      'listen: "127.0.0.1:' + ports[i]?.client + '"',
-      `jetstream { store_dir: "${storeDir}", max_memory_store: 256MB, max_file_store: 2GB }`,
-    ];
-    if (count > 1) {
-      const routes = ports.map((p) => `"nats-route://127.0.0.1:${p.cluster}"`).join(', ');
-      lines.push(`cluster { name: tributary-test, listen: "127.0.0.1:${ports[i]?.cluster}", routes: [${routes}] }`);
-    }
     const conf = path.join(root, `${name}.conf`);
-    await writeFile(conf, `${lines.join('\n')}\n`);
+    await writeFile(conf, await nodeConfig(i + 1, ports, storeDir));
     const port = ports[i]?.client ?? 0;
     const node: NatsNode = {
       name,
       port,
       url: `nats://127.0.0.1:${port}`,
       clusterPort: ports[i]?.cluster ?? 0,
+      monitorUrl: `http://127.0.0.1:${ports[i]?.monitor ?? 0}`,
       storeDir,
       process: undefined,
       async kill() {

@@ -22,7 +22,7 @@ const available = natsServerAvailable();
     const subscription = sub.subscribe('tributary.records.app-logs.*');
     await sub.flush();
     const store = await JetStreamLogStore.open({
-      servers: server.servers,
+      connection: { servers: server.servers },
       events: createForwarder({ connection: pub }),
     });
     t.teardown(() => store.close());

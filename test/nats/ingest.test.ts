@@ -21,7 +21,7 @@ maybe(
     const server = await startNatsServer();
     t.teardown(() => server.stop());
     const { options } = parseCollectorConfig({ tokens: [{ name: 'agents', token: TOKEN, role: 'produce' }] });
-    const store = await JetStreamLogStore.open({ servers: server.servers });
+    const store = await JetStreamLogStore.open({ connection: { servers: server.servers } });
     const nc = await connect({ servers: server.servers });
     const metrics = new CollectorMetrics();
     const topics = new TopicAccess({ store, collector: options });

@@ -23,7 +23,7 @@ const maybe = available ? test : test.skip;
 maybe('jetstream store - append, read by offset, contiguous offsets, describe, reopen', async (t) => {
   t.timeout(60_000);
   const s = await server(t);
-  const store = await JetStreamLogStore.open({ servers: s.servers });
+  const store = await JetStreamLogStore.open({ connection: { servers: s.servers } });
   t.teardown(() => store.close());
   await store.createTopic('orders.v1', { partitions: 2, retentionMs: 3_600_000 });
   await t.throwsAsync(store.createTopic('orders.v1'), { instanceOf: TopicExistsError });
@@ -52,7 +52,7 @@ maybe('jetstream store - append, read by offset, contiguous offsets, describe, r
   bad.writeUInt8(bad.readUInt8(bad.length - 1) ^ 0xff, bad.length - 1);
   await t.throwsAsync(store.appendChecked('orders.v1', 0, [batch(['ok']), bad]), { instanceOf: CorruptBatchError });
   await store.close();
-  const again = await JetStreamLogStore.open({ servers: s.servers });
+  const again = await JetStreamLogStore.open({ connection: { servers: s.servers } });
   t.teardown(() => again.close());
   t.true(again.hasTopic('orders.v1'));
   t.is((await again.appendChecked('orders.v1', 0, [batch(['after'])])).baseOffset, 60);
@@ -61,7 +61,7 @@ maybe('jetstream store - append, read by offset, contiguous offsets, describe, r
 maybe('jetstream store - offset for timestamp by binary search', async (t) => {
   t.timeout(60_000);
   const s = await server(t);
-  const store = await JetStreamLogStore.open({ servers: s.servers });
+  const store = await JetStreamLogStore.open({ connection: { servers: s.servers } });
   t.teardown(() => store.close());
   await store.createTopic('times');
   for (let i = 0; i < 50; i++) await store.appendChecked('times', 0, [batch([`l${i}`], t0 + i * 1000)]);
@@ -74,8 +74,8 @@ maybe('jetstream store - offset for timestamp by binary search', async (t) => {
 maybe('jetstream store - two collectors appending concurrently never share an offset', async (t) => {
   t.timeout(120_000);
   const s = await server(t);
-  const a = await JetStreamLogStore.open({ servers: s.servers, name: 'a' });
-  const b = await JetStreamLogStore.open({ servers: s.servers, name: 'b' });
+  const a = await JetStreamLogStore.open({ connection: { servers: s.servers }, name: 'a' });
+  const b = await JetStreamLogStore.open({ connection: { servers: s.servers }, name: 'b' });
   t.teardown(async () => {
     await a.close();
     await b.close();
@@ -101,7 +101,7 @@ maybe('jetstream store - two collectors appending concurrently never share an of
 maybe('jetstream store - consumer offsets in KV, waitForAppend', async (t) => {
   t.timeout(60_000);
   const s = await server(t);
-  const store = await JetStreamLogStore.open({ servers: s.servers });
+  const store = await JetStreamLogStore.open({ connection: { servers: s.servers } });
   t.teardown(() => store.close());
   await store.createTopic('t.x_y', { partitions: 3 });
   await store.offsets.commit('g.1', [{ topic: 't.x_y', partition: 2, offset: 7, metadata: 'm' }]);
@@ -124,7 +124,7 @@ maybe(
   async (t) => {
     t.timeout(60_000);
     const s = await server(t);
-    const store = await JetStreamLogStore.open({ servers: s.servers, retentionCheckIntervalMs: 0 });
+    const store = await JetStreamLogStore.open({ connection: { servers: s.servers }, retentionCheckIntervalMs: 0 });
     t.teardown(() => store.close());
     await store.createTopic('short', { retentionMs: 1500 });
     await store.appendChecked('short', 0, [batch(['a', 'b', 'c'])]);
@@ -134,7 +134,7 @@ maybe(
       await new Promise((r) => setTimeout(r, 200));
     }
     t.like((await store.describeTopic('short')).partitions[0], { startOffset: 3, endOffset: 3, sizeBytes: 0 });
-    const fresh = await JetStreamLogStore.open({ servers: s.servers, retentionCheckIntervalMs: 0 });
+    const fresh = await JetStreamLogStore.open({ connection: { servers: s.servers }, retentionCheckIntervalMs: 0 });
     t.teardown(() => fresh.close());
     t.is((await fresh.appendChecked('short', 0, [batch(['d'])])).baseOffset, 3);
   },
@@ -143,8 +143,8 @@ maybe(
 maybe('jetstream store - a topic created or deleted through one collector is seen by another (KV watch)', async (t) => {
   t.timeout(60_000);
   const s = await server(t);
-  const a = await JetStreamLogStore.open({ servers: s.servers, retentionCheckIntervalMs: 0 });
-  const b = await JetStreamLogStore.open({ servers: s.servers, retentionCheckIntervalMs: 0 });
+  const a = await JetStreamLogStore.open({ connection: { servers: s.servers }, retentionCheckIntervalMs: 0 });
+  const b = await JetStreamLogStore.open({ connection: { servers: s.servers }, retentionCheckIntervalMs: 0 });
   t.teardown(async () => {
     await a.close();
     await b.close();

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { InvalidArgumentError } from '../../../shared/errors.ts';
 import { assertValidName, isValidName } from '../../../shared/names.ts';
+import { ThrottledLog } from '../../../shared/throttled-log.ts';
 import { GroupCoordinator, heartbeatIntervalFor } from '../../groups/group-coordinator.ts';
 import type { CommitRequest } from '../../storage/log-store.ts';
 import type { RouteModule } from '../context.ts';
@@ -60,9 +61,15 @@ export const groupMembersRoutes: RouteModule = {
     ctx.hooks.checkCommit = (group, memberId, generation) => coordinator.checkCommit(group, memberId, generation);
 
     let sweep: NodeJS.Timeout | undefined;
+    // A sweep fails every second while NATS elects a leader: logged once a minute with the count, and its end.
+    const sweepLog = new ThrottledLog({ logger: ctx.logger });
     app.addHook('onReady', async () => {
       sweep = setInterval(() => {
-        coordinator.expireAll().catch((error: unknown) => ctx.logger.warn({ err: error }, 'group expiry sweep failed'));
+        coordinator.expireAll().then(
+          () => sweepLog.recovered('sweep', {}, 'group expiry sweep succeeds again'),
+          (error: unknown) =>
+            sweepLog.warn('sweep', { err: error }, `group expiry sweep failed: ${(error as Error).message}`),
+        );
       }, EXPIRY_SWEEP_MS);
       sweep.unref();
     });

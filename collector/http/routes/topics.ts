@@ -4,15 +4,22 @@
  */
 import { z } from 'zod';
 import { assertValidName } from '../../../shared/names.ts';
-import type { FlushPolicy, TopicConfig, TopicInfo } from '../../storage/log-store.ts';
+import type {
+  FlushPolicy,
+  PartitionInfo,
+  StorageBackendKind,
+  TopicConfig,
+  TopicInfo,
+} from '../../storage/log-store.ts';
 import type { RouteModule } from '../context.ts';
 import { parseJsonBody } from '../json-body.ts';
 
-export function topicConfigToWire(c: TopicConfig) {
+/** A topic config on the wire; `backend` jetstream leaves out the segment and flush keys, which do not apply there. */
+export function topicConfigToWire(c: TopicConfig, backend: StorageBackendKind = 'file') {
+  const base = { partitions: c.partitions, retention_ms: c.retentionMs, retention_bytes: c.retentionBytes };
+  if (backend === 'jetstream') return base;
   return {
-    partitions: c.partitions,
-    retention_ms: c.retentionMs,
-    retention_bytes: c.retentionBytes,
+    ...base,
     segment_bytes: c.segmentBytes,
     segment_ms: c.segmentMs,
     flush: c.flush.mode,
@@ -22,16 +29,33 @@ export function topicConfigToWire(c: TopicConfig) {
   };
 }
 
+/** What the backend has, and only that: segment_count on the file backend, the stream and its copies on JetStream. */
+function partitionStorageToWire(p: PartitionInfo) {
+  if (p.stream !== undefined) {
+    return {
+      stream: {
+        name: p.stream.name,
+        replicas: p.stream.replicas,
+        leader: p.stream.leader ?? null,
+        followers: p.stream.followers.map((f) => ({ server: f.server, current: f.current, lag: f.lag })),
+        storage: p.stream.storage,
+      },
+    };
+  }
+  return p.segmentCount === undefined ? {} : { segment_count: p.segmentCount };
+}
+
 export function topicToWire(t: TopicInfo) {
   return {
     name: t.name,
-    config: topicConfigToWire(t.config),
+    backend: t.backend,
+    config: topicConfigToWire(t.config, t.backend),
     partitions: t.partitions.map((p) => ({
       partition: p.partition,
       start_offset: p.startOffset,
       end_offset: p.endOffset,
       size_bytes: p.sizeBytes,
-      segment_count: p.segmentCount,
+      ...partitionStorageToWire(p),
     })),
   };
 }

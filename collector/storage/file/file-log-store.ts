@@ -23,6 +23,7 @@ import { assertValidName, isValidName } from '../../../shared/names.ts';
 import type { Offset, PartitionId, TimestampMs } from '../../../shared/record.ts';
 import type {
   AppendResult,
+  BackendSummary,
   LogStore,
   ReadResult,
   RetentionResult,
@@ -30,6 +31,7 @@ import type {
   TopicConfig,
   TopicInfo,
 } from '../log-store.ts';
+import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from '../topic-config.ts';
 import { syncDirectory, writeFileAtomic } from './atomic-file.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { partitionDir, TOPIC_METADATA, topicDir, topicsDir } from './log-file-names.ts';
@@ -40,16 +42,6 @@ import { isDiskFull, PartitionLog } from './partition-log.ts';
 import { Segment } from './segment.ts';
 
 const METADATA_VERSION = 1;
-export const MAX_PARTITIONS = 1024;
-export const DEFAULT_TOPIC_CONFIG: TopicConfig = Object.freeze({
-  partitions: 1,
-  retentionMs: 7 * 86_400_000,
-  retentionBytes: null,
-  segmentBytes: 1024 ** 3,
-  segmentMs: 7 * 86_400_000,
-  flush: Object.freeze({ mode: 'always' as const }),
-});
-
 export interface FileLogStoreOptions {
   readonly dataDir: string;
   /** Config for topics created without one; each key may be overridden per topic. */
@@ -64,29 +56,6 @@ interface TopicState {
   readonly name: string;
   readonly config: TopicConfig;
   readonly partitions: PartitionLog[];
-}
-
-/** Fills in and checks a topic config; every bad value is named. */
-export function resolveTopicConfig(input: Partial<TopicConfig>, defaults: TopicConfig): TopicConfig {
-  const config = { ...defaults, ...input };
-  const positive = (name: string, value: number, min: number, max: number): void => {
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}, got ${value}`);
-    }
-  };
-  positive('partitions', config.partitions, 1, MAX_PARTITIONS);
-  positive('segment_bytes', config.segmentBytes, 4096, 2 * 1024 ** 3);
-  positive('segment_ms', config.segmentMs, 1, Number.MAX_SAFE_INTEGER);
-  if (config.retentionMs !== null) positive('retention_ms', config.retentionMs, 1, Number.MAX_SAFE_INTEGER);
-  if (config.retentionBytes !== null) positive('retention_bytes', config.retentionBytes, 1, Number.MAX_SAFE_INTEGER);
-  const flush = config.flush;
-  if (flush.mode === 'interval') {
-    positive('flush_interval_ms', flush.intervalMs, 1, 86_400_000);
-    positive('flush_interval_bytes', flush.intervalBytes, 1, Number.MAX_SAFE_INTEGER);
-  } else if (flush.mode !== 'always') {
-    throw new InvalidArgumentError(`flush must be "always" or "interval"`);
-  }
-  return Object.freeze({ ...config, flush: Object.freeze({ ...flush }) });
 }
 
 /** A full disk while creating a topic is StorageFullError (507), like a full disk on append; the rest as it came. */
@@ -188,7 +157,16 @@ export class FileLogStore implements LogStore {
   }
 
   private describe(state: TopicState): TopicInfo {
-    return { name: state.name, config: state.config, partitions: state.partitions.map((p) => p.info()) };
+    return {
+      name: state.name,
+      backend: 'file',
+      config: state.config,
+      partitions: state.partitions.map((p) => p.info()),
+    };
+  }
+
+  backendSummary(): BackendSummary {
+    return { kind: 'file', dataDir: this.dataDir };
   }
 
   hasTopic(name: string): boolean {

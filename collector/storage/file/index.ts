@@ -1,2 +1,2 @@
 /** The embedded file backend of the LogStore contract (collector/storage/log-store.ts). */
-export { DEFAULT_TOPIC_CONFIG, FileLogStore, type FileLogStoreOptions, resolveTopicConfig } from './file-log-store.ts';
+export { FileLogStore, type FileLogStoreOptions } from './file-log-store.ts';

@@ -11,10 +11,9 @@ import type { KvEntry } from 'nats';
 import { UnavailableError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
 import type { GroupMembership, MembershipChange, MembershipStore } from '../log-store.ts';
-import { decodeName, encodeName } from './jetstream-log-store.ts';
+import { decodeName, encodeName, GROUPS_BUCKET } from './names.ts';
 import { type KvBucketOptions, KvBucketStore } from './kv-entries.ts';
 
-export const GROUPS_BUCKET = 'tributary_groups';
 /**
  * A conflict means another writer succeeded in between, so of N writers racing on one group the last one loses at
  * most N - 1 rounds: the bound allows dozens of concurrent joins (a rolling restart of a consumer fleet).
@@ -29,14 +28,14 @@ export class JetStreamMembershipStore extends KvBucketStore implements Membershi
 
   async get(group: string): Promise<GroupMembership | undefined> {
     assertValidName('group', group);
-    return membershipOf(await this.kv.get(encodeName(group)));
+    return membershipOf(await this.naming(this.kv.get(encodeName(group))));
   }
 
   async update<T>(group: string, change: (current: GroupMembership | undefined) => MembershipChange<T>): Promise<T> {
     assertValidName('group', group);
     const key = encodeName(group);
     for (let attempt = 1; ; attempt++) {
-      const entry = await this.kv.get(key);
+      const entry = await this.naming(this.kv.get(key));
       const current = membershipOf(entry);
       const { next, result } = change(current);
       if (next === 'unchanged' || (next === undefined && current === undefined)) return result;

@@ -6,10 +6,9 @@
  */
 import { assertValidName } from '../../../shared/names.ts';
 import type { CommitRequest, CommittedOffset, OffsetStore } from '../log-store.ts';
-import { decodeName, encodeName } from './jetstream-log-store.ts';
+import { decodeName, encodeName, OFFSETS_BUCKET } from './names.ts';
 import { type KvBucketOptions, KvBucketStore } from './kv-entries.ts';
 
-export const OFFSETS_BUCKET = 'tributary_offsets';
 /** Another collector committing the same key at the same moment; a few rounds settle it. */
 const MAX_ATTEMPTS = 10;
 
@@ -32,7 +31,7 @@ export class JetStreamOffsetStore extends KvBucketStore implements OffsetStore {
       const key = `${encodeName(group)}.${encodeName(c.topic)}.${c.partition}`;
       const value = JSON.stringify({ offset: c.offset, metadata: c.metadata ?? '', commitTimestamp: Date.now() });
       for (let attempt = 1; ; attempt++) {
-        const current = await this.kv.get(key);
+        const current = await this.naming(this.kv.get(key));
         try {
           if (current === null) await this.kv.create(key, value);
           else await this.kv.update(key, value, current.revision);

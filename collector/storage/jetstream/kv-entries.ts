@@ -11,14 +11,16 @@
  * purged key is still a subject of the stream (its marker is its last message): each key is read and only live
  * entries (`PUT`) are returned.
  */
-import type { JetStreamManager, KV, KvEntry } from 'nats';
+import { type JetStreamManager, type KV, type KvEntry, NatsError } from 'nats';
+import { UnavailableError } from '../../../shared/errors.ts';
+import { bucketStream } from './names.ts';
 
 const GETS_IN_FLIGHT = 64;
 
 /** The live entries of `bucket` whose keys match `filter` (a NATS subject pattern over keys; `>` for all). */
 export async function liveEntries(jsm: JetStreamManager, kv: KV, bucket: string, filter = '>'): Promise<KvEntry[]> {
   const prefix = `$KV.${bucket}.`;
-  const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}${filter}` });
+  const info = await jsm.streams.info(bucketStream(bucket), { subjects_filter: `${prefix}${filter}` });
   const keys = Object.keys(info.state.subjects ?? {})
     .filter((subject) => subject.startsWith(prefix))
     .map((subject) => subject.slice(prefix.length))
@@ -50,23 +52,42 @@ export async function purgeDeleteMarkers(kv: KV, olderThanMs: number): Promise<v
 export interface KvBucketOptions {
   readonly kv: KV;
   readonly jsm: JetStreamManager;
+  /** "NATS at nats://…", for errors that say where the bucket is. */
+  readonly servers: string;
 }
 
 /** What the offset and membership stores share: their bucket, listing it, and purging its old delete markers. */
 export abstract class KvBucketStore {
   protected readonly kv: KV;
   private readonly jsm: JetStreamManager;
+  private readonly servers: string;
   /** The bucket's name, as `liveEntries` needs it. */
   protected abstract readonly bucket: string;
 
   constructor(options: KvBucketOptions) {
     this.kv = options.kv;
     this.jsm = options.jsm;
+    this.servers = options.servers;
   }
 
   /** The bucket's live entries whose keys match `filter`. */
-  protected entries(filter = '>'): Promise<KvEntry[]> {
-    return liveEntries(this.jsm, this.kv, this.bucket, filter);
+  protected async entries(filter = '>'): Promise<KvEntry[]> {
+    return await this.naming(liveEntries(this.jsm, this.kv, this.bucket, filter));
+  }
+
+  /**
+   * A failure of NATS (no answer, no leader) as an UnavailableError that names the bucket and the servers, so a log
+   * line says where the problem is ("KV bucket tributary_groups on NATS at …: TIMEOUT"); other errors as they came.
+   */
+  protected async naming<T>(operation: Promise<T>): Promise<T> {
+    try {
+      return await operation;
+    } catch (error) {
+      if (error instanceof NatsError) {
+        throw new UnavailableError(`KV bucket ${this.bucket} on ${this.servers}: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
   }
 
   /** Purges delete markers older than `olderThanMs`. */

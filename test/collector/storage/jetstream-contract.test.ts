@@ -25,7 +25,7 @@ if (natsServerAvailable()) {
     if (server) await (await server).stop();
   });
   const open = async (name = 'contract') =>
-    JetStreamLogStore.open({ servers: await servers(), retentionCheckIntervalMs: 0, name });
+    JetStreamLogStore.open({ connection: { servers: await servers() }, retentionCheckIntervalMs: 0, name });
 
   logStoreContract('jetstream', async () => ({ store: await open(), reopen: () => open(), cleanup: async () => {} }));
 
@@ -126,7 +126,7 @@ if (natsServerAvailable()) {
 
   test('jetstream - enforceRetention purges the delete markers of deleted groups and memberships', async (t) => {
     const store = await JetStreamLogStore.open({
-      servers: await servers(),
+      connection: { servers: await servers() },
       retentionCheckIntervalMs: 0,
       name: 'markers',
       deleteMarkerAgeMs: 0,
