@@ -5,8 +5,7 @@
  * decoded and tested. The same byte search runs over a whole uncompressed batch first (`mayMatch`), so a batch
  * without any candidate is skipped without being split into records.
  */
-import { InvalidArgumentError } from '../../shared/errors.ts';
-import { compileRegex, MAX_PATTERN_LENGTH } from './matchers.ts';
+import { compileUserRegex } from '../../shared/query/user-regex.ts';
 import { MIN_LITERAL_LENGTH, requiredLiterals } from './regex-literals.ts';
 
 export interface LineFilterSpec {
@@ -23,21 +22,15 @@ export interface LineFilter {
   locate(line: string): [number, number] | undefined;
 }
 
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 export function compileLineFilter(spec: LineFilterSpec): LineFilter {
-  if (spec.grep !== undefined && spec.grep.length > MAX_PATTERN_LENGTH) {
-    throw new InvalidArgumentError(`grep text is longer than ${MAX_PATTERN_LENGTH} characters`);
-  }
-  const flags = spec.ignoreCase ? 'i' : '';
-  const grepBytes = spec.grep && !spec.ignoreCase ? Buffer.from(spec.grep) : undefined;
-  const grepRegex = spec.grep && spec.ignoreCase ? compileRegex(escapeRegex(spec.grep), 'i', 'grep text') : undefined;
-  const regex = spec.regex !== undefined ? compileRegex(spec.regex, flags, 'regex') : undefined;
-  const highlight =
-    regex ?? grepRegex ?? (spec.grep ? compileRegex(escapeRegex(spec.grep), '', 'grep text') : undefined);
-  const required = spec.regex !== undefined ? requiredLiterals(spec.regex, flags) : undefined;
+  const ignoreCase = spec.ignoreCase === true;
+  const grepBytes = spec.grep && !ignoreCase ? Buffer.from(spec.grep) : undefined;
+  const grepRegex = spec.grep
+    ? compileUserRegex(spec.grep, { literal: true, ignoreCase, what: 'grep text' })
+    : undefined;
+  const regex = spec.regex !== undefined ? compileUserRegex(spec.regex, { ignoreCase, what: 'regex' }) : undefined;
+  const highlight = regex ?? grepRegex;
+  const required = spec.regex !== undefined ? requiredLiterals(spec.regex, ignoreCase ? 'i' : '') : undefined;
   let literals = required?.map((l) => Buffer.from(l));
   let tuned = false;
   const hasLiteral = (bytes: Buffer): boolean => literals === undefined || literals.some((l) => bytes.indexOf(l) >= 0);
@@ -52,14 +45,14 @@ export function compileLineFilter(spec: LineFilterSpec): LineFilter {
     matches(line: Buffer): boolean {
       if (grepBytes && line.indexOf(grepBytes) < 0) return false;
       if (!hasLiteral(line)) return false;
-      if (!grepRegex && !regex) return true;
+      const caseless = ignoreCase ? grepRegex : undefined;
+      if (!caseless && !regex) return true;
       const text = line.toString('utf8');
-      return (!grepRegex || grepRegex.test(text)) && (!regex || regex.test(text));
+      return (!caseless || caseless.test(text)) && (!regex || regex.test(text));
     },
     locate(line: string): [number, number] | undefined {
-      if (!highlight) return undefined;
-      const match = highlight.exec(line);
-      return match && match[0].length > 0 ? [match.index, match.index + match[0].length] : undefined;
+      const match = highlight?.locate(line);
+      return match && match[1] > match[0] ? match : undefined;
     },
   };
 }

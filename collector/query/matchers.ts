@@ -4,6 +4,7 @@
  * `level!=error` keeps records without a level. Pure functions: no I/O.
  */
 import { InvalidArgumentError } from '../../shared/errors.ts';
+import { compileUserRegex, type UserRegex } from '../../shared/query/user-regex.ts';
 import type { Labels } from '../../shared/record.ts';
 
 export type MatchOperator = '=' | '!=' | '=~' | '!~';
@@ -12,31 +13,16 @@ export interface LabelMatcher {
   readonly name: string;
   readonly op: MatchOperator;
   readonly value: string;
-  readonly regex?: RegExp;
+  readonly regex?: UserRegex;
 }
 
 const MATCHER_PATTERN = /^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$/s;
-export const MAX_PATTERN_LENGTH = 1024;
 
 function unquote(value: string): string {
   if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0]) {
     return value.slice(1, -1);
   }
   return value;
-}
-
-/** Compiles a user-given regular expression, naming the problem instead of throwing SyntaxError. */
-export function compileRegex(source: string, flags: string, what: string): RegExp {
-  if (source.length > MAX_PATTERN_LENGTH) {
-    throw new InvalidArgumentError(`${what} is ${source.length} characters long; at most ${MAX_PATTERN_LENGTH}`);
-  }
-  try {
-    return new RegExp(source, flags);
-  } catch (error) {
-    throw new InvalidArgumentError(
-      `${what} /${source}/ is not a valid regular expression: ${(error as Error).message}`,
-    );
-  }
 }
 
 export function parseMatcher(text: string): LabelMatcher {
@@ -49,7 +35,7 @@ export function parseMatcher(text: string): LabelMatcher {
   const [, name, op, raw] = match as unknown as [string, string, MatchOperator, string];
   const value = unquote(raw);
   if (op === '=~' || op === '!~') {
-    return { name, op, value, regex: compileRegex(`^(?:${value})$`, '', `the matcher ${name}${op}`) };
+    return { name, op, value, regex: compileUserRegex(value, { whole: true, what: `the matcher ${name}${op}` }) };
   }
   return { name, op, value };
 }

@@ -21,6 +21,7 @@ import {
   readBatchSource,
   toStoredRecord,
 } from '../../shared/batch-codec.ts';
+import { setImmediate } from 'node:timers/promises';
 import { InvalidArgumentError } from '../../shared/errors.ts';
 import type { Offset, PartitionId, StoredRecord, TimestampMs } from '../../shared/record.ts';
 import type { LogStore } from '../storage/log-store.ts';
@@ -53,6 +54,8 @@ export interface QuerySummary {
   /** Present when the query stopped before exhausting the range (limit or budget): resume from here. */
   readonly cursor: string | undefined;
   readonly scannedBytes: number;
+  /** Wall time from the start of the query to its summary. */
+  readonly durationMs: number;
 }
 
 export const DEFAULT_MAX_SCAN_BYTES = 1024 ** 3;
@@ -88,12 +91,22 @@ function decodeCursor(text: string, order: QueryOrder): Cursor {
   }
 }
 
+/** How long a scan holds the event loop before it lets other requests (health checks, produce) run. */
+const SLICE_MS = 10;
+/** The clock is read once this many line bytes have been examined since the last reading (and before each line). */
+const CLOCK_EVERY_BYTES = 64 * 1024;
+
 /** Shared by every partition stream of one query: the filters and the scan budget. */
 class ScanContext {
   scannedBytes = 0;
-  /** Set once a scan completed: until then the budget is not enforced, so every page makes progress. */
+  /**
+   * Set once the page made progress (oldest-first: one line examined; newest-first: one window completed): until
+   * then the budget is not enforced, so every page moves its cursor forward.
+   */
   progressed = false;
   private readonly deadline: number;
+  private sliceEnd = 0;
+  private sinceClock = 0;
   constructor(
     readonly store: LogStore,
     readonly request: QueryRequest,
@@ -102,6 +115,7 @@ class ScanContext {
     maxMs: number,
   ) {
     this.deadline = Date.now() + maxMs;
+    this.sliceEnd = Date.now() + SLICE_MS;
   }
 
   get exhausted(): boolean {
@@ -112,9 +126,32 @@ class ScanContext {
     return this.request.order;
   }
 
-  /** Matching records of the batches in `bytes` whose offsets lie in [from, to). */
-  collect(bytes: Buffer, from: Offset, to: Offset, out: QueryHit[], partition: PartitionId): void {
+  /**
+   * Whether to stop before examining a line of `bytes` bytes: to give the event loop a turn, or because the budget
+   * ran out. The clock is read per 64 KiB of lines, and before any line that long on its own.
+   */
+  private mustPause(bytes: number): boolean {
+    this.sinceClock += bytes;
+    if (this.sinceClock < CLOCK_EVERY_BYTES) return false;
+    this.sinceClock = bytes;
+    const now = Date.now();
+    return now >= this.sliceEnd || (this.progressed && now >= this.deadline);
+  }
+
+  /**
+   * Collects the matching records of the batches in `bytes` whose offsets lie in [from, to). Returns undefined
+   * when all were examined, or the first offset not examined when the scan budget ran out. Gives the event loop a
+   * turn every SLICE_MS, so no query holds up other requests, whatever its filters.
+   */
+  async collect(
+    bytes: Buffer,
+    from: Offset,
+    to: Offset,
+    out: QueryHit[],
+    partition: PartitionId,
+  ): Promise<Offset | undefined> {
     const { since, until, matchers } = this.request;
+    const examinesLines = this.order === 'oldest';
     let pos = 0;
     while (pos < bytes.length) {
       const header: BatchHeader = readBatchHeader(bytes, pos);
@@ -125,23 +162,40 @@ class ScanContext {
       if (header.compression === 'none' && !this.filter.mayMatch(batch)) continue;
       const source: BatchSource = readBatchSource(batch);
       if (matchers && matchers.length > 0 && !matchesLabels(source.labels, matchers)) continue;
-      forEachRecord(
-        batch,
-        (r) => {
-          if (r.offset < from || r.offset >= to) return true;
-          if (since !== undefined && r.timestamp < since) return true;
-          if (until !== undefined && r.timestamp >= until) return true;
-          if (!this.filter.matches(r.value)) return true;
-          out.push({ partition, ...toStoredRecord(r, source) });
-          return true;
-        },
-        header,
-        source,
-      );
+      /** The first offset of this batch not yet examined. */
+      let next = Math.max(from, header.baseOffset);
+      for (;;) {
+        let paused = false;
+        forEachRecord(
+          batch,
+          (r) => {
+            if (r.offset < next) return true;
+            if (r.offset >= to) return false;
+            if (this.mustPause(r.value.length)) {
+              paused = true;
+              return false;
+            }
+            next = r.offset + 1;
+            if (examinesLines) this.progressed = true;
+            if (since !== undefined && r.timestamp < since) return true;
+            if (until !== undefined && r.timestamp >= until) return true;
+            if (!this.filter.matches(r.value)) return true;
+            out.push({ partition, ...toStoredRecord(r, source) });
+            return true;
+          },
+          header,
+          source,
+        );
+        if (!paused) break;
+        if (this.exhausted) return next;
+        await setImmediate();
+        this.sliceEnd = Date.now() + SLICE_MS;
+      }
     }
+    return undefined;
   }
 
-  /** Reads [from, to) of a partition, calling `visit` with each chunk's matches, until done or over budget. */
+  /** Reads [from, to) of a partition into `out`; returns where it stopped: `to`, or earlier when over budget. */
   async scanRange(partition: PartitionId, from: Offset, to: Offset, out: QueryHit[]): Promise<Offset> {
     let at = from;
     while (at < to) {
@@ -149,7 +203,8 @@ class ScanContext {
       const result = await this.store.read(this.request.topic, partition, at, READ_CHUNK_BYTES);
       if (result.batches.length === 0) return to;
       this.scannedBytes += result.batches.length;
-      this.collect(result.batches, at, to, out, partition);
+      const stopped = await this.collect(result.batches, at, to, out, partition);
+      if (stopped !== undefined) return stopped;
       at = result.nextOffset;
       if (this.order === 'oldest') this.progressed = true;
     }
@@ -223,9 +278,13 @@ class PartitionStream {
     return this.done && this.index >= this.buffer.length;
   }
 
-  /** Where a resumed query continues: past what was handed out (buffered matches are read again). */
+  /**
+   * Where a resumed query continues: past what was scanned when every match found was handed out, else past what
+   * was handed out (buffered matches are read again). A page stopped by its budget thus resumes where it stopped,
+   * even when it found nothing.
+   */
   resumePosition(): Offset {
-    if (this.index >= this.buffer.length && !this.context.exhausted) return this.scanPosition;
+    if (this.index >= this.buffer.length) return this.scanPosition;
     return this.position;
   }
 }
@@ -244,6 +303,7 @@ export function validateQuery(request: QueryRequest): void {
  * out of the loop (the summary is then not produced).
  */
 export async function* runQuery(store: LogStore, request: QueryRequest): AsyncGenerator<QueryHit, QuerySummary> {
+  const started = performance.now();
   validateQuery(request);
   const filter = compileLineFilter(request);
   const context = new ScanContext(
@@ -305,6 +365,7 @@ export async function* runQuery(store: LogStore, request: QueryRequest): AsyncGe
     partial,
     cursor: more ? encodeCursor({ order: request.order, positions }) : undefined,
     scannedBytes: context.scannedBytes,
+    durationMs: Math.round(performance.now() - started),
   };
 }
 

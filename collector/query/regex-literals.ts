@@ -6,7 +6,7 @@
  * Soundness over cleverness: the extraction is conservative and gives up (undefined: no prefilter) rather than
  * guess. Per top-level alternative it takes the longest run of plain ASCII characters that every match of that
  * alternative must contain contiguously; groups, classes, escapes other than escaped punctuation, `.`, anchors and
- * quantified characters end a run. A case-insensitive regex has no prefilter. ASCII only, because an ASCII run in
+ * quantified characters end a run. A case-insensitive regex (the `i` flag, or RE2's inline `(?i)`) has no prefilter. ASCII only, because an ASCII run in
  * the UTF-8-decoded line is the same run of bytes in the raw line (a decoder never turns invalid bytes into ASCII,
  * and never drops them).
  */
@@ -14,8 +14,11 @@
 /** The shortest literal worth searching for: shorter ones pass nearly every line. */
 export const MIN_LITERAL_LENGTH = 3;
 
+/** RE2's inline flags, `(?i)abc` or `(?mi)`: from there on the case of the text is free. */
+const INLINE_CASELESS = /\(\?[a-zA-Z-]*i/;
+
 export function requiredLiterals(source: string, flags: string): string[] | undefined {
-  if (flags.includes('i')) return undefined;
+  if (flags.includes('i') || INLINE_CASELESS.test(source)) return undefined;
   const alternatives = splitTopLevel(source);
   if (alternatives === undefined) return undefined;
   const literals: string[] = [];

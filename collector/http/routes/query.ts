@@ -31,6 +31,8 @@ interface QueryString {
 
 const MAX_LIMIT = 100_000;
 const MAX_MATCHERS = 32;
+/** A query that takes this long, or stops at its scan budget, is logged (warn) with its duration and bytes. */
+const SLOW_QUERY_MS = 1000;
 
 export function hitToJson(hit: QueryHit): Record<string, unknown> {
   return { partition: hit.partition, ...toWireRecord(hit) };
@@ -87,8 +89,28 @@ export const queryRoutes: RouteModule = {
             step = await results.next();
           }
           const s = step.value;
+          if (s.durationMs >= SLOW_QUERY_MS || s.partial) {
+            ctx.logger.warn(
+              {
+                topic,
+                duration_ms: s.durationMs,
+                scanned_bytes: s.scannedBytes,
+                partial: s.partial,
+                ...(query.regex !== undefined ? { regex: query.regex } : {}),
+                ...(query.grep !== undefined ? { grep: query.grep } : {}),
+                matchers: query.matchers?.length ?? 0,
+              },
+              'slow query',
+            );
+          }
           yield `${JSON.stringify({
-            summary: { count: s.count, partial: s.partial, cursor: s.cursor ?? null, scanned_bytes: s.scannedBytes },
+            summary: {
+              count: s.count,
+              partial: s.partial,
+              cursor: s.cursor ?? null,
+              scanned_bytes: s.scannedBytes,
+              duration_ms: s.durationMs,
+            },
           })}\n`;
         }
         return reply.type('application/x-ndjson').send(Readable.from(lines()));
