@@ -78,10 +78,14 @@ async function startAgent(dir: string, include: string[], collectorUrl: string, 
       metrics: { listen: '127.0.0.1:0' },
     }),
   );
-  const child = spawn(process.execPath, [path.join(REPO, 'shared/cli/tributary.js'), 'agent', '--config', config], {
-    cwd: REPO,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(REPO, 'dist/shared/cli/tributary.js'), 'agent', '--config', config],
+    {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const metricsUrl = await new Promise<string>((resolve, reject) => {
     let text = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {

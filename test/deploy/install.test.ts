@@ -97,7 +97,7 @@ test.serial('deploy - install.sh twice gives the same tree; --uninstall --purge 
     t.is(await readlink(path.join(root, 'usr/local/bin/tributary')), '/opt/tributary/bin/tributary');
     t.regex(
       await readFile(path.join(root, 'opt/tributary/bin/tributary'), 'utf8'),
-      new RegExp(`exec ${process.execPath} /opt/tributary/app/shared/cli/tributary.js "\\$@"`),
+      new RegExp(`exec ${process.execPath} /opt/tributary/app/dist/shared/cli/tributary.js "\\$@"`),
     );
     if (which('systemctl')) {
       t.is(
@@ -123,7 +123,7 @@ test.serial('deploy - install.sh twice gives the same tree; --uninstall --purge 
     // The installed package runs with its production dependencies only.
     const help = spawnSync(
       process.execPath,
-      [path.join(root, 'opt/tributary/app/shared/cli/tributary.js'), 'agent', '--help'],
+      [path.join(root, 'opt/tributary/app/dist/shared/cli/tributary.js'), 'agent', '--help'],
       {
         encoding: 'utf8',
       },
