@@ -165,7 +165,7 @@ export class Agent {
       pollIntervalMs: options.discovery.pollIntervalMs,
       onEvent: (event, path, sourceIndex) => {
         if (event === 'appeared') this.server.appeared(path, sourceIndex);
-        else if (event === 'changed') this.server.changed();
+        else if (event === 'changed') this.server.changed(path, sourceIndex);
         else this.server.removed(path);
       },
       onError: (error) => this.log.warn({ err: error }, `file discovery: ${error.message}`),

@@ -74,6 +74,13 @@ export class FileServer {
   private readonly readers = new Map<FileKey, ReaderState>();
   /** Paths to look at on the next turn: newly discovered, or whose file was replaced. */
   private readonly toOpen = new Map<string, { sourceIndex: number; initial: boolean }>();
+  /**
+   * Every path discovery reported in the globs and has not reported gone. A path that no reader holds is looked at
+   * on every turn: after a rename rotation, the reader follows its file to the rotated name (or keeps the old
+   * path while detached), and discovery may fold the new file's creation into a `change` or report it before the
+   * rename: neither of them alone can be trusted to open the new file at the old name.
+   */
+  private readonly paths = new Map<string, number>();
   /** Paths that could not be opened: when to try again. */
   private readonly failed = new Map<string, { sourceIndex: number; retryAt: number }>();
   private running = false;
@@ -101,17 +108,20 @@ export class FileServer {
 
   /** Discovery found `path` (owned by source `sourceIndex`). */
   appeared(path: string, sourceIndex: number): void {
+    this.paths.set(path, sourceIndex);
     this.toOpen.set(path, { sourceIndex, initial: this.acceptingInitial });
     this.poke();
   }
 
-  /** Discovery says `path` changed: read soon. */
-  changed(): void {
+  /** Discovery says `path` changed: read soon (and open it if no reader holds that path). */
+  changed(path: string, sourceIndex: number): void {
+    this.paths.set(path, sourceIndex);
     this.poke();
   }
 
   /** Discovery says `path` is gone: the next check of its reader will detach it. */
   removed(path: string): void {
+    this.paths.delete(path);
     this.failed.delete(path);
     this.toOpen.delete(path);
     this.poke();
@@ -261,6 +271,15 @@ export class FileServer {
 
   private async openPending(): Promise<void> {
     const now = Date.now();
+    if (this.paths.size > 0) {
+      const held = new Set<string>();
+      for (const state of this.readers.values()) if (state.detachedAt === undefined) held.add(state.reader.path);
+      for (const [path, sourceIndex] of this.paths) {
+        if (!held.has(path) && !this.toOpen.has(path) && !this.failed.has(path)) {
+          this.toOpen.set(path, { sourceIndex, initial: false });
+        }
+      }
+    }
     for (const [path, f] of this.failed) {
       if (f.retryAt <= now && !this.toOpen.has(path))
         this.toOpen.set(path, { sourceIndex: f.sourceIndex, initial: false });
@@ -324,6 +343,7 @@ export class FileServer {
 
   private reportOpenError(path: string, sourceIndex: number, error: NodeJS.ErrnoException): void {
     if (error.code === 'ENOENT') {
+      // Gone between the rename and the create of a rotation: still a path of the globs until discovery says not.
       this.failed.delete(path);
       return;
     }
