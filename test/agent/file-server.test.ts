@@ -21,6 +21,7 @@ function startServer(): { server: FileServer; lines: string[]; rotations: Rotati
     chunkBytes: 64 * 1024,
     maxBytesPerTurn: 1024 * 1024,
     maxLineBytesOf: () => 64 * 1024,
+    copiesOutsideGlobs: true,
     paused: () => false,
     whenUnpaused: () => Promise.resolve(),
     sink: {
@@ -31,6 +32,7 @@ function startServer(): { server: FileServer; lines: string[]; rotations: Rotati
       truncated: () => {},
       restarted: () => {},
       rotation: (kind: RotationKind, _file: ServedFile) => rotations.push(kind),
+      drained: () => {},
       closed: () => {},
       fileError: () => {},
     },
