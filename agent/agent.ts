@@ -14,19 +14,21 @@
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../shared/errors.ts';
 import type { BytePosition } from '../shared/record.ts';
 import { UnackedBytes } from './backpressure.ts';
 import { Batcher, type BatchStream, type SealedBatch } from './batch/batcher.ts';
 import { AckTracker, type TrackedRange } from './checkpoint/ack-tracker.ts';
-import { CheckpointStore } from './checkpoint/checkpoint-store.ts';
+import { type Checkpoint, CheckpointStore } from './checkpoint/checkpoint-store.ts';
 import type { AgentOptions, SourceOptions } from './config.ts';
 import { FileDiscovery } from './discover/file-discovery.ts';
+import { type DirectoryFile, filesIn, isRotatedName, prefixOf, startsWith } from './discover/rotated-files.ts';
 import { TimedMultiline } from './frame/multiline.ts';
 import { type LineParser, makeParser } from './frame/parse.ts';
 import { AgentMetrics, serveMetrics } from './metrics.ts';
-import type { FileKey } from './read/fingerprint.ts';
+import { FINGERPRINT_BYTES, type FileKey } from './read/fingerprint.ts';
 import type { StartAt } from './read/file-reader.ts';
 import type { FileReader } from './read/file-reader.ts';
 import { FileServer, type ServedFile } from './read/file-server.ts';
@@ -49,10 +51,23 @@ export interface AgentDependencies {
 interface FileStream extends BatchStream {
   readonly reader: FileReader;
   readonly source: SourceOptions;
-  readonly tracker: AckTracker;
+  tracker: AckTracker;
   readonly multiline: TimedMultiline | undefined;
   readonly parse: LineParser;
   closed: boolean;
+  /**
+   * Ranges of an older generation (before a copytruncate) passed on to the copy that now holds their bytes: their
+   * settlements move the copy's checkpoint. By generation, then by the range's seq.
+   */
+  readonly heirs: Map<number, { readonly stream: FileStream; readonly ranges: Map<number, TrackedRange> }>;
+}
+
+/** What a truncated file leaves to its copy: its acknowledged position and its ranges still in flight. */
+interface Handoff {
+  readonly stream: FileStream;
+  readonly generation: number;
+  readonly acked: BytePosition;
+  readonly ranges: ReturnType<AckTracker['outstandingRanges']>;
 }
 
 let streamCounter = 0;
@@ -70,6 +85,8 @@ export class Agent {
   /** The current stream of each file identity. */
   private readonly streams = new Map<FileKey, FileStream>();
   private readonly ranges = new WeakMap<SealedBatch, TrackedRange>();
+  /** Truncated files whose copy is being opened (file-server.ts reads it right after `truncated`). */
+  private readonly handoffs = new Map<FileKey, Handoff>();
   private firstStart = false;
   /** Lines emitted since the last chunk was counted in the metrics. */
   private linesSinceRead = 0;
@@ -130,6 +147,7 @@ export class Agent {
       chunkBytes: options.read.chunkBytes,
       maxBytesPerTurn: Math.max(options.read.chunkBytes, 4 * 1024 * 1024),
       maxLineBytesOf: (i) => options.sources[i]!.maxLineBytes,
+      copiesOutsideGlobs: options.read.rotatedOutsideGlobs,
       paused: () => this.budget.full,
       whenUnpaused: () => this.budget.whenRoom(),
       sink: {
@@ -146,6 +164,10 @@ export class Agent {
         rotation: (kind, file) => {
           this.metrics.rotation(kind);
           this.log.info({ path: file.reader.path, file: file.reader.key, kind }, 'rotation detected');
+        },
+        drained: (file) => {
+          const stream = this.streams.get(file.reader.key);
+          if (stream) this.batcher.seal(stream.id);
         },
         closed: (file) => this.onClosed(file),
         fileError: (path, kind, error, firstTime) => {
@@ -165,7 +187,7 @@ export class Agent {
       pollIntervalMs: options.discovery.pollIntervalMs,
       onEvent: (event, path, sourceIndex) => {
         if (event === 'appeared') this.server.appeared(path, sourceIndex);
-        else if (event === 'changed') this.server.changed();
+        else if (event === 'changed') this.server.changed(path, sourceIndex);
         else this.server.removed(path);
       },
       onError: (error) => this.log.warn({ err: error }, `file discovery: ${error.message}`),
@@ -213,6 +235,8 @@ export class Agent {
       this.metricsServer = await serveMetrics(this.metrics, this.options.metricsListen);
     }
     this.batcher.start();
+    // Before discovery: rotated files and copies found now are read before the files now at their old names.
+    if (loaded.existed && this.options.read.rotatedOutsideGlobs) await this.findLeftovers(loaded.savedAt ?? 0);
     this.server.start();
     await this.discovery.start();
     this.server.endInitialScan();
@@ -284,15 +308,91 @@ export class Agent {
     }
   }
 
-  private startAt(key: FileKey, _path: string, _sourceIndex: number, initial: boolean): StartAt {
+  private async startAt(key: FileKey, filePath: string, _sourceIndex: number, initial: boolean): Promise<StartAt> {
     const cp = this.store.get(key);
     if (cp) return { kind: 'checkpoint', position: cp.position, fingerprint: cp.fingerprint };
+    const original = await this.copiedFrom(filePath, key);
+    if (original) return { kind: 'copy', position: original.position };
     if (initial && this.firstStart && this.options.startPosition === 'end') return { kind: 'end' };
     return { kind: 'beginning' };
   }
 
+  /**
+   * The checkpoint of the file `filePath` is a copytruncate copy of: one of another identity, not being read, with
+   * the same first FINGERPRINT_BYTES bytes, whose own file no longer holds them up to its position (truncated,
+   * rewritten or gone). A file whose original is intact is not a copy of it (a shared header, an operator's `cp`).
+   */
+  private async copiedFrom(filePath: string, key: FileKey): Promise<Checkpoint | undefined> {
+    let print: Awaited<ReturnType<typeof prefixOf>>;
+    for (const cp of this.store.all()) {
+      if (cp.file === key || cp.fingerprint.length !== FINGERPRINT_BYTES) continue;
+      const live = this.streams.get(cp.file);
+      if (live && !live.closed) continue;
+      print ??= await prefixOf(filePath, FINGERPRINT_BYTES);
+      if (!print || print.length !== FINGERPRINT_BYTES || print.crc !== cp.fingerprint.crc) continue;
+      const own = (await filesIn(path.dirname(cp.path))).find((f) => f.key === cp.file);
+      const intact = own && own.stats.size >= cp.position && (await startsWith(own.path, cp.fingerprint));
+      if (!intact) return cp;
+    }
+    return undefined;
+  }
+
+  /**
+   * After a restart: the checkpointed files with lines not acknowledged that no glob matches any more (renamed by
+   * a rotation while the agent was away or before it had acknowledged their end), found by identity in their
+   * directory; the copies of truncated ones; and, under the rotated names of a checkpointed file, files written
+   * since the last checkpoint save that the agent never saw (created and rotated while it was down). Each is read
+   * to its end from where its lines stop being acknowledged, then let go.
+   */
+  private async findLeftovers(savedAt: number): Promise<void> {
+    const byDir = new Map<string, Checkpoint[]>();
+    for (const cp of this.store.all()) {
+      if (this.discovery.sourceOf(cp.path) === undefined) continue;
+      const dir = path.dirname(cp.path);
+      byDir.set(dir, [...(byDir.get(dir) ?? []), cp]);
+    }
+    for (const [dir, checkpoints] of byDir) {
+      const files = (await filesIn(dir)).filter((f) => this.discovery.sourceOf(f.path) === undefined);
+      // Oldest first: an older rotated file holds older lines.
+      files.sort((a, b) => a.stats.mtimeMs - b.stats.mtimeMs);
+      for (const f of files) await this.adoptLeftover(f, checkpoints, savedAt);
+    }
+  }
+
+  private async adoptLeftover(f: DirectoryFile, checkpoints: readonly Checkpoint[], savedAt: number): Promise<void> {
+    const own = this.store.get(f.key);
+    if (own) {
+      if (f.stats.size <= own.position || !(await startsWith(f.path, own.fingerprint))) return;
+      const sourceIndex = this.discovery.sourceOf(own.path);
+      if (sourceIndex === undefined) return;
+      this.server.adopt(f.path, sourceIndex, {
+        start: { kind: 'checkpoint', position: own.position, fingerprint: own.fingerprint },
+        keyPath: own.path,
+        drain: false,
+      });
+      return;
+    }
+    const name = path.basename(f.path);
+    const owner = checkpoints.find((cp) => isRotatedName(path.basename(cp.path), name));
+    if (!owner) return;
+    const sourceIndex = this.discovery.sourceOf(owner.path)!;
+    const original = await this.copiedFrom(f.path, f.key);
+    if (original) {
+      if (f.stats.size <= original.position) return;
+      this.server.adopt(f.path, sourceIndex, {
+        start: { kind: 'copy', position: original.position },
+        keyPath: original.path,
+        drain: true,
+      });
+    } else if (f.stats.mtimeMs > savedAt && f.stats.size > 0) {
+      this.server.adopt(f.path, sourceIndex, { start: { kind: 'beginning' }, keyPath: owner.path, drain: false });
+    }
+  }
+
   private onOpened(file: ServedFile): void {
     const { reader } = file;
+    const handoff = file.copyOf === undefined ? undefined : this.handoffs.get(file.copyOf);
+    if (file.copyOf !== undefined) this.handoffs.delete(file.copyOf);
     const source = this.options.sources[file.sourceIndex]!;
     const id = `${reader.key}#${++streamCounter}`;
     const stream: FileStream = {
@@ -303,6 +403,7 @@ export class Agent {
       reader,
       source,
       tracker: new AckTracker(reader.position),
+      heirs: new Map(),
       multiline: source.multiline
         ? new TimedMultiline({
             startPattern: source.multiline.startPattern,
@@ -316,7 +417,14 @@ export class Agent {
     };
     this.streams.set(reader.key, stream);
     this.batcher.open(stream, reader.position);
-    this.store.set(reader.key, reader.path, reader.position, reader.fingerprint);
+    if (handoff && (handoff.ranges.at(-1)?.end ?? handoff.acked) === reader.position) {
+      // The copy holds the bytes of the original's ranges still in flight: it takes them over, so that a crash
+      // before they are acknowledged reads them again from the copy.
+      stream.tracker = new AckTracker(handoff.acked);
+      const ranges = stream.tracker.inherit(handoff.ranges);
+      handoff.stream.heirs.set(handoff.generation, { stream, ranges });
+    }
+    this.store.set(reader.key, reader.path, stream.tracker.position, reader.fingerprint);
     if (reader.startDecision === 'inode_reused') this.metrics.rotation('inode_reused');
     if (reader.startDecision === 'truncated_while_away') this.metrics.rotation('copytruncate');
     this.log.info(
@@ -360,6 +468,12 @@ export class Agent {
     if (!stream) return;
     stream.multiline?.flush();
     this.batcher.restart(stream.id, 0);
+    this.handoffs.set(file.reader.key, {
+      stream,
+      generation: stream.tracker.generation,
+      acked: stream.tracker.position,
+      ranges: stream.tracker.outstandingRanges(),
+    });
     stream.tracker.restart(0);
   }
 
@@ -392,12 +506,24 @@ export class Agent {
       });
     }
     const range = this.ranges.get(batch);
-    if (!range || !stream.tracker.settle(range)) return;
+    if (!range) return;
+    let owner = stream;
+    let owned: TrackedRange | undefined = range;
+    if (range.generation !== stream.tracker.generation) {
+      // Truncated since: the copy that took the range over (if any) moves its checkpoint.
+      const heir = stream.heirs.get(range.generation);
+      owned = heir?.ranges.get(range.seq);
+      if (!heir || !owned) return;
+      heir.ranges.delete(range.seq);
+      if (heir.ranges.size === 0) stream.heirs.delete(range.generation);
+      owner = heir.stream;
+    }
+    if (!owner.tracker.settle(owned)) return;
     // A newer reader of the same identity owns its checkpoint now.
-    if (this.streams.get(stream.reader.key) !== stream) return;
-    const { reader } = stream;
-    this.store.set(reader.key, reader.path, stream.tracker.position, reader.fingerprint);
-    if (stream.closed && stream.tracker.outstanding === 0) this.forget(stream);
+    if (this.streams.get(owner.reader.key) !== owner) return;
+    const { reader } = owner;
+    this.store.set(reader.key, reader.path, owner.tracker.position, reader.fingerprint);
+    if (owner.closed && owner.tracker.outstanding === 0) this.forget(owner);
   }
 
   /** A let-go file whose every batch is settled: keep only its checkpoint (for the retention time). */

@@ -121,8 +121,15 @@ const Schema = z.strictObject({
       rotate_wait: duration(0).default(5000),
       retry_open: duration(10).default(10_000),
       chunk_bytes: size(4096, 16 * 1024 * 1024).default(256 * 1024),
+      rotated_outside_globs: z.boolean().default(true),
     })
-    .default({ poll_interval: 250, rotate_wait: 5000, retry_open: 10_000, chunk_bytes: 256 * 1024 }),
+    .default({
+      poll_interval: 250,
+      rotate_wait: 5000,
+      retry_open: 10_000,
+      chunk_bytes: 256 * 1024,
+      rotated_outside_globs: true,
+    }),
   checkpoint: z
     .strictObject({ interval: duration(10).default(1000), retention: duration(0).default(86_400_000) })
     .default({ interval: 1000, retention: 86_400_000 }),
@@ -180,6 +187,11 @@ export interface AgentOptions {
     readonly rotateWaitMs: number;
     readonly retryOpenMs: number;
     readonly chunkBytes: number;
+    /**
+     * After a restart or a truncation, look in a file's directory (any name, glob or not) for the rotated file or
+     * the copytruncate copy that holds lines not yet acknowledged.
+     */
+    readonly rotatedOutsideGlobs: boolean;
   };
   readonly checkpoint: { readonly intervalMs: number; readonly retentionMs: number };
   readonly shutdownTimeoutMs: number;
@@ -261,6 +273,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent 
       rotateWaitMs: c.read.rotate_wait,
       retryOpenMs: c.read.retry_open,
       chunkBytes: c.read.chunk_bytes,
+      rotatedOutsideGlobs: c.read.rotated_outside_globs,
     }),
     checkpoint: Object.freeze({ intervalMs: c.checkpoint.interval, retentionMs: c.checkpoint.retention }),
     shutdownTimeoutMs: c.shutdown_timeout,

@@ -9,7 +9,10 @@
 #   1. checks that Node >= 20.19 is installed (--node picks a binary; default: `node` on PATH);
 #   2. installs the package into PREFIX/app (default PREFIX /opt/tributary) from PATH: a tarball made by
 #      `npm pack`, or a package directory (default: the checkout this script lives in). Dependencies come from
-#      `npm install --omit=dev`; --offline uses only the npm cache (no network). An unchanged package (same
+#      `npm ci --omit=dev` with the lockfile of the package (npm pack leaves package-lock.json out: it is taken from
+#      the package directory, or from the checkout this script lives in when that holds the same name and version),
+#      else `npm install --omit=dev`. With a lockfile npm needs no registry metadata, so --offline (npm cache only,
+#      no network) works with the cache a plain `npm ci` of the checkout leaves. An unchanged package (same
 #      tarball checksum) is not reinstalled;
 #   3. writes PREFIX/bin/tributary (runs the package with the Node of step 1) and /usr/local/bin/tributary -> it;
 #   4. creates the system user and group `tributary` (no login shell, no home directory);
@@ -126,6 +129,30 @@ check_node() {
   say "Node.js $_version at $NODE"
 }
 
+# `"name": "x"` and `"version": "y"` of a package.json, on one line (the first of each).
+package_id() {
+  printf '%s@%s\n' "$(sed -n 's/^ *"name": *"\(.*\)",*$/\1/p' "$1" | head -n1)" \
+    "$(sed -n 's/^ *"version": *"\(.*\)",*$/\1/p' "$1" | head -n1)"
+}
+
+# Prints the lockfile for the package unpacked in $1 (empty if none): its own, the package directory's, or that of
+# the checkout this script lives in when it is the same package (name and version).
+package_lockfile() {
+  for _l in "$1/npm-shrinkwrap.json" "$1/package-lock.json"; do
+    if [ -f "$_l" ]; then printf '%s\n' "$_l"; return; fi
+  done
+  _src=${PACKAGE:-$SCRIPT_DIR/..}
+  if [ -d "$_src" ] && [ -f "$_src/package-lock.json" ]; then
+    printf '%s\n' "$(cd -- "$_src" && pwd)/package-lock.json"
+    return
+  fi
+  _here=$(cd -- "$SCRIPT_DIR/.." && pwd)
+  if [ -f "$_here/package-lock.json" ] && [ -f "$_here/package.json" ] &&
+    [ "$(package_id "$_here/package.json")" = "$(package_id "$1/package.json")" ]; then
+    printf '%s\n' "$_here/package-lock.json"
+  fi
+}
+
 # Prints the path of a tarball for PACKAGE, packing a directory with `npm pack` into WORK first.
 package_tarball() {
   _src=${PACKAGE:-$SCRIPT_DIR/..}
@@ -154,8 +181,15 @@ install_package() {
   mkdir "$ROOT$APP.new"
   tar -xzf "$_tarball" -C "$ROOT$APP.new" --strip-components=1 --no-same-owner
   [ -f "$ROOT$APP.new/dist/shared/cli/tributary.js" ] || die "$_tarball is not a Tributary package (no dist/shared/cli/tributary.js)"
-  say "installing dependencies (npm install --omit=dev, offline: $OFFLINE)"
-  set -- install --omit=dev --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error
+  _lock=$(package_lockfile "$ROOT$APP.new")
+  if [ -n "$_lock" ]; then
+    cp -- "$_lock" "$ROOT$APP.new/package-lock.json"
+    say "installing dependencies (npm ci --omit=dev with the lockfile $_lock, offline: $OFFLINE)"
+    set -- ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+  else
+    say "installing dependencies (npm install --omit=dev, no lockfile found, offline: $OFFLINE)"
+    set -- install --omit=dev --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error
+  fi
   if [ "$OFFLINE" = yes ]; then set -- "$@" --offline; fi
   (cd -- "$ROOT$APP.new" && npm "$@" >/dev/null) ||
     die "npm install in $ROOT$APP.new failed (without network, pass --offline with a filled npm cache)"

@@ -93,6 +93,12 @@ export class Batcher {
   }
 
   /** Seals what is pending and forgets the stream. */
+  /** Seals the stream's open batch now (the stream stays open). */
+  seal(id: string): void {
+    const state = this.streams.get(id);
+    if (state) this.sealStream(state);
+  }
+
   close(id: string): void {
     const state = this.streams.get(id);
     if (!state) return;

@@ -72,6 +72,40 @@ export class AckTracker {
     return moved;
   }
 
+  /**
+   * The ranges of the current generation not yet contiguous with the position, in file order: what a copytruncate
+   * copy inherits (`inherit()`) when the original is truncated under them.
+   */
+  outstandingRanges(): {
+    readonly seq: number;
+    readonly start: BytePosition;
+    readonly end: BytePosition;
+    readonly settled: boolean;
+  }[] {
+    return this.pending.map((p) => ({ ...p }));
+  }
+
+  /**
+   * Registers ranges first read from another file (the original of a copy) and settled through it; returns, by the
+   * original's `seq`, this tracker's range for each, so that the original's settlements can be passed on.
+   */
+  inherit(
+    ranges: readonly {
+      readonly seq: number;
+      readonly start: BytePosition;
+      readonly end: BytePosition;
+      readonly settled: boolean;
+    }[],
+  ): Map<number, TrackedRange> {
+    const out = new Map<number, TrackedRange>();
+    for (const r of ranges) {
+      const mine = this.register(r.start, r.end);
+      out.set(r.seq, mine);
+      if (r.settled) this.settle(mine);
+    }
+    return out;
+  }
+
   /** The file was truncated: positions restart at `start` in a new generation. */
   restart(start: BytePosition = 0): void {
     this.gen++;

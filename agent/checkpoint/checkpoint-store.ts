@@ -20,7 +20,7 @@
  * - Entries of files no longer read are kept for `retentionMs` (a rotated file may be found again under another
  *   name), then dropped.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { BytePosition } from '../../shared/record.ts';
@@ -55,6 +55,8 @@ export interface LoadResult {
   readonly existed: boolean;
   /** Set when the file existed but could not be used; it was moved aside to `movedTo`. */
   readonly corrupt?: { readonly reason: string; readonly movedTo: string };
+  /** When the file was last written (its mtime): files modified after it changed while the agent was away. */
+  readonly savedAt?: number;
 }
 
 export interface CheckpointStoreOptions {
@@ -107,7 +109,7 @@ export class CheckpointStore {
           });
         }
         this.lastSignature = this.serialize().signature;
-        return { existed: true };
+        return { existed: true, savedAt: (await stat(this.file)).mtimeMs };
       }
       const issue = parsed.error.issues[0];
       reason = `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
@@ -121,6 +123,11 @@ export class CheckpointStore {
 
   get(file: FileKey): Checkpoint | undefined {
     return this.entries.get(file);
+  }
+
+  /** Every entry, being read now or kept for the retention time. */
+  all(): IterableIterator<Checkpoint> {
+    return this.entries.values();
   }
 
   /** Records the acknowledged position of a file being read. */

@@ -32,14 +32,21 @@ export type FileChange = 'none' | 'truncated' | 'replaced' | 'removed';
 export type StartAt =
   | { readonly kind: 'beginning' }
   | { readonly kind: 'end' }
-  | { readonly kind: 'checkpoint'; readonly position: BytePosition; readonly fingerprint: Fingerprint };
+  | { readonly kind: 'checkpoint'; readonly position: BytePosition; readonly fingerprint: Fingerprint }
+  /**
+   * A copytruncate copy of a file read up to `position`: it continues from there (from its end if it is shorter:
+   * the lines after its end were read from the original before the truncation).
+   */
+  | { readonly kind: 'copy'; readonly position: BytePosition };
 
 /** How the start position was decided (a checkpoint may be refused). */
-export type StartDecision = 'beginning' | 'end' | 'checkpoint' | 'inode_reused' | 'truncated_while_away';
+export type StartDecision = 'beginning' | 'end' | 'checkpoint' | 'copy' | 'inode_reused' | 'truncated_while_away';
 
 export interface FileReaderOpenOptions {
   readonly path: string;
   readonly startAt: StartAt;
+  /** The path that names this file's source (its record key); default `path`. A copy keeps its original's. */
+  readonly keyPath?: string;
   readonly maxLineBytes: number;
   /** Bytes read per `read()` call. */
   readonly chunkBytes: number;
@@ -73,7 +80,7 @@ export class FileReader {
     this.key = fileKeyOf(stats);
     this.dev = stats.dev;
     this.ino = stats.ino;
-    this.openedPath = options.path;
+    this.openedPath = options.keyPath ?? options.path;
     this.path = options.path;
     this.handle = handle;
     this.splitter = new LineSplitter({ maxLineBytes: options.maxLineBytes });
@@ -98,6 +105,9 @@ export class FileReader {
       if (start.kind === 'end') {
         position = stats.size;
         decision = 'end';
+      } else if (start.kind === 'copy') {
+        position = Math.min(start.position, stats.size);
+        decision = 'copy';
       } else if (start.kind === 'checkpoint') {
         if (!(await fingerprintMatches(handle, start.fingerprint))) decision = 'inode_reused';
         else if (start.position > stats.size) decision = 'truncated_while_away';

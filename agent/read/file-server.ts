@@ -18,19 +18,36 @@
  * - Fairness: at most `maxBytesPerTurn` per file per turn, so one busy file cannot starve the others.
  */
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { findCopy, prefixOf } from '../discover/rotated-files.ts';
 import type { FileErrorKind, RotationKind } from '../metrics.ts';
-import { type FileKey, fileKeyOf } from './fingerprint.ts';
+import { FINGERPRINT_BYTES, type FileKey, fileKeyOf } from './fingerprint.ts';
 import { FileReader, type StartAt } from './file-reader.ts';
 import type { LineHandler } from './line-splitter.ts';
 
 export interface ServedFile {
   readonly reader: FileReader;
   readonly sourceIndex: number;
+  /** Set on the copytruncate copy of a file being read: the identity of that original. */
+  readonly copyOf?: FileKey;
 }
+
+/** How a file found outside discovery (a rotated file after a restart, a copy) is opened. */
+export interface FoundFile {
+  readonly start: StartAt;
+  /** The record key's path (the original's). */
+  readonly keyPath: string;
+  /** A copy: read to its end at once and let go, before the files of the turn (its lines precede theirs). */
+  readonly drain: boolean;
+  readonly copyOf?: FileKey;
+}
+
+/** A copy is recognised by its first bytes only when they are this many: shorter prefixes are too common. */
+export const COPY_FINGERPRINT_BYTES = FINGERPRINT_BYTES;
 
 export interface FileServerSink {
   /** Where to start a newly found file. `initial`: it was present when the agent started. */
-  startAt(key: FileKey, path: string, sourceIndex: number, initial: boolean): StartAt;
+  startAt(key: FileKey, path: string, sourceIndex: number, initial: boolean): StartAt | Promise<StartAt>;
   opened(file: ServedFile): void;
   /** Lines of `file`, in file order. */
   lines(file: ServedFile): LineHandler;
@@ -41,6 +58,8 @@ export interface FileServerSink {
   /** Positions restarted at 0 after a truncation. */
   restarted(file: ServedFile): void;
   rotation(kind: RotationKind, file: ServedFile): void;
+  /** A copy was read to its end at once: what it read must leave before the lines read after it. */
+  drained(file: ServedFile): void;
   /** The file is let go: its last lines have been handed out. */
   closed(file: ServedFile): void;
   fileError(path: string, kind: FileErrorKind, error: Error, firstTime: boolean): void;
@@ -53,6 +72,8 @@ export interface FileServerOptions {
   readonly chunkBytes: number;
   readonly maxBytesPerTurn: number;
   readonly maxLineBytesOf: (sourceIndex: number) => number;
+  /** On a truncation, look for the copy among every file of the directory, not only the globs' paths. */
+  readonly copiesOutsideGlobs: boolean;
   /** True while reading must pause (unacked-bytes bound reached). */
   readonly paused: () => boolean;
   /** Resolves when reading may resume. */
@@ -64,7 +85,7 @@ interface ReaderState extends ServedFile {
   readonly reader: FileReader;
   /** Set when the path no longer names this file. */
   detachedAt: number | undefined;
-  detachedBy: 'replaced' | 'removed' | undefined;
+  detachedBy: 'replaced' | 'removed' | 'found' | undefined;
   lastDataAt: number;
   readonly onLine: LineHandler;
 }
@@ -73,7 +94,16 @@ export class FileServer {
   private readonly options: FileServerOptions;
   private readonly readers = new Map<FileKey, ReaderState>();
   /** Paths to look at on the next turn: newly discovered, or whose file was replaced. */
-  private readonly toOpen = new Map<string, { sourceIndex: number; initial: boolean }>();
+  private readonly toOpen = new Map<string, { sourceIndex: number; initial: boolean; found?: FoundFile }>();
+  /** New paths whose first bytes are those of a file being read (a copy, before the original's truncation). */
+  private readonly deferred = new Map<string, number>();
+  /**
+   * Every path discovery reported in the globs and has not reported gone. A path that no reader holds is looked at
+   * on every turn: after a rename rotation, the reader follows its file to the rotated name (or keeps the old
+   * path while detached), and discovery may fold the new file's creation into a `change` or report it before the
+   * rename: neither of them alone can be trusted to open the new file at the old name.
+   */
+  private readonly paths = new Map<string, number>();
   /** Paths that could not be opened: when to try again. */
   private readonly failed = new Map<string, { sourceIndex: number; retryAt: number }>();
   private running = false;
@@ -101,19 +131,31 @@ export class FileServer {
 
   /** Discovery found `path` (owned by source `sourceIndex`). */
   appeared(path: string, sourceIndex: number): void {
+    this.paths.set(path, sourceIndex);
     this.toOpen.set(path, { sourceIndex, initial: this.acceptingInitial });
     this.poke();
   }
 
-  /** Discovery says `path` changed: read soon. */
-  changed(): void {
+  /** Discovery says `path` changed: read soon (and open it if no reader holds that path). */
+  changed(path: string, sourceIndex: number): void {
+    this.paths.set(path, sourceIndex);
     this.poke();
   }
 
   /** Discovery says `path` is gone: the next check of its reader will detach it. */
   removed(path: string): void {
+    this.paths.delete(path);
     this.failed.delete(path);
     this.toOpen.delete(path);
+    this.poke();
+  }
+
+  /**
+   * A file outside discovery's view to read (a rotated file found after a restart): detached from the start, read
+   * to its end, let go after `rotateWaitMs` (a copy: at once).
+   */
+  adopt(filePath: string, sourceIndex: number, found: FoundFile): void {
+    this.toOpen.set(filePath, { sourceIndex, initial: false, found });
     this.poke();
   }
 
@@ -221,12 +263,24 @@ export class FileServer {
     switch (change) {
       case 'none':
         return;
-      case 'truncated':
+      case 'truncated': {
+        // copytruncate: the lines not read yet are in the copy (same first bytes, another inode), if anywhere.
+        const copy = await findCopy(path.dirname(reader.path), reader.fingerprint, reader.key, COPY_FINGERPRINT_BYTES);
+        const from = reader.lineEnd;
         this.options.sink.truncated(state);
+        if (copy && !this.readers.has(copy.key) && (this.options.copiesOutsideGlobs || this.paths.has(copy.path))) {
+          await this.openOne(copy.path, state.sourceIndex, false, {
+            start: { kind: 'copy', position: from },
+            keyPath: reader.openedPath,
+            drain: true,
+            copyOf: reader.key,
+          });
+        }
         await reader.restartFromBeginning();
         this.options.sink.rotation('copytruncate', state);
         this.options.sink.restarted(state);
         return;
+      }
       case 'replaced':
         // The path now names a new file: read it as a file created after start. Also when an earlier look found
         // the path empty (a rename rotation seen between its two steps): discovery may never report the new file
@@ -261,6 +315,15 @@ export class FileServer {
 
   private async openPending(): Promise<void> {
     const now = Date.now();
+    if (this.paths.size > 0) {
+      const held = new Set<string>();
+      for (const state of this.readers.values()) if (state.detachedAt === undefined) held.add(state.reader.path);
+      for (const [path, sourceIndex] of this.paths) {
+        if (!held.has(path) && !this.toOpen.has(path) && !this.failed.has(path)) {
+          this.toOpen.set(path, { sourceIndex, initial: false });
+        }
+      }
+    }
     for (const [path, f] of this.failed) {
       if (f.retryAt <= now && !this.toOpen.has(path))
         this.toOpen.set(path, { sourceIndex: f.sourceIndex, initial: false });
@@ -268,10 +331,10 @@ export class FileServer {
     if (this.toOpen.size === 0) return;
     const batch = [...this.toOpen];
     this.toOpen.clear();
-    for (const [path, { sourceIndex, initial }] of batch) await this.openOne(path, sourceIndex, initial);
+    for (const [p, { sourceIndex, initial, found }] of batch) await this.openOne(p, sourceIndex, initial, found);
   }
 
-  private async openOne(path: string, sourceIndex: number, initial: boolean): Promise<void> {
+  private async openOne(path: string, sourceIndex: number, initial: boolean, found?: FoundFile): Promise<void> {
     let key: FileKey;
     try {
       const stats = await stat(path);
@@ -282,6 +345,7 @@ export class FileServer {
       return;
     }
     const existing = this.readers.get(key);
+    if (existing && found) return;
     if (existing) {
       // A file we already read under another name (renamed and still matching): follow it, keep its position.
       if (existing.detachedBy === 'removed') this.options.sink.rotation('rename', existing);
@@ -290,11 +354,13 @@ export class FileServer {
       existing.detachedBy = undefined;
       return;
     }
+    if (!found && (await this.isEarlyCopy(path, key))) return;
     let reader: FileReader;
     try {
       reader = await FileReader.open({
         path,
-        startAt: this.options.sink.startAt(key, path, sourceIndex, initial),
+        startAt: found ? found.start : await this.options.sink.startAt(key, path, sourceIndex, initial),
+        ...(found ? { keyPath: found.keyPath } : {}),
         maxLineBytes: this.options.maxLineBytesOf(sourceIndex),
         chunkBytes: this.options.chunkBytes,
       });
@@ -309,21 +375,59 @@ export class FileServer {
       return;
     }
     this.failed.delete(path);
-    const served: ServedFile = { reader, sourceIndex };
+    this.deferred.delete(path);
+    const copyOf = found?.copyOf;
+    const served: ServedFile = { reader, sourceIndex, ...(copyOf === undefined ? {} : { copyOf }) };
     const state: ReaderState = {
       reader,
       sourceIndex,
-      detachedAt: undefined,
-      detachedBy: undefined,
+      ...(copyOf === undefined ? {} : { copyOf }),
+      detachedAt: found ? Date.now() : undefined,
+      detachedBy: found ? 'found' : undefined,
       lastDataAt: Date.now(),
       onLine: this.options.sink.lines(served),
     };
     this.readers.set(key, state);
     this.options.sink.opened(state);
+    if (found?.drain) {
+      for (;;) {
+        const n = await reader.read(state.onLine, this.buffer);
+        if (n === 0) break;
+        this.options.sink.read(state, n);
+      }
+      if (this.paths.has(path)) {
+        // In the globs: it stays a file being read (discovery would open it again), its lines sealed now.
+        state.detachedAt = undefined;
+        state.detachedBy = undefined;
+        this.options.sink.drained(state);
+      } else await this.letGo(state);
+    }
+  }
+
+  /**
+   * A new file that starts with the first bytes of a file being read is, most likely, its copytruncate copy made
+   * before the truncation: the original's reader reads the copy's rest when it sees the truncation. It waits
+   * `rotateWaitMs` for that; a file that is still no one's copy then (same header, or an operator's `cp`) is read as a
+   * new file.
+   */
+  private async isEarlyCopy(filePath: string, key: FileKey): Promise<boolean> {
+    const originals = [...this.readers.values()].filter(
+      (r) => r.reader.key !== key && r.reader.fingerprint.length === COPY_FINGERPRINT_BYTES,
+    );
+    if (originals.length === 0) return false;
+    const since = this.deferred.get(filePath);
+    if (since !== undefined && Date.now() - since >= this.options.rotateWaitMs) return false;
+    const print = await prefixOf(filePath, COPY_FINGERPRINT_BYTES);
+    if (!print || print.length < COPY_FINGERPRINT_BYTES) return false;
+    const isCopy = originals.some((r) => r.reader.fingerprint.crc === print.crc);
+    if (isCopy && since === undefined) this.deferred.set(filePath, Date.now());
+    if (!isCopy) this.deferred.delete(filePath);
+    return isCopy;
   }
 
   private reportOpenError(path: string, sourceIndex: number, error: NodeJS.ErrnoException): void {
     if (error.code === 'ENOENT') {
+      // Gone between the rename and the create of a rotation: still a path of the globs until discovery says not.
       this.failed.delete(path);
       return;
     }

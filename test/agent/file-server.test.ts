@@ -21,6 +21,7 @@ function startServer(): { server: FileServer; lines: string[]; rotations: Rotati
     chunkBytes: 64 * 1024,
     maxBytesPerTurn: 1024 * 1024,
     maxLineBytesOf: () => 64 * 1024,
+    copiesOutsideGlobs: true,
     paused: () => false,
     whenUnpaused: () => Promise.resolve(),
     sink: {
@@ -31,6 +32,7 @@ function startServer(): { server: FileServer; lines: string[]; rotations: Rotati
       truncated: () => {},
       restarted: () => {},
       rotation: (kind: RotationKind, _file: ServedFile) => rotations.push(kind),
+      drained: () => {},
       closed: () => {},
       fileError: () => {},
     },
@@ -57,9 +59,35 @@ test('file server - a file re-created at a path it had seen empty is opened, wit
   await new Promise((r) => setTimeout(r, 200));
   // Step two: the new file. Discovery says only "changed", as chokidar does for a quick unlink + add.
   await writeFile(file, 'after 1\n');
-  server.changed();
+  server.changed(file, 0);
   await appendFile(file, 'after 2\n');
   await waitFor('the lines of the re-created file', () => lines.length === 4, 10_000, 20);
   t.deepEqual(lines, ['before 1', 'before 2', 'after 1', 'after 2']);
   t.deepEqual(rotations, ['rename']);
+});
+
+test('file server - rotated name in the globs: the reader follows its file, and the new file at the old name is opened though discovery never reports it', async (t) => {
+  // The soak's `create/b.log: 153 lines lost`: the reader moved to b.log.1 when discovery reported it, so no reader
+  // looked at b.log any more, and chokidar folded the new b.log into a change it had already reported (or into
+  // nothing). The path stays one of the globs' until discovery says it is gone.
+  const dir = await tempDir();
+  const file = path.join(dir, 'app.log');
+  await writeFile(file, 'before 1\nbefore 2\n');
+  const { server, lines } = startServer();
+  t.teardown(async () => {
+    await server.stop();
+    await server.close();
+  });
+  server.appeared(file, 0);
+  server.endInitialScan();
+  await waitFor('the first lines', () => lines.length === 2, 10_000, 20);
+
+  await rename(file, `${file}.1`);
+  server.appeared(`${file}.1`, 0); // the same inode under its rotated name: the reader follows it
+  await new Promise((r) => setTimeout(r, 200));
+  await appendFile(`${file}.1`, 'late 3\n');
+  await writeFile(file, 'after 1\n'); // no event at all for the new file
+  await waitFor('the lines of the new file', () => lines.length === 4, 10_000, 20);
+  t.deepEqual(lines.slice(0, 2), ['before 1', 'before 2']);
+  t.deepEqual(new Set(lines.slice(2)), new Set(['late 3', 'after 1']));
 });

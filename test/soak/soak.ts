@@ -20,14 +20,22 @@
  * the inherent copytruncate window (lines written after the agent's last read and before the truncation exist only
  * in the copy): measured and reported, not promised.
  */
-import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { type AgentProcess, fetchAll, startAgentProcess, writeAgentConfig } from '../agent/support.ts';
 import { CollectorProcess } from '../helpers/collector-process.ts';
+import {
+  type LineTally,
+  logrotateBlock,
+  prng,
+  type RotationMode,
+  runLogrotate,
+  sleep,
+  tallyLines,
+  Writer,
+} from './rotation-kit.ts';
 
 export interface SoakOptions {
   /** How long the writers write (the final catch-up and check come on top). */
@@ -41,18 +49,8 @@ export interface SoakOptions {
   readonly verbose?: boolean;
 }
 
-export type RotationMode = 'create' | 'copytruncate';
-
-export interface FileReport {
-  readonly file: string;
+export interface FileReport extends LineTally {
   readonly mode: RotationMode;
-  readonly written: number;
-  readonly received: number;
-  readonly lost: number;
-  readonly duplicates: number;
-  readonly outOfOrder: number;
-  /** A few lost sequence numbers, for a look at the logs. */
-  readonly lostSample: readonly number[];
 }
 
 export interface SoakReport {
@@ -76,88 +74,12 @@ const FILES: readonly { readonly name: string; readonly mode: RotationMode }[] =
   { name: 'd', mode: 'copytruncate' },
 ];
 const TOPIC: Record<RotationMode, string> = { create: 'soak-create', copytruncate: 'soak-copy' };
-const PADDING = 'p'.repeat(60);
-
-/** mulberry32: a small seeded PRNG, so a run's schedule can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Appends numbered lines to one path at a fixed rate until stopped; returns how many it wrote. */
-class Writer {
-  written = 0;
-  private stopped = false;
-  private readonly done: Promise<void>;
-
-  constructor(
-    readonly file: string,
-    readonly filePath: string,
-    private readonly rate: number,
-  ) {
-    this.done = this.loop();
-  }
-
-  private async loop(): Promise<void> {
-    const started = Date.now();
-    while (!this.stopped) {
-      const due = Math.floor(((Date.now() - started) / 1000) * this.rate);
-      if (due > this.written) await this.write(due - this.written);
-      await sleep(20);
-    }
-  }
-
-  private async write(count: number): Promise<void> {
-    let handle: Awaited<ReturnType<typeof open>>;
-    try {
-      // No O_CREAT: between logrotate's rename and its create the path is absent; the lines wait for the new file.
-      handle = await open(this.filePath, constants.O_WRONLY | constants.O_APPEND);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    try {
-      const { ino } = await handle.stat();
-      let text = '';
-      for (let i = 0; i < count; i++) text += `soak ${this.file} ${this.written + i} ${ino} ${PADDING}\n`;
-      await handle.write(text);
-      this.written += count;
-    } finally {
-      await handle.close();
-    }
-  }
-
-  async stop(): Promise<number> {
-    this.stopped = true;
-    await this.done;
-    return this.written;
-  }
-}
 
 function logrotateConfig(dir: string): string {
-  const block = (glob: string, mode: RotationMode) =>
-    `${glob} {\n  rotate 40\n  missingok\n  nocompress\n  ifempty\n  ${mode === 'create' ? 'create 0644' : 'copytruncate'}\n}\n`;
-  return block(path.join(dir, 'create', '*.log'), 'create') + block(path.join(dir, 'copy', '*.log'), 'copytruncate');
-}
-
-function runLogrotate(config: string, state: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('logrotate', ['-f', '-s', state, config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', (error) => resolve({ code: -1, stderr: String(error) }));
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
+  return (
+    logrotateBlock(path.join(dir, 'create', '*.log'), 'create') +
+    logrotateBlock(path.join(dir, 'copy', '*.log'), 'copytruncate')
+  );
 }
 
 /** Compares what the writers wrote with what the collector stored (records in offset order). */
@@ -165,47 +87,16 @@ export function check(
   written: ReadonlyMap<string, number>,
   values: readonly string[],
 ): { files: FileReport[]; foreign: number } {
-  const seen = new Map<string, Map<number, number>>();
-  const lastSeqByInode = new Map<string, number>();
-  const outOfOrder = new Map<string, number>();
-  let foreign = 0;
-  for (const value of values) {
-    const m = /^soak (\w+) (\d+) (\d+) /.exec(value);
-    if (!m) {
-      foreign++;
-      continue;
-    }
-    const [, file, seqText, ino] = m as unknown as [string, string, string, string];
-    const seq = Number(seqText);
-    const counts = seen.get(file) ?? new Map<number, number>();
-    seen.set(file, counts);
-    const copies = counts.get(seq) ?? 0;
-    counts.set(seq, copies + 1);
-    if (copies > 0) continue; // order is judged on first copies: a replay after a kill is a duplicate, not disorder
-    const key = `${file}:${ino}`;
-    const last = lastSeqByInode.get(key) ?? -1;
-    if (seq < last) outOfOrder.set(file, (outOfOrder.get(file) ?? 0) + 1);
-    else lastSeqByInode.set(key, seq);
-  }
-  const files = FILES.map(({ name, mode }): FileReport => {
-    const total = written.get(name) ?? 0;
-    const counts = seen.get(name) ?? new Map<number, number>();
-    const lost: number[] = [];
-    for (let s = 0; s < total; s++) if (!counts.has(s)) lost.push(s);
-    let duplicates = 0;
-    for (const c of counts.values()) duplicates += c - 1;
-    return {
-      file: `${mode === 'create' ? 'create' : 'copy'}/${name}.log`,
-      mode,
-      written: total,
-      received: counts.size,
-      lost: lost.length,
-      duplicates,
-      outOfOrder: outOfOrder.get(name) ?? 0,
-      lostSample: lost.slice(0, 10),
-    };
-  });
-  return { files, foreign };
+  const ordered = new Map(FILES.map(({ name }) => [name, written.get(name) ?? 0]));
+  const { files, foreign } = tallyLines('soak', ordered, values);
+  return {
+    files: files.map((f, i) => ({
+      ...f,
+      file: `${FILES[i]!.mode === 'create' ? 'create' : 'copy'}/${f.file}.log`,
+      mode: FILES[i]!.mode,
+    })),
+    foreign,
+  };
 }
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
@@ -250,7 +141,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     say(`seed ${seed}; collector ${collector.url}; dir ${dir}`);
 
     for (const { name, mode } of FILES) {
-      writers.push(new Writer(name, path.join(dir, mode === 'create' ? 'create' : 'copy', `${name}.log`), rate));
+      writers.push(
+        new Writer({
+          prefix: 'soak',
+          file: name,
+          filePath: path.join(dir, mode === 'create' ? 'create' : 'copy', `${name}.log`),
+          rate,
+        }),
+      );
     }
 
     const rotation = (async () => {

@@ -1,0 +1,294 @@
+/**
+ * The rotation matrix: {create, copytruncate} × {rotated names in the globs, not} × {no kill, agent SIGKILLed,
+ * collector SIGKILLed, both}, with real processes and the real `logrotate`.
+ *
+ * One cell, in its own temporary directory: a writer appends numbered lines (rotation-kit.ts) to `app.log` at
+ * `rate` lines/s; `logrotate -f` rotates it every `rotateEveryMs` (create: rename to app.log.1… and create a new
+ * app.log; copytruncate: copy to app.log.1… and truncate app.log); the real collector (flush=always) and the real
+ * agent (globs `app.log`, or `app.log` + `app.log.*`) run, and the cell's kill pattern SIGKILLs and restarts them
+ * on a schedule drawn from the seed. Then the writer stops, the last lines are given time to arrive (until nothing
+ * moves for `settleMs`), and every written line is looked up in the topic.
+ *
+ * `test/agent/rotation-matrix.test.ts` runs short cells in CI; `npm run soak -- --matrix --seconds 60` runs long
+ * ones (`node --import tsx test/soak/rotation-matrix.ts --help`).
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type AgentProcess, fetchAll, startAgentProcess, writeAgentConfig } from '../agent/support.ts';
+import { CollectorProcess } from '../helpers/collector-process.ts';
+import {
+  type LineTally,
+  logrotateBlock,
+  prng,
+  type RotationMode,
+  runLogrotate,
+  sleep,
+  tallyLines,
+  Writer,
+} from './rotation-kit.ts';
+
+export type KillPattern = 'none' | 'agent' | 'collector' | 'both';
+export const KILL_PATTERNS: readonly KillPattern[] = ['none', 'agent', 'collector', 'both'];
+export const MODES: readonly RotationMode[] = ['create', 'copytruncate'];
+
+export interface CellOptions {
+  readonly mode: RotationMode;
+  /** True: the agent's globs are `app.log` and `app.log.*`; false: `app.log` only. */
+  readonly rotatedInGlob: boolean;
+  readonly kill: KillPattern;
+  /** How long the writer writes. */
+  readonly seconds: number;
+  /** Lines per second (≥ 2,000 for the issue's matrix). */
+  readonly rate?: number;
+  readonly rotateEveryMs?: number;
+  /** SIGKILLs during the run (alternating collector/agent for `both`). */
+  readonly kills?: number;
+  /** The agent's `checkpoint.interval`, in ms. */
+  readonly checkpointIntervalMs?: number;
+  readonly seed?: number;
+  /** Progress lines on stderr. */
+  readonly verbose?: boolean;
+}
+
+export interface CellReport extends LineTally {
+  readonly name: string;
+  readonly mode: RotationMode;
+  readonly rotatedInGlob: boolean;
+  readonly kill: KillPattern;
+  readonly seed: number;
+  readonly rate: number;
+  readonly rotations: number;
+  readonly logrotateFailures: number;
+  readonly truncationsSeen: number;
+  readonly kills: { readonly collector: number; readonly agent: number };
+  readonly foreign: number;
+  readonly checkpointIntervalMs: number;
+  /** Seconds from the writer's stop until nothing new arrived. */
+  readonly settleSeconds: number;
+}
+
+const TOPIC = 'matrix';
+
+export function cellName(c: Pick<CellOptions, 'mode' | 'rotatedInGlob' | 'kill'>): string {
+  return `${c.mode}/${c.rotatedInGlob ? 'app.log+app.log.*' : 'app.log'}/kill:${c.kill}`;
+}
+
+export async function runCell(options: CellOptions): Promise<CellReport> {
+  const rate = options.rate ?? 2000;
+  const rotateEveryMs = options.rotateEveryMs ?? 700;
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const checkpointIntervalMs = options.checkpointIntervalMs ?? 100;
+  const random = prng(seed);
+  const name = cellName(options);
+  const say = (msg: string) => {
+    if (options.verbose) process.stderr.write(`[${new Date().toISOString().slice(11, 23)} ${name}] ${msg}\n`);
+  };
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-matrix-'));
+  const logs = path.join(dir, 'logs');
+  const file = path.join(logs, 'app.log');
+  await mkdir(logs);
+  await writeFile(file, '');
+  const rotateConfig = path.join(dir, 'logrotate.conf');
+  const rotateState = path.join(dir, 'logrotate.state');
+  await writeFile(rotateConfig, logrotateBlock(file, options.mode, 1000), { mode: 0o644 });
+
+  let collector: CollectorProcess | undefined;
+  let agent: AgentProcess | undefined;
+  let writer: Writer | undefined;
+  let rotating = true;
+  let rotations = 0;
+  let logrotateFailures = 0;
+  const kills = { collector: 0, agent: 0 };
+  try {
+    collector = await CollectorProcess.start({ config: { topics: { flush: 'always', default_partitions: 1 } } });
+    const agentConfig = await writeAgentConfig({
+      dir,
+      collectorUrl: collector.url,
+      sources: [{ name: 'app', include: options.rotatedInGlob ? [file, `${file}.*`] : [file], topic: TOPIC }],
+      extra: {
+        read: { poll_interval: '50ms', rotate_wait: '1s', retry_open: '500ms' },
+        checkpoint: { interval: `${checkpointIntervalMs}ms` },
+      },
+    });
+    agent = await startAgentProcess(agentConfig);
+    writer = new Writer({ prefix: 'm', file: 'app', filePath: file, rate, padding: 100 });
+    const started = Date.now();
+    const stopAt = started + options.seconds * 1000;
+
+    const rotation = (async () => {
+      while (rotating) {
+        await sleep(rotateEveryMs * (0.75 + random() * 0.5));
+        if (!rotating) break;
+        const result = await runLogrotate(rotateConfig, rotateState);
+        if (result.code === 0) rotations++;
+        else {
+          logrotateFailures++;
+          say(`logrotate exited ${result.code}: ${result.stderr.trim()}`);
+        }
+      }
+    })();
+
+    if (options.kill !== 'none') {
+      const count = options.kills ?? Math.max(2, Math.floor(options.seconds / 2.5));
+      // Moments spread over the run, none in its first or last second.
+      const span = Math.max(options.seconds - 2, 1) / count;
+      for (let k = 0; k < count; k++) {
+        const at = started + (1 + span * (k + random() * 0.5)) * 1000;
+        const wait = at - Date.now();
+        if (wait > 0) await sleep(wait);
+        const target = options.kill === 'both' ? (k % 2 === 0 ? 'agent' : 'collector') : options.kill;
+        const down = 200 + random() * 1200;
+        if (target === 'collector') {
+          await collector.kill();
+          kills.collector++;
+          await sleep(down);
+          await collector.restart();
+        } else {
+          await agent.kill();
+          kills.agent++;
+          await sleep(down);
+          agent = await startAgentProcess(agentConfig);
+        }
+        say(`SIGKILL ${target}, down ${Math.round(down)} ms`);
+      }
+    }
+    const rest = stopAt - Date.now();
+    if (rest > 0) await sleep(rest);
+    rotating = false;
+    await rotation;
+    const written = await writer.stop();
+    say(`writer stopped at ${written} lines; ${rotations} rotations`);
+
+    // Settle: until every line is there, or nothing new arrived for 5 s (lost lines never come).
+    const settleFrom = Date.now();
+    let lastCount = -1;
+    let lastProgress = Date.now();
+    let values: string[] = [];
+    for (;;) {
+      values = (await fetchAll(collector.url, TOPIC)).map((r) => r.value.toString('utf8'));
+      const unique = new Set(values).size;
+      if (unique >= written) {
+        // Everything is there; a moment more for duplicates still in flight.
+        await sleep(500);
+        values = (await fetchAll(collector.url, TOPIC)).map((r) => r.value.toString('utf8'));
+        break;
+      }
+      if (unique !== lastCount) {
+        lastCount = unique;
+        lastProgress = Date.now();
+      } else if (Date.now() - lastProgress > 5000) break;
+      if (Date.now() - settleFrom > 90_000) break;
+      await sleep(250);
+    }
+    const settleSeconds = (Date.now() - settleFrom) / 1000;
+    const { files, foreign } = tallyLines('m', new Map([['app', written]]), values);
+    return {
+      ...files[0]!,
+      name,
+      mode: options.mode,
+      rotatedInGlob: options.rotatedInGlob,
+      kill: options.kill,
+      seed,
+      rate,
+      rotations,
+      logrotateFailures,
+      truncationsSeen: writer.truncationsSeen,
+      kills,
+      foreign,
+      checkpointIntervalMs,
+      settleSeconds,
+    };
+  } finally {
+    rotating = false;
+    await writer?.stop();
+    await agent?.kill();
+    await collector?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function allCells(): Pick<CellOptions, 'mode' | 'rotatedInGlob' | 'kill'>[] {
+  const out: Pick<CellOptions, 'mode' | 'rotatedInGlob' | 'kill'>[] = [];
+  for (const mode of MODES)
+    for (const rotatedInGlob of [false, true])
+      for (const kill of KILL_PATTERNS) out.push({ mode, rotatedInGlob, kill });
+  return out;
+}
+
+/** Runs `cells` with at most `concurrency` at a time; reports in the order given. */
+export async function runMatrix(
+  cells: readonly CellOptions[],
+  concurrency: number,
+  onReport?: (r: CellReport) => void,
+): Promise<CellReport[]> {
+  const reports: CellReport[] = new Array(cells.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < cells.length) {
+      const i = next++;
+      reports[i] = await runCell(cells[i]!);
+      onReport?.(reports[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, cells.length) }, worker));
+  return reports;
+}
+
+export function formatCells(reports: readonly CellReport[]): string {
+  const pct = (n: number, of: number) => `${((100 * n) / Math.max(of, 1)).toFixed(3)} %`;
+  return [
+    '| cell                                     | written | lost |  lost % | dup | kills (a/c) | rotations | seed       |',
+    '| ---------------------------------------- | ------- | ---- | ------- | --- | ----------- | --------- | ---------- |',
+    ...reports.map(
+      (r) =>
+        `| ${r.name.padEnd(40)} | ${String(r.written).padStart(7)} | ${String(r.lost).padStart(4)} | ` +
+        `${pct(r.lost, r.written).padStart(7)} | ${String(r.duplicates).padStart(3)} | ` +
+        `${`${r.kills.agent}/${r.kills.collector}`.padStart(11)} | ${String(r.rotations).padStart(9)} | ${String(r.seed).padEnd(10)} |`,
+    ),
+  ].join('\n');
+}
+
+function parseArgs(argv: readonly string[]) {
+  const value = (flag: string): number | undefined => {
+    const i = argv.indexOf(flag);
+    if (i < 0) return undefined;
+    const n = Number(argv[i + 1]);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number, got ${argv[i + 1]}`);
+    return n;
+  };
+  const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
+  return {
+    seconds: value('--seconds') ?? 60,
+    concurrency: value('--concurrency') ?? 2,
+    seed: value('--seed'),
+    rate: value('--rate'),
+    only,
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (process.argv.includes('--help')) {
+    process.stdout.write(
+      'node --import tsx test/soak/rotation-matrix.ts [--seconds 60] [--concurrency 2] [--seed N] [--rate 2000] [--only <cell substring>]\n',
+    );
+    process.exit(0);
+  }
+  const args = parseArgs(process.argv.slice(2));
+  const cells = allCells()
+    .filter((c) => !args.only || cellName(c).includes(args.only))
+    .map(
+      (c): CellOptions => ({
+        ...c,
+        seconds: args.seconds,
+        verbose: true,
+        ...(args.seed === undefined ? {} : { seed: args.seed }),
+        ...(args.rate === undefined ? {} : { rate: args.rate }),
+      }),
+    );
+  const reports = await runMatrix(cells, args.concurrency, (r) =>
+    process.stderr.write(`${formatCells([r]).split('\n')[2]}\n`),
+  );
+  process.stdout.write(`${formatCells(reports)}\n`);
+}
