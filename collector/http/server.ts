@@ -23,6 +23,8 @@ export interface HttpServerOptions {
   readonly lifecycle: Lifecycle;
   /** Defaults to ROUTE_MODULES. */
   readonly routes?: readonly RouteModule[];
+  /** Shared with the other front ends (the Kafka listener), so they see one cache of partition counts. */
+  readonly topics?: TopicAccess;
 }
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
@@ -69,7 +71,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     options: collector,
     metrics,
     logger,
-    topics: new TopicAccess({ store: options.store, collector }),
+    topics: options.topics ?? new TopicAccess({ store: options.store, collector }),
     lifecycle: options.lifecycle,
     hooks: {},
   };

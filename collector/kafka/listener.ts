@@ -1,0 +1,127 @@
+/**
+ * The Kafka protocol listener: a TCP (or TLS) server on kafka.listen whose connections (connection.ts) run the
+ * APIs of apis/ against the collector's store, with the same topic access, tokens and limits as the HTTP API.
+ * Started and closed by collector.ts. docs/kafka.md is the user's guide.
+ *
+ * Shutdown: stop accepting; every connection finishes the request it is running (a waiting fetch is answered at
+ * once through the shutdown signal) and is closed; past the timeout the rest are cut.
+ */
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { UnavailableError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { CollectorOptions, KafkaListenerOptions } from '../config.ts';
+import type { Authenticator } from '../http/auth.ts';
+import type { TopicAccess } from '../http/topic-access.ts';
+import type { KafkaListenerMetrics } from '../metrics.ts';
+import type { LogStore } from '../storage/log-store.ts';
+import { kafkaApis } from './apis/index.ts';
+import { KafkaConnection } from './connection.ts';
+import type { Broker, ClusterView, KafkaContext, KafkaProducePath } from './context.ts';
+import { ProducerRegistry } from './producers.ts';
+
+export interface KafkaListenerStart {
+  readonly options: KafkaListenerOptions;
+  readonly collector: CollectorOptions;
+  readonly store: LogStore;
+  readonly topics: TopicAccess;
+  readonly auth: Authenticator;
+  readonly metrics: KafkaListenerMetrics;
+  readonly logger: Logger;
+  readonly shutdownSignal: AbortSignal;
+  /** The collector's produce path; until collector/produce/ lands on this branch, produce is refused. */
+  readonly produce?: KafkaProducePath;
+}
+
+/** Stands in for the shared produce module (collector/produce/, issue #14) until it is merged here. */
+const PRODUCE_NOT_WIRED: KafkaProducePath = {
+  async produceRecords() {
+    throw new UnavailableError('Kafka produce is not wired to the produce module yet');
+  },
+};
+
+export interface KafkaListener {
+  /** The port listened on (the real one when 0 was asked for). */
+  readonly port: number;
+  /** What clients are told to connect to. */
+  readonly advertised: Broker;
+  close(timeoutMs: number): Promise<void>;
+}
+
+export async function startKafkaListener(start: KafkaListenerStart): Promise<KafkaListener> {
+  const { options, logger } = start;
+  const connections = new Set<KafkaConnection>();
+  let advertised: Broker = { nodeId: 0, host: '127.0.0.1', port: 0 };
+  const cluster: ClusterView = {
+    self: () => advertised,
+    brokers: async () => [advertised],
+    coordinatorFor: async () => advertised,
+  };
+  const ctx: KafkaContext = {
+    produce: start.produce ?? PRODUCE_NOT_WIRED,
+    producers: new ProducerRegistry(),
+    store: start.store,
+    topics: start.topics,
+    collector: start.collector,
+    listener: options,
+    auth: start.auth,
+    metrics: start.metrics,
+    cluster,
+    logger,
+    shutdownSignal: start.shutdownSignal,
+  };
+  const apis = kafkaApis();
+  const accept = (socket: net.Socket) => {
+    if (connections.size >= options.maxConnections) {
+      start.metrics.connectionOpened();
+      start.metrics.connectionClosed('too_many_connections');
+      socket.destroy();
+      return;
+    }
+    const connection = new KafkaConnection(socket, ctx, apis);
+    connections.add(connection);
+    void connection.done.then(() => connections.delete(connection));
+  };
+  const server = options.tls
+    ? tls.createServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, accept)
+    : net.createServer(accept);
+  server.on('tlsClientError', () => {}); // a failed handshake closes that socket only
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.listen.port, options.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.listen.port;
+  const listenHost =
+    options.listen.host === '0.0.0.0' || options.listen.host === '::' ? '127.0.0.1' : options.listen.host;
+  advertised = {
+    nodeId: 0,
+    host: options.advertised?.host ?? listenHost,
+    port: options.advertised?.port ?? port,
+  };
+  logger.info(
+    { listen: `${options.listen.host}:${port}`, advertised: `${advertised.host}:${advertised.port}` },
+    'kafka listener ready',
+  );
+
+  return {
+    port,
+    advertised,
+    async close(timeoutMs: number) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const connection of connections) connection.closeWhenIdle();
+      const timer = setTimeout(() => {
+        for (const connection of connections) connection.close(undefined);
+      }, timeoutMs);
+      try {
+        await Promise.all([closed, ...[...connections].map((c) => c.done)]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
