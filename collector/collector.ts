@@ -11,11 +11,12 @@ import { type Logger, silentLogger } from '../shared/logger.ts';
 import type { CollectorOptions } from './config.ts';
 import { Authenticator } from './http/auth.ts';
 import { createHttpServer } from './http/server.ts';
-import { TopicAccess } from './http/topic-access.ts';
 import { type KafkaListener, startKafkaListener } from './kafka/listener.ts';
 import type { RouteModule } from './http/context.ts';
 import { CollectorMetrics } from './metrics.ts';
 import { composeEvents, openJetStreamStore, startNatsBridge } from './nats/bridge.ts';
+import { ProducePath } from './produce/produce.ts';
+import { TopicAccess } from './produce/topic-access.ts';
 import type { LogStore, StorageEvents } from './storage/log-store.ts';
 
 export interface StartCollectorOptions {
@@ -93,18 +94,21 @@ export async function startCollector(
     );
   }
   metrics.attachStore(store, start.openStore || options.storage?.backend === 'jetstream' ? undefined : options.dataDir);
-  bridge.attach(store);
+  // One produce path for every front end (HTTP, NATS ingest, …): collector/produce.
+  const topics = new TopicAccess({ store, collector: options });
+  const produce = new ProducePath({ store, topics, metrics, limits: options.limits });
+  bridge.attach(produce);
 
   const shutdown = new AbortController();
   const lifecycle = { ready: false, shutdownSignal: shutdown.signal };
-  const topics = new TopicAccess({ store, collector: options });
   const app = createHttpServer({
     store,
-    topics,
     collector: options,
     metrics,
     logger,
     lifecycle,
+    topics,
+    produce,
     ...(start.routes ? { routes: start.routes } : {}),
   });
   try {
@@ -126,6 +130,7 @@ export async function startCollector(
         collector: options,
         store,
         topics,
+        produce,
         auth: new Authenticator(options.tokens),
         metrics: metrics.kafka,
         logger,

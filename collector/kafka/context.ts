@@ -6,11 +6,11 @@
 import type { Logger } from '../../shared/logger.ts';
 import type { CollectorOptions, KafkaListenerOptions, Role } from '../config.ts';
 import { type Authenticator, type Principal, roleAllows } from '../http/auth.ts';
-import type { TopicAccess } from '../http/topic-access.ts';
+import type { TopicAccess } from '../produce/topic-access.ts';
 import type { KafkaListenerMetrics } from '../metrics.ts';
+import type { ProducePath } from '../produce/produce.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import type { KafkaReader, KafkaWriter } from './codec/primitives.ts';
-import type { DecodedRecord } from './codec/produced-batch.ts';
 import type { ProducerRegistry } from './producers.ts';
 
 /** A Kafka broker as clients see it: where to connect for a partition or a group. */
@@ -42,21 +42,9 @@ export interface KafkaSession {
   readonly remoteAddress: string;
 }
 
-/**
- * The collector's one produce path (collector/produce/): the same role check, limits, partition lookup, append
- * and metrics as HTTP produce. The Kafka listener names the partition (Kafka producers choose their own).
- */
-export interface KafkaProducePath {
-  produceRecords(
-    principal: Principal,
-    topic: string,
-    records: Iterable<DecodedRecord>,
-    options: { readonly partition: number; readonly startedAt: number },
-  ): Promise<{ readonly partitions: readonly { readonly baseOffset: number }[] }>;
-}
-
 export interface KafkaContext {
-  readonly produce: KafkaProducePath;
+  /** The collector's one produce path (collector/produce/): the same checks, limits and metrics as HTTP. */
+  readonly produce: ProducePath;
   readonly producers: ProducerRegistry;
   readonly store: LogStore;
   readonly topics: TopicAccess;

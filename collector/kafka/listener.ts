@@ -9,16 +9,16 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { UnavailableError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { CollectorOptions, KafkaListenerOptions } from '../config.ts';
 import type { Authenticator } from '../http/auth.ts';
-import type { TopicAccess } from '../http/topic-access.ts';
+import type { TopicAccess } from '../produce/topic-access.ts';
 import type { KafkaListenerMetrics } from '../metrics.ts';
+import type { ProducePath } from '../produce/produce.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import { kafkaApis } from './apis/index.ts';
 import { KafkaConnection } from './connection.ts';
-import type { Broker, ClusterView, KafkaContext, KafkaProducePath } from './context.ts';
+import type { Broker, ClusterView, KafkaContext } from './context.ts';
 import { ProducerRegistry } from './producers.ts';
 
 export interface KafkaListenerStart {
@@ -30,16 +30,8 @@ export interface KafkaListenerStart {
   readonly metrics: KafkaListenerMetrics;
   readonly logger: Logger;
   readonly shutdownSignal: AbortSignal;
-  /** The collector's produce path; until collector/produce/ lands on this branch, produce is refused. */
-  readonly produce?: KafkaProducePath;
+  readonly produce: ProducePath;
 }
-
-/** Stands in for the shared produce module (collector/produce/, issue #14) until it is merged here. */
-const PRODUCE_NOT_WIRED: KafkaProducePath = {
-  async produceRecords() {
-    throw new UnavailableError('Kafka produce is not wired to the produce module yet');
-  },
-};
 
 export interface KafkaListener {
   /** The port listened on (the real one when 0 was asked for). */
@@ -59,7 +51,7 @@ export async function startKafkaListener(start: KafkaListenerStart): Promise<Kaf
     coordinatorFor: async () => advertised,
   };
   const ctx: KafkaContext = {
-    produce: start.produce ?? PRODUCE_NOT_WIRED,
+    produce: start.produce,
     producers: new ProducerRegistry(),
     store: start.store,
     topics: start.topics,

@@ -122,6 +122,7 @@ async function producePartition(
     }
     try {
       const result = await ctx.produce.produceRecords(principal, topic, batch.records, {
+        encoding: 'kafka',
         partition,
         startedAt: started,
       });
