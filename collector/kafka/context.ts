@@ -11,6 +11,7 @@ import type { KafkaListenerMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import type { KafkaReader, KafkaWriter } from './codec/primitives.ts';
+import type { KafkaGroups } from './groups.ts';
 import type { ProducerRegistry } from './producers.ts';
 
 /** A Kafka broker as clients see it: where to connect for a partition or a group. */
@@ -46,6 +47,8 @@ export interface KafkaContext {
   /** The collector's one produce path (collector/produce/): the same checks, limits and metrics as HTTP. */
   readonly produce: ProducePath;
   readonly producers: ProducerRegistry;
+  /** Kafka consumer groups coordinated by this collector (groups.ts). */
+  readonly groups: KafkaGroups;
   readonly store: LogStore;
   readonly topics: TopicAccess;
   readonly collector: CollectorOptions;

@@ -19,6 +19,7 @@ import type { LogStore } from '../storage/log-store.ts';
 import { kafkaApis } from './apis/index.ts';
 import { KafkaConnection } from './connection.ts';
 import type { Broker, ClusterView, KafkaContext } from './context.ts';
+import { KafkaGroups } from './groups.ts';
 import { ProducerRegistry } from './producers.ts';
 
 export interface KafkaListenerStart {
@@ -50,9 +51,11 @@ export async function startKafkaListener(start: KafkaListenerStart): Promise<Kaf
     brokers: async () => [advertised],
     coordinatorFor: async () => advertised,
   };
+  const groups = new KafkaGroups(start.store.membership);
   const ctx: KafkaContext = {
     produce: start.produce,
     producers: new ProducerRegistry(),
+    groups,
     store: start.store,
     topics: start.topics,
     collector: start.collector,
@@ -113,6 +116,7 @@ export async function startKafkaListener(start: KafkaListenerStart): Promise<Kaf
         await Promise.all([closed, ...[...connections].map((c) => c.done)]);
       } finally {
         clearTimeout(timer);
+        groups.close();
       }
     },
   };

@@ -4,12 +4,33 @@ import { produceApi } from './00-produce.ts';
 import { fetchApi } from './01-fetch.ts';
 import { listOffsetsApi } from './02-list-offsets.ts';
 import { metadataApi } from './03-metadata.ts';
+import { offsetCommitApi } from './08-offset-commit.ts';
+import { offsetFetchApi } from './09-offset-fetch.ts';
+import { findCoordinatorApi } from './10-find-coordinator.ts';
+import { joinGroupApi } from './11-join-group.ts';
+import { heartbeatApi } from './12-heartbeat.ts';
+import { leaveGroupApi } from './13-leave-group.ts';
+import { syncGroupApi } from './14-sync-group.ts';
 import { apiVersionsApi } from './18-api-versions.ts';
 import { initProducerIdApi } from './22-init-producer-id.ts';
 
 export function kafkaApis(): ReadonlyMap<number, KafkaApi> {
   const table = new Map<number, KafkaApi>();
-  for (const api of [produceApi, fetchApi, listOffsetsApi, metadataApi, apiVersionsApi(() => table), initProducerIdApi])
-    table.set(api.key, api);
+  const apis = [
+    produceApi,
+    fetchApi,
+    listOffsetsApi,
+    metadataApi,
+    offsetCommitApi,
+    offsetFetchApi,
+    findCoordinatorApi,
+    joinGroupApi,
+    heartbeatApi,
+    leaveGroupApi,
+    syncGroupApi,
+    apiVersionsApi(() => table),
+    initProducerIdApi,
+  ];
+  for (const api of apis) table.set(api.key, api);
   return table;
 }
