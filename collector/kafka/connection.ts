@@ -18,6 +18,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../../shared/logger.ts';
+import { authenticatePlain } from './apis/36-sasl-authenticate.ts';
 import { KafkaProtocolError, KafkaReader, KafkaWriter } from './codec/primitives.ts';
 import type { KafkaApi, KafkaContext, KafkaRequestHeader, KafkaSession } from './context.ts';
 import { ApiKey, ERROR_NAMES, ErrorCode } from './protocol.ts';
@@ -58,7 +59,12 @@ export class KafkaConnection {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
-    this.session = { principal: undefined, saslMechanism: undefined, remoteAddress: socket.remoteAddress ?? '' };
+    this.session = {
+      principal: undefined,
+      saslMechanism: undefined,
+      bareSaslToken: false,
+      remoteAddress: socket.remoteAddress ?? '',
+    };
     this.logger = ctx.logger;
     ctx.metrics.connectionOpened();
     socket.setNoDelay(true);
@@ -118,7 +124,9 @@ export class KafkaConnection {
       if (this.buffered < 4) return;
       const head = this.peek(4);
       const size = head.readInt32BE(0);
-      if (size < MIN_FRAME || size > this.ctx.listener.maxRequestBytes) {
+      // A bare SASL token (after a v0 handshake) may be shorter than a request header.
+      const minimum = this.session.bareSaslToken ? 1 : MIN_FRAME;
+      if (size < minimum || size > this.ctx.listener.maxRequestBytes) {
         this.logger.debug({ size, remote: this.session.remoteAddress }, 'kafka: frame size out of range');
         this.close('frame_size');
         return;
@@ -186,6 +194,16 @@ export class KafkaConnection {
 
   /** Runs one request; returns the framed answer, or undefined (no answer, or the connection was closed). */
   private async handle(frame: Buffer): Promise<Buffer | undefined> {
+    if (this.session.bareSaslToken) {
+      // SASL after a v0 handshake: the token, unframed; success is answered with an empty token, failure closes.
+      const { errorCode } = authenticatePlain(this.ctx, this.session, frame);
+      if (errorCode !== 0) {
+        this.ctx.metrics.error('SaslHandshake', ERROR_NAMES.get(errorCode) ?? String(errorCode));
+        this.close('unauthenticated');
+        return undefined;
+      }
+      return Buffer.from([0, 0, 0, 0]);
+    }
     const reader = new KafkaReader(frame);
     let header: KafkaRequestHeader;
     try {

@@ -40,6 +40,8 @@ export interface KafkaSession {
   principal: Principal | undefined;
   /** The mechanism chosen by SaslHandshake, awaiting SaslAuthenticate. */
   saslMechanism: string | undefined;
+  /** After a v0 SaslHandshake: the next frame is the bare SASL token, not a request. */
+  bareSaslToken: boolean;
   readonly remoteAddress: string;
 }
 

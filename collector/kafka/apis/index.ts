@@ -11,8 +11,10 @@ import { joinGroupApi } from './11-join-group.ts';
 import { heartbeatApi } from './12-heartbeat.ts';
 import { leaveGroupApi } from './13-leave-group.ts';
 import { syncGroupApi } from './14-sync-group.ts';
+import { saslHandshakeApi } from './17-sasl-handshake.ts';
 import { apiVersionsApi } from './18-api-versions.ts';
 import { initProducerIdApi } from './22-init-producer-id.ts';
+import { saslAuthenticateApi } from './36-sasl-authenticate.ts';
 
 export function kafkaApis(): ReadonlyMap<number, KafkaApi> {
   const table = new Map<number, KafkaApi>();
@@ -30,6 +32,8 @@ export function kafkaApis(): ReadonlyMap<number, KafkaApi> {
     syncGroupApi,
     apiVersionsApi(() => table),
     initProducerIdApi,
+    saslHandshakeApi,
+    saslAuthenticateApi,
   ];
   for (const api of apis) table.set(api.key, api);
   return table;
