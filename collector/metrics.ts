@@ -51,7 +51,9 @@ export interface KafkaListenerMetrics {
   request(api: string, version: number): void;
   error(api: string, code: string): void;
   connectionOpened(): void;
-  connectionClosed(reason: string | undefined): void;
+  connectionClosed(): void;
+  /** The collector closed a connection because of bad input or a timeout. */
+  closedFor(reason: string): void;
   bytes(direction: 'in' | 'out', count: number): void;
 }
 
@@ -398,10 +400,8 @@ function kafkaListenerMetrics(registers: client.Registry[]): KafkaListenerMetric
     request: (api, version) => requests.inc({ api, version: String(version) }),
     error: (api, code) => errors.inc({ api, code }),
     connectionOpened: () => connections.inc(),
-    connectionClosed: (reason) => {
-      connections.dec();
-      if (reason !== undefined) closed.inc({ reason });
-    },
+    connectionClosed: () => connections.dec(),
+    closedFor: (reason) => closed.inc({ reason }),
     bytes: (direction, count) => bytes.inc({ direction }, count),
   };
 }

@@ -86,18 +86,16 @@ export class KafkaConnection {
   close(reason: CloseReason | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    this.closeReason = reason;
+    if (reason !== undefined) this.ctx.metrics.closedFor(reason);
     this.socket.destroy();
   }
-
-  private closeReason: CloseReason | undefined;
 
   private onClose(): void {
     this.closed = true;
     clearTimeout(this.partialTimer);
     this.frames.length = 0;
     this.chunks.length = 0;
-    this.ctx.metrics.connectionClosed(this.closeReason);
+    this.ctx.metrics.connectionClosed();
     if (!this.running) this.resolveDone();
   }
 

@@ -69,8 +69,7 @@ export async function startKafkaListener(start: KafkaListenerStart): Promise<Kaf
   const apis = kafkaApis();
   const accept = (socket: net.Socket) => {
     if (connections.size >= options.maxConnections) {
-      start.metrics.connectionOpened();
-      start.metrics.connectionClosed('too_many_connections');
+      start.metrics.closedFor('too_many_connections');
       socket.destroy();
       return;
     }
