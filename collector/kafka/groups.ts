@@ -68,6 +68,26 @@ interface Member {
 
 type GroupState = 'empty' | 'preparing' | 'completing' | 'stable';
 
+/** Kafka's names for the group states (DescribeGroups). */
+const STATE_NAMES: Record<GroupState, string> = {
+  empty: 'Empty',
+  preparing: 'PreparingRebalance',
+  completing: 'CompletingRebalance',
+  stable: 'Stable',
+};
+
+export interface GroupDescription {
+  readonly state: string;
+  readonly protocolType: string;
+  readonly protocolName: string;
+  readonly members: readonly {
+    readonly memberId: string;
+    readonly clientId: string;
+    readonly metadata: Buffer;
+    readonly assignment: Buffer;
+  }[];
+}
+
 interface Group {
   readonly name: string;
   state: GroupState;
@@ -240,13 +260,27 @@ export class KafkaGroups {
     return 0;
   }
 
-  /** For DescribeGroups/ListGroups: the groups coordinated here. */
-  describe(groupName: string): Readonly<Group> | undefined {
-    return this.groups.get(groupName);
+  /** For DescribeGroups: a group coordinated here, as Kafka describes it; undefined if it has no Kafka state. */
+  describe(groupName: string): GroupDescription | undefined {
+    const group = this.groups.get(groupName);
+    if (group === undefined) return undefined;
+    const metadataOf = (m: Member) => m.protocols.find((p) => p.name === group.protocolName)?.metadata ?? EMPTY;
+    return {
+      state: STATE_NAMES[group.state],
+      protocolType: group.protocolType,
+      protocolName: group.state === 'empty' ? '' : group.protocolName,
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId,
+        clientId: m.clientId,
+        metadata: metadataOf(m),
+        assignment: m.assignment,
+      })),
+    };
   }
 
-  list(): readonly Readonly<Group>[] {
-    return [...this.groups.values()];
+  /** The names of the groups coordinated here. */
+  list(): string[] {
+    return [...this.groups.keys()];
   }
 
   private async usedByHttp(groupName: string): Promise<boolean> {

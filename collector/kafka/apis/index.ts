@@ -11,9 +11,14 @@ import { joinGroupApi } from './11-join-group.ts';
 import { heartbeatApi } from './12-heartbeat.ts';
 import { leaveGroupApi } from './13-leave-group.ts';
 import { syncGroupApi } from './14-sync-group.ts';
+import { describeGroupsApi } from './15-describe-groups.ts';
+import { listGroupsApi } from './16-list-groups.ts';
 import { saslHandshakeApi } from './17-sasl-handshake.ts';
 import { apiVersionsApi } from './18-api-versions.ts';
+import { createTopicsApi } from './19-create-topics.ts';
+import { deleteTopicsApi } from './20-delete-topics.ts';
 import { initProducerIdApi } from './22-init-producer-id.ts';
+import { describeConfigsApi } from './32-describe-configs.ts';
 import { saslAuthenticateApi } from './36-sasl-authenticate.ts';
 
 export function kafkaApis(): ReadonlyMap<number, KafkaApi> {
@@ -34,6 +39,11 @@ export function kafkaApis(): ReadonlyMap<number, KafkaApi> {
     initProducerIdApi,
     saslHandshakeApi,
     saslAuthenticateApi,
+    describeGroupsApi,
+    listGroupsApi,
+    createTopicsApi,
+    deleteTopicsApi,
+    describeConfigsApi,
   ];
   for (const api of apis) table.set(api.key, api);
   return table;
