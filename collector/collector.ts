@@ -131,6 +131,7 @@ export async function startCollector(
         store,
         topics,
         produce,
+        shared: options.storage?.backend === 'jetstream',
         auth: new Authenticator(options.tokens),
         metrics: metrics.kafka,
         logger,

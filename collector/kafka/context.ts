@@ -57,7 +57,7 @@ export interface KafkaContext {
   readonly listener: KafkaListenerOptions;
   readonly auth: Authenticator;
   readonly metrics: KafkaListenerMetrics;
-  readonly cluster: ClusterView;
+  cluster: ClusterView;
   readonly logger: Logger;
   /** Aborts when the collector shuts down: long-polling fetches answer at once. */
   readonly shutdownSignal: AbortSignal;
@@ -94,4 +94,9 @@ export function principalOf(ctx: KafkaContext, session: KafkaSession): Principal
 export function mayDo(ctx: KafkaContext, session: KafkaSession, role: Role): boolean {
   if (!ctx.auth.enabled) return true;
   return session.principal !== undefined && roleAllows(session.principal.role, role);
+}
+
+/** True when this collector coordinates `group` (always, alone); otherwise the client gets NOT_COORDINATOR. */
+export async function coordinates(ctx: KafkaContext, group: string): Promise<boolean> {
+  return (await ctx.cluster.coordinatorFor(group)).nodeId === ctx.cluster.self().nodeId;
 }

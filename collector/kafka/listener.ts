@@ -17,6 +17,7 @@ import type { KafkaListenerMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import { kafkaApis } from './apis/index.ts';
+import { nodeIdFor, SharedCluster, singleCollector } from './cluster.ts';
 import { KafkaConnection } from './connection.ts';
 import type { Broker, ClusterView, KafkaContext } from './context.ts';
 import { KafkaGroups } from './groups.ts';
@@ -32,6 +33,8 @@ export interface KafkaListenerStart {
   readonly logger: Logger;
   readonly shutdownSignal: AbortSignal;
   readonly produce: ProducePath;
+  /** Other collectors may share the store (JetStream): advertise them all and share groups out (cluster.ts). */
+  readonly shared: boolean;
 }
 
 export interface KafkaListener {
@@ -46,11 +49,7 @@ export async function startKafkaListener(start: KafkaListenerStart): Promise<Kaf
   const { options, logger } = start;
   const connections = new Set<KafkaConnection>();
   let advertised: Broker = { nodeId: 0, host: '127.0.0.1', port: 0 };
-  const cluster: ClusterView = {
-    self: () => advertised,
-    brokers: async () => [advertised],
-    coordinatorFor: async () => advertised,
-  };
+  let cluster: ClusterView = singleCollector(() => advertised);
   const groups = new KafkaGroups(start.store.membership);
   const ctx: KafkaContext = {
     produce: start.produce,
@@ -92,11 +91,17 @@ export async function startKafkaListener(start: KafkaListenerStart): Promise<Kaf
   const port = typeof address === 'object' && address !== null ? address.port : options.listen.port;
   const listenHost =
     options.listen.host === '0.0.0.0' || options.listen.host === '::' ? '127.0.0.1' : options.listen.host;
-  advertised = {
-    nodeId: 0,
-    host: options.advertised?.host ?? listenHost,
-    port: options.advertised?.port ?? port,
-  };
+  const host = options.advertised?.host ?? listenHost;
+  const advertisedPort = options.advertised?.port ?? port;
+  advertised = { nodeId: start.shared ? nodeIdFor(host, advertisedPort) : 0, host, port: advertisedPort };
+  let shared: SharedCluster | undefined;
+  if (start.shared) {
+    // Several collectors on one JetStream backend: register, and share groups out by coordinator (cluster.ts).
+    shared = new SharedCluster(start.store.membership, advertised);
+    await shared.start();
+    cluster = shared;
+  }
+  ctx.cluster = cluster;
   logger.info(
     { listen: `${options.listen.host}:${port}`, advertised: `${advertised.host}:${advertised.port}` },
     'kafka listener ready',
@@ -116,6 +121,7 @@ export async function startKafkaListener(start: KafkaListenerStart): Promise<Kaf
       } finally {
         clearTimeout(timer);
         groups.close();
+        await shared?.stop();
       }
     },
   };

@@ -6,7 +6,7 @@
  */
 import { isValidName } from '../../../shared/names.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
-import { type KafkaApi, mayDo } from '../context.ts';
+import { coordinates, type KafkaApi, mayDo } from '../context.ts';
 import { ApiKey, ErrorCode, kafkaErrorFor } from '../protocol.ts';
 
 export const offsetCommitApi: KafkaApi = {
@@ -38,7 +38,9 @@ export const offsetCommitApi: KafkaApi = {
       ? ErrorCode.INVALID_GROUP_ID
       : !mayDo(ctx, request.session, 'read')
         ? ErrorCode.GROUP_AUTHORIZATION_FAILED
-        : await ctx.groups.checkCommit(group, memberId, generation);
+        : !(await coordinates(ctx, group))
+          ? ErrorCode.NOT_COORDINATOR
+          : await ctx.groups.checkCommit(group, memberId, generation);
     const answers = topics.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((p) => ({ ...p, errorCode: refused as number })),

@@ -6,7 +6,7 @@
 import { isValidName } from '../../../shared/names.ts';
 import { DEFAULT_SESSION_TIMEOUTS } from '../../groups/group-coordinator.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
-import { type KafkaApi, mayDo } from '../context.ts';
+import { coordinates, type KafkaApi, mayDo } from '../context.ts';
 import type { JoinAnswer } from '../groups.ts';
 import { ApiKey, ErrorCode } from '../protocol.ts';
 
@@ -36,6 +36,7 @@ export const joinGroupApi: KafkaApi = {
     let answer: JoinAnswer;
     if (!isValidName(group)) answer = fail(ErrorCode.INVALID_GROUP_ID);
     else if (!mayDo(ctx, request.session, 'read')) answer = fail(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    else if (!(await coordinates(ctx, group))) answer = fail(ErrorCode.NOT_COORDINATOR);
     else if (sessionTimeoutMs < DEFAULT_SESSION_TIMEOUTS.minMs || sessionTimeoutMs > DEFAULT_SESSION_TIMEOUTS.maxMs) {
       answer = fail(ErrorCode.INVALID_SESSION_TIMEOUT);
     } else {

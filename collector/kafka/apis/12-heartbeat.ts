@@ -4,7 +4,7 @@
  */
 import { isValidName } from '../../../shared/names.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
-import { type KafkaApi, mayDo } from '../context.ts';
+import { coordinates, type KafkaApi, mayDo } from '../context.ts';
 import { ApiKey, ErrorCode } from '../protocol.ts';
 
 export const heartbeatApi: KafkaApi = {
@@ -23,7 +23,9 @@ export const heartbeatApi: KafkaApi = {
       ? ErrorCode.INVALID_GROUP_ID
       : !mayDo(ctx, request.session, 'read')
         ? ErrorCode.GROUP_AUTHORIZATION_FAILED
-        : ctx.groups.heartbeat(group, generation, memberId);
+        : !(await coordinates(ctx, group))
+          ? ErrorCode.NOT_COORDINATOR
+          : ctx.groups.heartbeat(group, generation, memberId);
     request.countError(errorCode);
     const w = new KafkaWriter(8);
     if (v >= 1) w.int32(0);

@@ -4,7 +4,7 @@
  */
 import { isValidName } from '../../../shared/names.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
-import { type KafkaApi, mayDo } from '../context.ts';
+import { coordinates, type KafkaApi, mayDo } from '../context.ts';
 import type { SyncAnswer } from '../groups.ts';
 import { ApiKey, ErrorCode } from '../protocol.ts';
 
@@ -26,6 +26,8 @@ export const syncGroupApi: KafkaApi = {
     if (!isValidName(group)) answer = { errorCode: ErrorCode.INVALID_GROUP_ID, assignment: empty };
     else if (!mayDo(ctx, request.session, 'read')) {
       answer = { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, assignment: empty };
+    } else if (!(await coordinates(ctx, group))) {
+      answer = { errorCode: ErrorCode.NOT_COORDINATOR, assignment: empty };
     } else answer = await ctx.groups.sync(group, generation, memberId, assignments);
     request.countError(answer.errorCode);
     const w = new KafkaWriter(16 + answer.assignment.length);
