@@ -9,7 +9,9 @@
 import { ConfigError } from '../shared/errors.ts';
 import { type Logger, silentLogger } from '../shared/logger.ts';
 import type { CollectorOptions } from './config.ts';
+import { Authenticator } from './http/auth.ts';
 import { createHttpServer } from './http/server.ts';
+import { type KafkaListener, startKafkaListener } from './kafka/listener.ts';
 import type { RouteModule } from './http/context.ts';
 import { CollectorMetrics } from './metrics.ts';
 import { composeEvents, startNatsBridge } from './nats/bridge.ts';
@@ -30,6 +32,8 @@ export interface CollectorHandle {
   /** The base URL the collector serves on, e.g. http://127.0.0.1:7070 (the real port when 0 was asked for). */
   readonly address: string;
   readonly port: number;
+  /** The Kafka listener's port, when kafka.listen is set. */
+  readonly kafkaPort: number | undefined;
   readonly store: LogStore;
   readonly metrics: CollectorMetrics;
   /** Graceful shutdown; idempotent. */
@@ -66,6 +70,18 @@ export async function startCollector(
     throw new ConfigError(
       `refusing to listen on ${options.listen.host} without authentication: configure tokens, ` +
         'or set allow_unauthenticated: true if the network is trusted, or listen on 127.0.0.1',
+    );
+  }
+  const kafkaHost = options.kafka?.listen.host;
+  if (
+    kafkaHost !== undefined &&
+    options.tokens.length === 0 &&
+    !isLoopback(kafkaHost) &&
+    !options.allowUnauthenticated
+  ) {
+    throw new ConfigError(
+      `refusing to serve the Kafka protocol on ${kafkaHost} without authentication: configure tokens (clients ` +
+        'then authenticate with SASL/PLAIN), or set allow_unauthenticated: true, or set kafka.listen to 127.0.0.1:<port>',
     );
   }
 
@@ -118,6 +134,30 @@ export async function startCollector(
       { cause: error },
     );
   }
+  // The Kafka protocol listener (collector/kafka/), when kafka.listen is set.
+  let kafka: KafkaListener | undefined;
+  if (options.kafka) {
+    try {
+      kafka = await startKafkaListener({
+        options: options.kafka,
+        collector: options,
+        store,
+        topics,
+        produce,
+        shared: options.storage?.backend === 'jetstream',
+        auth: new Authenticator(options.tokens),
+        metrics: metrics.kafka,
+        logger,
+        shutdownSignal: shutdown.signal,
+      });
+    } catch (error) {
+      await app.close();
+      await bridge.close();
+      await store.close().catch(() => {});
+      const { host, port } = options.kafka.listen;
+      throw new ConfigError(`cannot serve Kafka on ${host}:${port}: ${(error as Error).message}`, { cause: error });
+    }
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.listen.port;
   const scheme = options.tls ? 'https' : 'http';
@@ -142,7 +182,7 @@ export async function startCollector(
         app.server.closeAllConnections();
       }, options.shutdownTimeoutMs);
       try {
-        await app.close();
+        await Promise.all([app.close(), kafka?.close(options.shutdownTimeoutMs)]);
       } finally {
         clearTimeout(timer);
         clearInterval(sweep);
@@ -154,5 +194,5 @@ export async function startCollector(
     return closing;
   };
 
-  return { address: url, port, store, metrics, close };
+  return { address: url, port, kafkaPort: kafka?.port, store, metrics, close };
 }

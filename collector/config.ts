@@ -107,6 +107,24 @@ const Schema = z.strictObject({
       forward: z.boolean().default(false),
     })
     .prefault({}),
+  // --- Kafka protocol listener (collector/kafka/, docs/kafka.md; added by the Kafka engineer) ---
+  kafka: z
+    .strictObject({
+      /** host:port to serve the Kafka protocol on, e.g. 127.0.0.1:9092; unset: no Kafka listener. */
+      listen: z.string().min(1).optional(),
+      /** host:port clients are told to connect to (Metadata, FindCoordinator); default: the listen address. */
+      advertised: z.string().min(1).optional(),
+      tls: z
+        .strictObject({ cert_file: z.string().min(1).optional(), key_file: z.string().min(1).optional() })
+        .prefault({}),
+      max_request_bytes: sizeSchema(1024, 1024 ** 3).default(16 * 1024 * 1024),
+      max_connections: z.number().int().min(1).default(1000),
+      /** A request frame must arrive whole within this time once it has begun (a slow client is cut). */
+      request_timeout: durationSchema(1000, 3_600_000).default(60_000),
+      /** A connection with no request for this long is closed (Kafka's connections.max.idle.ms). */
+      idle_timeout: durationSchema(1000).default(600_000),
+    })
+    .prefault({}),
   retention_check_interval: durationSchema(1000).default(300_000),
   shutdown_timeout: durationSchema(0).default(30_000),
   log_level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
@@ -133,6 +151,8 @@ export const ENV_PATHS: readonly string[] = [
   'topics.flush',
   'retention_check_interval',
   'log_level',
+  'kafka.listen',
+  'kafka.advertised',
 ];
 
 export interface TokenEntry {
@@ -174,6 +194,36 @@ export interface CollectorOptions {
   /** Optional so hand-built options (tests) stay valid; absent means the file backend and no NATS. */
   readonly storage?: { readonly backend: 'file' | 'jetstream'; readonly replicas: number };
   readonly nats?: NatsOptions | undefined;
+  /** The Kafka protocol listener; undefined: off. */
+  readonly kafka?: KafkaListenerOptions | undefined;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface KafkaListenerOptions {
+  readonly listen: HostPort;
+  /** What Metadata and FindCoordinator tell clients; undefined: the listen address (its real port when 0). */
+  readonly advertised: HostPort | undefined;
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  readonly maxRequestBytes: number;
+  readonly maxConnections: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** Parses `host:port` (`[::1]:9092` for IPv6); `key` names the setting in the error. */
+export function parseHostPort(value: string, key: string): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) {
+    throw new ConfigError(
+      `${key}: expected host:port (e.g. 127.0.0.1:9092 or [::1]:9092), got ${JSON.stringify(value)}`,
+    );
+  }
+  return { host: (m[1] ?? m[2])!, port };
 }
 
 /** Where the collector reaches NATS (JetStream backend, ingest, forwarding). Files read at load. */
@@ -217,6 +267,27 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
       `${source}: nats.servers: list the NATS servers (storage.backend jetstream, nats.ingest or nats.forward need them)`,
     );
   }
+  if ((c.kafka.tls.cert_file === undefined) !== (c.kafka.tls.key_file === undefined)) {
+    throw new ConfigError(`${source}: kafka.tls: set both cert_file and key_file, or neither`);
+  }
+  const kafka: KafkaListenerOptions | undefined =
+    c.kafka.listen === undefined
+      ? undefined
+      : Object.freeze({
+          listen: Object.freeze(parseHostPort(c.kafka.listen, `${source}: kafka.listen`)),
+          advertised:
+            c.kafka.advertised === undefined
+              ? undefined
+              : Object.freeze(parseHostPort(c.kafka.advertised, `${source}: kafka.advertised`)),
+          tls:
+            c.kafka.tls.cert_file !== undefined && c.kafka.tls.key_file !== undefined
+              ? Object.freeze({ certFile: resolve(c.kafka.tls.cert_file), keyFile: resolve(c.kafka.tls.key_file) })
+              : undefined,
+          maxRequestBytes: c.kafka.max_request_bytes,
+          maxConnections: c.kafka.max_connections,
+          requestTimeoutMs: c.kafka.request_timeout,
+          idleTimeoutMs: c.kafka.idle_timeout,
+        });
   const flush: FlushPolicy =
     c.topics.flush === 'always'
       ? { mode: 'always' }
@@ -265,6 +336,7 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
           forward: c.nats.forward,
         })
       : undefined,
+    kafka,
   });
 }
 

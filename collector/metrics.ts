@@ -38,7 +38,24 @@ export const METRIC_NAMES = {
   // The file system holding data_dir, read at scrape time (statfs): the "disk near its limit" alert divides them.
   dataDirAvailableBytes: 'tributary_collector_data_dir_available_bytes', // gauge: free to this user
   dataDirCapacityBytes: 'tributary_collector_data_dir_capacity_bytes', // gauge: size of the file system
+  // The Kafka protocol listener (collector/kafka/).
+  kafkaRequests: 'tributary_collector_kafka_requests_total', // counter {api, version}
+  kafkaErrors: 'tributary_collector_kafka_errors_total', // counter {api, code}: error codes answered (per partition)
+  kafkaConnections: 'tributary_collector_kafka_connections', // gauge: open connections
+  kafkaBytes: 'tributary_collector_kafka_bytes_total', // counter {direction}: in|out, frames included
+  kafkaClosed: 'tributary_collector_kafka_connections_closed_total', // counter {reason}: bad input, timeouts
 } as const;
+
+/** What the Kafka listener reports (collector/kafka/); narrow so that module never imports prom-client. */
+export interface KafkaListenerMetrics {
+  request(api: string, version: number): void;
+  error(api: string, code: string): void;
+  connectionOpened(): void;
+  connectionClosed(): void;
+  /** The collector closed a connection because of bad input or a timeout. */
+  closedFor(reason: string): void;
+  bytes(direction: 'in' | 'out', count: number): void;
+}
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -62,6 +79,7 @@ export class CollectorMetrics {
   private readonly httpResponses;
   private readonly rejected;
   private readonly rebalances;
+  readonly kafka: KafkaListenerMetrics;
   private store: LogStore | undefined;
   private dataDir: string | undefined;
 
@@ -155,6 +173,7 @@ export class CollectorMetrics {
       registers,
     });
     this.registerStoreGauges(registers);
+    this.kafka = kafkaListenerMetrics(registers);
   }
 
   /** Partition and group gauges are read from the store at scrape time; call once the store is open. */
@@ -347,6 +366,46 @@ export class CollectorMetrics {
     }
     return out;
   }
+}
+
+function kafkaListenerMetrics(registers: client.Registry[]): KafkaListenerMetrics {
+  const requests = new client.Counter({
+    name: METRIC_NAMES.kafkaRequests,
+    help: 'Kafka protocol requests, by API and version.',
+    labelNames: ['api', 'version'] as const,
+    registers,
+  });
+  const errors = new client.Counter({
+    name: METRIC_NAMES.kafkaErrors,
+    help: 'Kafka error codes answered (once per partition or resource that carried one), by API and code name.',
+    labelNames: ['api', 'code'] as const,
+    registers,
+  });
+  const connections = new client.Gauge({
+    name: METRIC_NAMES.kafkaConnections,
+    help: 'Open Kafka protocol connections.',
+    registers,
+  });
+  const bytes = new client.Counter({
+    name: METRIC_NAMES.kafkaBytes,
+    help: 'Bytes received and sent on Kafka protocol connections, frames included.',
+    labelNames: ['direction'] as const,
+    registers,
+  });
+  const closed = new client.Counter({
+    name: METRIC_NAMES.kafkaClosed,
+    help: 'Kafka connections closed by the collector because of bad input or a timeout, by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  return {
+    request: (api, version) => requests.inc({ api, version: String(version) }),
+    error: (api, code) => errors.inc({ api, code }),
+    connectionOpened: () => connections.inc(),
+    connectionClosed: () => connections.dec(),
+    closedFor: (reason) => closed.inc({ reason }),
+    bytes: (direction, count) => bytes.inc({ direction }, count),
+  };
 }
 
 interface PartitionSnapshot {

@@ -130,6 +130,15 @@ export class GroupCoordinator {
           `[${this.timeouts.minMs}, ${this.timeouts.maxMs}]`,
       );
     }
+    // One group, one protocol: members that joined through the Kafka listener (collector/kafka/groups.ts) own it.
+    const stored = await this.membership.get(group);
+    const kafkaMembers = liveMembers(stored, this.now()).members.filter((m) => m.memberId.startsWith('kafka-'));
+    if (kafkaMembers.length > 0) {
+      throw new GroupNotEmptyError(
+        `group ${group} is in use by ${kafkaMembers.length} Kafka protocol consumer(s): a group is used through ` +
+          'one protocol at a time; pick another group name, or stop the Kafka consumers first',
+      );
+    }
     // The subscribed topics must exist now (404 otherwise); their partition counts seed the assignment.
     const counts = new Map<string, number>();
     for (const topic of topics) counts.set(topic, await this.partitionsFor(topic));

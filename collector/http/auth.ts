@@ -47,6 +47,16 @@ export class Authenticator {
     return this.entries.length > 0;
   }
 
+  /** The principal a token belongs to, or undefined (constant time over every configured token). */
+  identify(token: string): Principal | undefined {
+    const presented = digest(token);
+    let found: Principal | undefined;
+    for (const entry of this.entries) {
+      if (timingSafeEqual(entry.digest, presented) && found === undefined) found = entry.principal;
+    }
+    return found;
+  }
+
   /** Returns who is calling, or throws UnauthenticatedError / ForbiddenError. */
   authorize(authorization: string | undefined, needed: Role): Principal {
     if (!this.enabled) return ANONYMOUS;
@@ -57,11 +67,7 @@ export class Authenticator {
     }
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     if (!m) throw new UnauthenticatedError('the Authorization header must be "Bearer <token>"');
-    const presented = digest(m[1]!);
-    let found: Principal | undefined;
-    for (const entry of this.entries) {
-      if (timingSafeEqual(entry.digest, presented) && found === undefined) found = entry.principal;
-    }
+    const found = this.identify(m[1]!);
     if (!found) throw new UnauthenticatedError('the token is not valid for this collector');
     assertRole(found, needed);
     return found;

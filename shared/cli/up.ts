@@ -20,6 +20,7 @@ interface UpFlags {
   dir: string;
   port: string;
   metricsPort: string;
+  kafkaPort: string;
   demo: boolean;
   logLevel: string;
 }
@@ -40,6 +41,7 @@ export function command(): Command {
     .option('--dir <dir>', 'where data, agent state and demo logs live', '.tributary')
     .option('--port <port>', 'collector HTTP port (127.0.0.1)', '7070')
     .option('--metrics-port <port>', 'agent metrics port (127.0.0.1)', '9464')
+    .option('--kafka-port <port>', 'Kafka protocol port (127.0.0.1)', '9092')
     .option('--no-demo', 'do not append a demo line every 2 s')
     .option('--log-level <level>', 'log level of both sides', 'warn')
     .action(async (flags: UpFlags) => {
@@ -50,7 +52,11 @@ export function command(): Command {
       const level = flags.logLevel as LogLevel;
 
       const { options: collectorOptions } = parseCollectorConfig(
-        { listen: { host: '127.0.0.1', port: portOf('--port', flags.port) }, data_dir: path.join(base, 'data') },
+        {
+          listen: { host: '127.0.0.1', port: portOf('--port', flags.port) },
+          data_dir: path.join(base, 'data'),
+          kafka: { listen: `127.0.0.1:${portOf('--kafka-port', flags.kafkaPort)}` },
+        },
         base,
         'tributary up',
       );
@@ -103,6 +109,7 @@ export function command(): Command {
           `  npx tributary tail ${DEMO_TOPIC} --url ${url}`,
           `  npx tributary consume ${DEMO_TOPIC} --group demo --from earliest --url ${url}`,
           `  curl -s '${url}/v1/topics/${DEMO_TOPIC}/partitions/0/records?offset=0&max_bytes=4096'`,
+          `  kcat -b 127.0.0.1:${collector.kafkaPort} -C -t ${DEMO_TOPIC} -o beginning -e   # any Kafka client works`,
           '',
           'Metrics (Prometheus):',
           `  collector  ${url}/metrics`,

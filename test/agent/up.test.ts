@@ -7,10 +7,21 @@ import { CLI, fetchAll, REPO, tempDir, waitFor } from './support.ts';
 
 test('tributary up - a collector and an agent in one process: a line appended to the demo log can be fetched', async (t) => {
   const dir = await tempDir('tributary-up-');
-  const [port, metricsPort] = [await freePort(), await freePort()];
+  const [port, metricsPort, kafkaPort] = [await freePort(), await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
-    [CLI, 'up', '--dir', dir, '--port', String(port), '--metrics-port', String(metricsPort)],
+    [
+      CLI,
+      'up',
+      '--dir',
+      dir,
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+      '--kafka-port',
+      String(kafkaPort),
+    ],
     { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -28,6 +39,7 @@ test('tributary up - a collector and an agent in one process: a line appended to
     const url = `http://127.0.0.1:${port}`;
     t.true(out.includes(`${url}/metrics`), 'the banner says where the metrics are');
     t.true(out.includes('echo '), 'the banner says how to write a line');
+    t.true(out.includes(`kcat -b 127.0.0.1:${kafkaPort}`), 'the banner says how to consume with a Kafka client');
     const demoLog = path.join(dir, 'demo-logs', 'demo.log');
     await appendFile(demoLog, 'hello from the up test\n');
     const records = await waitFor('the line in the collector', async () => {
