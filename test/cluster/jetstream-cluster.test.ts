@@ -6,8 +6,11 @@
  * the busiest partition's stream and one collector are SIGKILLed. Producing must continue, every line written must end up
  * stored (read back through the surviving collector's fetch API: an agent only moves on once a batch is
  * acknowledged, so a missing line is a lost acknowledged record or a stuck agent), and duplicates (a request
- * retried after its first attempt was stored) are counted and reported.
+ * retried after its first attempt was stored) are counted and reported. The servers run the node configs of
+ * deploy/nats/ (test/helpers/nats-server.ts), and the steps of docs/scaling.md are checked along the way: describe
+ * (API and CLI) names each stream's leader as JetStream has it, and the killed server, restarted, catches up by itself.
  */
+import { spawnSync } from 'node:child_process';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
@@ -24,7 +27,7 @@ import {
   waitFor,
   writeAgentConfig,
 } from '../agent/support.ts';
-import { CollectorProcess } from '../helpers/collector-process.ts';
+import { CLI, CollectorProcess } from '../helpers/collector-process.ts';
 import { natsServerAvailable, startNatsCluster } from '../helpers/nats-server.ts';
 
 const maybe = natsServerAvailable() ? test : test.skip;
@@ -37,6 +40,26 @@ const LINES_PER_TICK = 40;
 const TICK_MS = 50;
 const BEFORE_FAULT_MS = 6_000;
 const AFTER_FAULT_MS = 10_000;
+
+interface DescribedTopic {
+  backend: string;
+  config: Record<string, unknown>;
+  partitions: {
+    partition: number;
+    end_offset: number;
+    stream?: {
+      name: string;
+      leader: string | null;
+      replicas: number;
+      followers: { server: string; current: boolean; lag: number }[];
+    };
+  }[];
+}
+
+async function describe(collector: CollectorProcess): Promise<DescribedTopic> {
+  const response = await fetch(`${collector.url}/v1/topics/${TOPIC}`, { signal: AbortSignal.timeout(20_000) });
+  return (await response.json()) as DescribedTopic;
+}
 
 /** Records this collector appended (its own counter): shows that both collectors were serving the load. */
 async function recordsAppended(collector: CollectorProcess): Promise<number> {
@@ -149,14 +172,19 @@ maybe('cluster - SIGKILL a NATS node and a collector under load: producing conti
 
   // The NATS node leading the stream of the busiest partition (the sources hash to partitions; one may get none),
   // and collector b: both SIGKILLed at once.
-  const described = (await (await fetch(`${a.url}/v1/topics/${TOPIC}`)).json()) as {
-    partitions: { partition: number; end_offset: number }[];
-  };
+  const described = await describe(a);
   const busiest = described.partitions.reduce((x, y) => (y.end_offset > x.end_offset ? y : x)).partition;
   const nc = await connect({ servers: cluster.servers });
   const jsm = await nc.jetstreamManager();
   const leader = (await jsm.streams.info(streamName(TOPIC, busiest))).cluster?.leader;
   await nc.close();
+  // What describe says is what JetStream has: the stream, its leader and its two other copies; no segments.
+  t.is(described.backend, 'jetstream');
+  t.false('flush' in described.config || 'segment_bytes' in described.config, 'no file-store keys on JetStream');
+  const placement = described.partitions.find((p) => p.partition === busiest);
+  t.like(placement?.stream, { name: streamName(TOPIC, busiest), replicas: 3, leader, storage: 'file' });
+  t.is(placement?.stream?.followers.length, 2);
+  t.false(placement !== undefined && 'segment_count' in placement);
   const victim = cluster.nodes.find((n) => n.name === leader) ?? cluster.nodes[2]!;
   const servedBy = [await recordsAppended(a), await recordsAppended(b)];
   t.true(
@@ -226,4 +254,41 @@ maybe('cluster - SIGKILL a NATS node and a collector under load: producing conti
       `partition ${p}: offsets 0..n-1`,
     );
   }
+
+  const stallLines = a.logs.split('\n').filter((l) => l.includes('append stalled'));
+  t.log(`collector a logged ${stallLines.length} stalled appends, e.g. ${stallLines[0]?.slice(0, 300) ?? '(none)'}`);
+
+  // The lost server comes back on its own store and catches up by itself: describe shows every copy current again
+  // (docs/scaling.md, "Lose a server, bring it back").
+  const back = Date.now();
+  await victim.restart();
+  let caughtUp: DescribedTopic | undefined;
+  await waitFor(
+    `${victim.name} to be a current copy of every partition's stream again`,
+    async () => {
+      const d = await describe(a).catch(() => undefined);
+      const ok = d?.partitions.every((p) => {
+        const s = p.stream;
+        const servers = [s?.leader, ...(s?.followers ?? []).map((f) => f.server)];
+        return s?.leader !== null && servers.includes(victim.name) && (s?.followers ?? []).every((f) => f.current);
+      });
+      if (ok) caughtUp = d;
+      return ok === true;
+    },
+    90_000,
+    500,
+  );
+  t.truthy(caughtUp, 'the restarted server caught up');
+  t.log(`${victim.name} restarted and current on every stream after ${Date.now() - back} ms`);
+
+  // The CLI shows the same: stream, leader and followers columns, no segments.
+  const cli = spawnSync(process.execPath, [CLI, 'topics', 'describe', TOPIC, '--url', a.url], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.is(cli.status, 0, cli.stderr);
+  t.regex(cli.stdout, /JetStream: one stream per partition, 3 replica\(s\), file storage/);
+  t.regex(cli.stdout, /PARTITION\s+START\s+END\s+RECORDS\s+SIZE\s+STREAM\s+LEADER\s+FOLLOWERS/);
+  t.regex(cli.stdout, new RegExp(`${streamName(TOPIC, busiest)}\\s+nats-\\d`));
+  t.notRegex(cli.stdout, /SEGMENTS|segments|flush/);
 });
