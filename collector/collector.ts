@@ -8,7 +8,9 @@
  */
 import { ConfigError } from '../shared/errors.ts';
 import { type Logger, silentLogger } from '../shared/logger.ts';
+import { ThrottledLog } from '../shared/throttled-log.ts';
 import type { CollectorOptions } from './config.ts';
+import { GroupCoordinator } from './groups/group-coordinator.ts';
 import { Authenticator } from './http/auth.ts';
 import { createHttpServer } from './http/server.ts';
 import { type KafkaListener, startKafkaListener } from './kafka/listener.ts';
@@ -59,6 +61,9 @@ function storageLogFields(backend: BackendSummary): Record<string, unknown> {
     buckets: backend.buckets,
   };
 }
+
+/** How often consumer group members past their session timeout are removed. */
+const GROUP_EXPIRY_SWEEP_MS = 500;
 
 export async function startCollector(
   configured: CollectorOptions,
@@ -111,6 +116,17 @@ export async function startCollector(
   const topics = new TopicAccess({ store, collector: options });
   const produce = new ProducePath({ store, topics, metrics, limits: options.limits });
   bridge.attach(produce);
+  // Consumer groups (collector/groups): the routes use it, and commit fencing does not depend on any route.
+  const groups = new GroupCoordinator({
+    membership: store.membership,
+    partitionsFor: (topic) => topics.partitionsFor(topic, false),
+    events: {
+      rebalanced: (group, generation, reason, members) => {
+        metrics.countRebalance(group, reason);
+        logger.info({ group, generation, reason, members }, 'consumer group rebalanced');
+      },
+    },
+  });
 
   const shutdown = new AbortController();
   const lifecycle = { ready: false, shutdownSignal: shutdown.signal };
@@ -122,6 +138,7 @@ export async function startCollector(
     lifecycle,
     topics,
     produce,
+    groups,
     ...(start.routes ? { routes: start.routes } : {}),
   });
   try {
@@ -164,6 +181,17 @@ export async function startCollector(
   const host = options.listen.host.includes(':') ? `[${options.listen.host}]` : options.listen.host;
   const url = `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   lifecycle.ready = true;
+  // Members past their session timeout are removed by this sweep (and lazily by every group request). It fails
+  // every second while NATS elects a leader: logged once a minute with the count, and its end.
+  const sweepLog = new ThrottledLog({ logger });
+  const groupExpiry = setInterval(() => {
+    groups.expireAll().then(
+      () => sweepLog.recovered('sweep', {}, 'group expiry sweep succeeds again'),
+      (error: unknown) =>
+        sweepLog.warn('sweep', { err: error }, `group expiry sweep failed: ${(error as Error).message}`),
+    );
+  }, GROUP_EXPIRY_SWEEP_MS);
+  groupExpiry.unref();
   logger.info(
     { address: url, storage: storageLogFields(backend), auth: options.tokens.length > 0 ? 'tokens' : 'off' },
     'collector listening',
@@ -175,6 +203,7 @@ export async function startCollector(
       logger.info('collector shutting down: finishing requests in flight');
       lifecycle.ready = false;
       shutdown.abort();
+      clearInterval(groupExpiry);
       // Connections that turn idle after shutdown began (a long-poll just answered) are closed as they appear.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
       const timer = setTimeout(() => {

@@ -1,21 +1,16 @@
 /**
  * Consumer group membership over HTTP (docs/api.md, "Consumer groups"): join, heartbeat, leave, describe, and
- * resetting a group's offsets, which is refused while members are active. The coordinator (collector/groups) holds
- * the rules; this module parses requests, runs the coordinator's expiry sweep on a timer, and fences offset commits
- * through `hooks.checkCommit`.
+ * resetting a group's offsets, which is refused while members are active. The coordinator (collector/groups, wired
+ * in collector.ts with its expiry sweep) holds the rules; this module parses requests.
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../../../shared/errors.ts';
 import { assertValidName, isValidName } from '../../../shared/names.ts';
-import { ThrottledLog } from '../../../shared/throttled-log.ts';
-import { GroupCoordinator, heartbeatIntervalFor } from '../../groups/group-coordinator.ts';
+import { heartbeatIntervalFor } from '../../groups/group-coordinator.ts';
 import type { CommitRequest } from '../../storage/log-store.ts';
 import type { RouteModule } from '../context.ts';
 import { parseJsonBody } from '../json-body.ts';
 import { offsetsAt, parseAt } from './offsets.ts';
-
-/** How often members past their session timeout are removed (lazily, every request also removes them). */
-const EXPIRY_SWEEP_MS = 500;
 
 const JoinBody = z.strictObject({
   topics: z
@@ -48,32 +43,7 @@ function memberIdParam(memberId: string): string {
 export const groupMembersRoutes: RouteModule = {
   name: 'group-members',
   register(app, ctx) {
-    const coordinator = new GroupCoordinator({
-      membership: ctx.store.membership,
-      partitionsFor: (topic) => ctx.topics.partitionsFor(topic, false),
-      events: {
-        rebalanced: (group, generation, reason, members) => {
-          ctx.metrics.countRebalance(group, reason);
-          ctx.logger.info({ group, generation, reason, members }, 'consumer group rebalanced');
-        },
-      },
-    });
-    ctx.hooks.checkCommit = (group, memberId, generation) => coordinator.checkCommit(group, memberId, generation);
-
-    let sweep: NodeJS.Timeout | undefined;
-    // A sweep fails every second while NATS elects a leader: logged once a minute with the count, and its end.
-    const sweepLog = new ThrottledLog({ logger: ctx.logger });
-    app.addHook('onReady', async () => {
-      sweep = setInterval(() => {
-        coordinator.expireAll().then(
-          () => sweepLog.recovered('sweep', {}, 'group expiry sweep succeeds again'),
-          (error: unknown) =>
-            sweepLog.warn('sweep', { err: error }, `group expiry sweep failed: ${(error as Error).message}`),
-        );
-      }, EXPIRY_SWEEP_MS);
-      sweep.unref();
-    });
-    app.addHook('onClose', async () => clearInterval(sweep));
+    const coordinator = ctx.groups;
 
     app.post<{ Params: { group: string } }>(
       '/v1/groups/:group/members',
