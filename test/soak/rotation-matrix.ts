@@ -75,6 +75,12 @@ export function cellName(c: Pick<CellOptions, 'mode' | 'rotatedInGlob' | 'kill'>
   return `${c.mode}/${c.rotatedInGlob ? 'app.log+app.log.*' : 'app.log'}/kill:${c.kill}`;
 }
 
+/** With MATRIX_DEBUG_DIR set, each agent's log lines are kept there (a look at a failing cell). */
+async function debugDump(name: string, logs: readonly Record<string, unknown>[]): Promise<void> {
+  const dir = process.env.MATRIX_DEBUG_DIR;
+  if (dir) await writeFile(path.join(dir, `${name}.ndjson`), logs.map((l) => JSON.stringify(l)).join('\n'));
+}
+
 export async function runCell(options: CellOptions): Promise<CellReport> {
   const rate = options.rate ?? 2000;
   const rotateEveryMs = options.rotateEveryMs ?? 700;
@@ -132,12 +138,12 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
 
     if (options.kill !== 'none') {
       const count = options.kills ?? Math.max(2, Math.floor(options.seconds / 2.5));
-      // Moments spread over the run, none in its first or last second.
-      const span = Math.max(options.seconds - 2, 1) / count;
+      // Spread over the run, each at least `gap` after the previous restart (a slow restart delays the next kill
+      // rather than killing a process that has not had the time to acknowledge anything).
+      const gap = Math.max(options.seconds - 2, 1) / count;
+      await sleep(1000);
       for (let k = 0; k < count; k++) {
-        const at = started + (1 + span * (k + random() * 0.5)) * 1000;
-        const wait = at - Date.now();
-        if (wait > 0) await sleep(wait);
+        await sleep(gap * 1000 * (0.5 + random() * 0.5));
         const target = options.kill === 'both' ? (k % 2 === 0 ? 'agent' : 'collector') : options.kill;
         const down = 200 + random() * 1200;
         if (target === 'collector') {
@@ -147,6 +153,7 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
           await collector.restart();
         } else {
           await agent.kill();
+          await debugDump(`agent-${kills.agent}`, agent.logs);
           kills.agent++;
           await sleep(down);
           agent = await startAgentProcess(agentConfig);
@@ -184,6 +191,10 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
     }
     const settleSeconds = (Date.now() - settleFrom) / 1000;
     const { files, foreign } = tallyLines('m', new Map([['app', written]]), values);
+    await debugDump('agent-last', agent.logs);
+    if (process.env.MATRIX_DEBUG_DIR) {
+      await writeFile(path.join(process.env.MATRIX_DEBUG_DIR, 'values.txt'), values.join('\n'));
+    }
     return {
       ...files[0]!,
       name,
