@@ -236,7 +236,7 @@ export class Agent {
     }
     this.batcher.start();
     // Before discovery: rotated files and copies found now are read before the files now at their old names.
-    if (loaded.existed && this.options.read.rotatedOutsideGlobs) await this.findLeftovers(loaded.savedAt ?? 0);
+    if (loaded.existed && this.options.read.rotatedOutsideGlobs) await this.findLeftovers();
     this.server.start();
     await this.discovery.start();
     this.server.endInitialScan();
@@ -340,11 +340,11 @@ export class Agent {
   /**
    * After a restart: the checkpointed files with lines not acknowledged that no glob matches any more (renamed by
    * a rotation while the agent was away or before it had acknowledged their end), found by identity in their
-   * directory; the copies of truncated ones; and, under the rotated names of a checkpointed file, files written
-   * since the last checkpoint save that the agent never saw (created and rotated while it was down). Each is read
-   * to its end from where its lines stop being acknowledged, then let go.
+   * directory; the copies of truncated ones; and, under the rotated names of a checkpointed file, files the agent
+   * never read that were written after it began to read that path (created and rotated while it was down, or
+   * before it got to open them). Each is read to its end from where its lines stop being acknowledged, then let go.
    */
-  private async findLeftovers(savedAt: number): Promise<void> {
+  private async findLeftovers(): Promise<void> {
     const byDir = new Map<string, Checkpoint[]>();
     for (const cp of this.store.all()) {
       if (this.discovery.sourceOf(cp.path) === undefined) continue;
@@ -355,11 +355,11 @@ export class Agent {
       const files = (await filesIn(dir)).filter((f) => this.discovery.sourceOf(f.path) === undefined);
       // Oldest first: an older rotated file holds older lines.
       files.sort((a, b) => a.stats.mtimeMs - b.stats.mtimeMs);
-      for (const f of files) await this.adoptLeftover(f, checkpoints, savedAt);
+      for (const f of files) await this.adoptLeftover(f, checkpoints);
     }
   }
 
-  private async adoptLeftover(f: DirectoryFile, checkpoints: readonly Checkpoint[], savedAt: number): Promise<void> {
+  private async adoptLeftover(f: DirectoryFile, checkpoints: readonly Checkpoint[]): Promise<void> {
     const own = this.store.get(f.key);
     if (own) {
       if (f.stats.size <= own.position || !(await startsWith(f.path, own.fingerprint))) return;
@@ -384,9 +384,19 @@ export class Agent {
         keyPath: original.path,
         drain: true,
       });
-    } else if (f.stats.mtimeMs > savedAt && f.stats.size > 0) {
+    } else if (f.stats.size > 0 && f.stats.mtimeMs > this.watchedSince(owner.path, checkpoints)) {
       this.server.adopt(f.path, sourceIndex, { start: { kind: 'beginning' }, keyPath: owner.path, drain: false });
     }
+  }
+
+  /**
+   * Since when the agent has read `filePath` without a gap longer than the checkpoint retention: the first time it
+   * saw any file there. Files at its rotated names written before that are older than the agent's watch.
+   */
+  private watchedSince(filePath: string, checkpoints: readonly Checkpoint[]): number {
+    let since = Number.POSITIVE_INFINITY;
+    for (const cp of checkpoints) if (cp.path === filePath) since = Math.min(since, cp.firstSeen);
+    return Math.max(since, Date.now() - this.options.checkpoint.retentionMs);
   }
 
   private onOpened(file: ServedFile): void {
@@ -424,7 +434,7 @@ export class Agent {
       const ranges = stream.tracker.inherit(handoff.ranges);
       handoff.stream.heirs.set(handoff.generation, { stream, ranges });
     }
-    this.store.set(reader.key, reader.path, stream.tracker.position, reader.fingerprint);
+    this.store.set(reader.key, reader.openedPath, stream.tracker.position, reader.fingerprint);
     if (reader.startDecision === 'inode_reused') this.metrics.rotation('inode_reused');
     if (reader.startDecision === 'truncated_while_away') this.metrics.rotation('copytruncate');
     this.log.info(
@@ -479,7 +489,7 @@ export class Agent {
 
   private onRestarted(file: ServedFile): void {
     const { reader } = file;
-    this.store.set(reader.key, reader.path, 0, reader.fingerprint);
+    this.store.set(reader.key, reader.openedPath, 0, reader.fingerprint);
   }
 
   private onClosed(file: ServedFile): void {
@@ -522,7 +532,7 @@ export class Agent {
     // A newer reader of the same identity owns its checkpoint now.
     if (this.streams.get(owner.reader.key) !== owner) return;
     const { reader } = owner;
-    this.store.set(reader.key, reader.path, owner.tracker.position, reader.fingerprint);
+    this.store.set(reader.key, reader.openedPath, owner.tracker.position, reader.fingerprint);
     if (owner.closed && owner.tracker.outstanding === 0) this.forget(owner);
   }
 

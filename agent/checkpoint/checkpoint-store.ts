@@ -20,7 +20,7 @@
  * - Entries of files no longer read are kept for `retentionMs` (a rotated file may be found again under another
  *   name), then dropped.
  */
-import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { BytePosition } from '../../shared/record.ts';
@@ -35,6 +35,8 @@ export interface Checkpoint {
   readonly position: BytePosition;
   readonly fingerprint: Fingerprint;
   readonly updatedAt: number;
+  /** When the agent first read this file (files of older checkpoint files: their `updated_at`). */
+  readonly firstSeen: number;
 }
 
 const FileSchema = z.object({
@@ -46,6 +48,7 @@ const FileSchema = z.object({
       position: z.number().int().nonnegative(),
       fingerprint: z.object({ length: z.number().int().nonnegative(), crc: z.number().int().nonnegative() }),
       updated_at: z.number().int().nonnegative(),
+      first_seen: z.number().int().nonnegative().optional(),
     }),
   ),
 });
@@ -55,8 +58,6 @@ export interface LoadResult {
   readonly existed: boolean;
   /** Set when the file existed but could not be used; it was moved aside to `movedTo`. */
   readonly corrupt?: { readonly reason: string; readonly movedTo: string };
-  /** When the file was last written (its mtime): files modified after it changed while the agent was away. */
-  readonly savedAt?: number;
 }
 
 export interface CheckpointStoreOptions {
@@ -75,6 +76,8 @@ export class CheckpointStore {
   private readonly live = new Set<FileKey>();
   /** What the file on disk holds (positions, not timestamps): a save with the same signature is skipped. */
   private lastSignature = '';
+  /** The save in progress (saves are serialized). */
+  private saving: Promise<boolean> | undefined;
 
   constructor(options: CheckpointStoreOptions) {
     this.file = path.join(options.stateDir, CHECKPOINT_FILE);
@@ -106,10 +109,11 @@ export class CheckpointStore {
             position: c.position,
             fingerprint: c.fingerprint,
             updatedAt: c.updated_at,
+            firstSeen: c.first_seen ?? c.updated_at,
           });
         }
         this.lastSignature = this.serialize().signature;
-        return { existed: true, savedAt: (await stat(this.file)).mtimeMs };
+        return { existed: true };
       }
       const issue = parsed.error.issues[0];
       reason = `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
@@ -133,7 +137,9 @@ export class CheckpointStore {
   /** Records the acknowledged position of a file being read. */
   set(file: FileKey, filePath: string, position: BytePosition, fingerprint: Fingerprint): void {
     this.live.add(file);
-    this.entries.set(file, { file, path: filePath, position, fingerprint, updatedAt: this.now() });
+    const now = this.now();
+    const firstSeen = this.entries.get(file)?.firstSeen ?? now;
+    this.entries.set(file, { file, path: filePath, position, fingerprint, updatedAt: now, firstSeen });
   }
 
   /** The file is no longer read; its entry is kept for the retention time. */
@@ -143,8 +149,18 @@ export class CheckpointStore {
     if (entry) this.entries.set(file, { ...entry, updatedAt: this.now() });
   }
 
-  /** Writes the file if anything changed since the last write; returns true when it wrote. */
-  async save(): Promise<boolean> {
+  /**
+   * Writes the file if anything changed since the last write; returns true when it wrote. Calls are serialized: a
+   * save called while one is writing waits for it (two writers of one temporary file would tear it, and the later
+   * rename would fail).
+   */
+  save(): Promise<boolean> {
+    const run = (this.saving ?? Promise.resolve(false)).catch(() => false).then(() => this.saveNow());
+    this.saving = run;
+    return run;
+  }
+
+  private async saveNow(): Promise<boolean> {
     const cutoff = this.now() - this.retentionMs;
     for (const [key, entry] of this.entries) {
       if (!this.live.has(key) && entry.updatedAt < cutoff) this.entries.delete(key);
@@ -179,6 +195,7 @@ export class CheckpointStore {
         position: c.position,
         fingerprint: c.fingerprint,
         updated_at: c.updatedAt,
+        first_seen: c.firstSeen,
       }));
     return {
       text: `${JSON.stringify({ version: CHECKPOINT_VERSION, checkpoints }, null, 1)}\n`,

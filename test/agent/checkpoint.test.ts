@@ -77,7 +77,7 @@ test('checkpoint store - round trip, and no write when nothing changed', async (
   store.set('1:2', '/var/log/a.log', 42, { length: 10, crc: 7 });
   t.false(await store.save(), 'same position again: skipped');
   const again = new CheckpointStore({ stateDir: dir, retentionMs: 60_000 });
-  t.like(await again.load(), { existed: true });
+  t.deepEqual(await again.load(), { existed: true });
   t.like(again.get('1:2'), { position: 42, path: '/var/log/a.log', fingerprint: { length: 10, crc: 7 } });
   const text = JSON.parse(await readFile(path.join(dir, CHECKPOINT_FILE), 'utf8'));
   t.is(text.version, 1);

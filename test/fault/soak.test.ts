@@ -5,15 +5,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import test from 'ava';
+import { hasLogrotate } from '../soak/rotation-kit.ts';
 import { formatReport, runSoak, violations } from '../soak/soak.ts';
 
-function hasLogrotate(): boolean {
-  if (spawnSync('sh', ['-c', 'command -v logrotate'], { encoding: 'utf8' }).status === 0) return true;
-  if (process.env.CI === 'true') throw new Error('logrotate (Debian package logrotate) is required under CI=true');
-  return false;
-}
-
-(hasLogrotate() ? test : test.skip)(
+(hasLogrotate(spawnSync) ? test : test.skip)(
   'soak - 60 s of logrotate (create and copytruncate) with 8 SIGKILLs of collector and agent: create rotation loses nothing, order per file holds',
   async (t) => {
     t.timeout(300_000);

@@ -67,12 +67,29 @@ export interface CellReport extends LineTally {
   readonly checkpointIntervalMs: number;
   /** Seconds from the writer's stop until nothing new arrived. */
   readonly settleSeconds: number;
+  /**
+   * The most lines the agent acknowledged within one second (sampled from its metrics every 200 ms): what a
+   * SIGKILL can make it send again is what was acknowledged since its last checkpoint write.
+   */
+  readonly maxAckedPerSecond: number;
+  /** The agent's `collector.max_request_bytes` over a line's size: the most lines one request can hold. */
+  readonly linesPerRequest: number;
 }
+
+/** Bytes per line the writer appends (prefix, numbers, 100 bytes of padding). */
+const LINE_BYTES = 130;
+const MAX_REQUEST_BYTES = 512 * 1024;
 
 const TOPIC = 'matrix';
 
 export function cellName(c: Pick<CellOptions, 'mode' | 'rotatedInGlob' | 'kill'>): string {
   return `${c.mode}/${c.rotatedInGlob ? 'app.log+app.log.*' : 'app.log'}/kill:${c.kill}`;
+}
+
+/** With MATRIX_DEBUG_DIR set, each agent's log lines are kept there (a look at a failing cell). */
+async function debugDump(name: string, logs: readonly Record<string, unknown>[]): Promise<void> {
+  const dir = process.env.MATRIX_DEBUG_DIR;
+  if (dir) await writeFile(path.join(dir, `${name}.ndjson`), logs.map((l) => JSON.stringify(l)).join('\n'));
 }
 
 export async function runCell(options: CellOptions): Promise<CellReport> {
@@ -98,6 +115,7 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
   let agent: AgentProcess | undefined;
   let writer: Writer | undefined;
   let rotating = true;
+  let sampling = true;
   let rotations = 0;
   let logrotateFailures = 0;
   const kills = { collector: 0, agent: 0 };
@@ -110,10 +128,39 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
       extra: {
         read: { poll_interval: '50ms', rotate_wait: '1s', retry_open: '500ms' },
         checkpoint: { interval: `${checkpointIntervalMs}ms` },
+        collector: {
+          urls: [collector.url],
+          retry: { initial: '50ms', max: '1s' },
+          timeout: '10s',
+          max_request_bytes: MAX_REQUEST_BYTES,
+        },
       },
     });
     agent = await startAgentProcess(agentConfig);
     writer = new Writer({ prefix: 'm', file: 'app', filePath: file, rate, padding: 100 });
+    // Acknowledgements per second, sampled from the live agent's metrics.
+    const samples: { at: number; acked: number; pid: number }[] = [];
+    const sampler = (async () => {
+      while (sampling) {
+        const current = agent;
+        try {
+          const acked = await current!.metric('tributary_agent_lines_acknowledged_total');
+          samples.push({ at: Date.now(), acked, pid: current!.pid });
+        } catch {
+          // killed meanwhile
+        }
+        await sleep(200);
+      }
+    })();
+    const maxAckedPerSecond = () => {
+      let best = 0;
+      for (let i = 0; i < samples.length; i++) {
+        for (let j = i + 1; j < samples.length && samples[j]!.at - samples[i]!.at <= 1200; j++) {
+          if (samples[j]!.pid === samples[i]!.pid) best = Math.max(best, samples[j]!.acked - samples[i]!.acked);
+        }
+      }
+      return best;
+    };
     const started = Date.now();
     const stopAt = started + options.seconds * 1000;
 
@@ -132,12 +179,12 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
 
     if (options.kill !== 'none') {
       const count = options.kills ?? Math.max(2, Math.floor(options.seconds / 2.5));
-      // Moments spread over the run, none in its first or last second.
-      const span = Math.max(options.seconds - 2, 1) / count;
+      // Spread over the run, each at least `gap` after the previous restart (a slow restart delays the next kill
+      // rather than killing a process that has not had the time to acknowledge anything).
+      const gap = Math.max(options.seconds - 2, 1) / count;
+      await sleep(1000);
       for (let k = 0; k < count; k++) {
-        const at = started + (1 + span * (k + random() * 0.5)) * 1000;
-        const wait = at - Date.now();
-        if (wait > 0) await sleep(wait);
+        await sleep(gap * 1000 * (0.5 + random() * 0.5));
         const target = options.kill === 'both' ? (k % 2 === 0 ? 'agent' : 'collector') : options.kill;
         const down = 200 + random() * 1200;
         if (target === 'collector') {
@@ -147,6 +194,7 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
           await collector.restart();
         } else {
           await agent.kill();
+          await debugDump(`agent-${kills.agent}`, agent.logs);
           kills.agent++;
           await sleep(down);
           agent = await startAgentProcess(agentConfig);
@@ -183,7 +231,13 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
       await sleep(250);
     }
     const settleSeconds = (Date.now() - settleFrom) / 1000;
+    sampling = false;
+    await sampler;
     const { files, foreign } = tallyLines('m', new Map([['app', written]]), values);
+    await debugDump('agent-last', agent.logs);
+    if (process.env.MATRIX_DEBUG_DIR) {
+      await writeFile(path.join(process.env.MATRIX_DEBUG_DIR, 'values.txt'), values.join('\n'));
+    }
     return {
       ...files[0]!,
       name,
@@ -199,9 +253,12 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
       foreign,
       checkpointIntervalMs,
       settleSeconds,
+      maxAckedPerSecond: maxAckedPerSecond(),
+      linesPerRequest: Math.ceil(MAX_REQUEST_BYTES / LINE_BYTES),
     };
   } finally {
     rotating = false;
+    sampling = false;
     await writer?.stop();
     await agent?.kill();
     await collector?.dispose();
@@ -239,13 +296,14 @@ export async function runMatrix(
 export function formatCells(reports: readonly CellReport[]): string {
   const pct = (n: number, of: number) => `${((100 * n) / Math.max(of, 1)).toFixed(3)} %`;
   return [
-    '| cell                                     | written | lost |  lost % | dup | kills (a/c) | rotations | seed       |',
-    '| ---------------------------------------- | ------- | ---- | ------- | --- | ----------- | --------- | ---------- |',
+    '| cell                                          | written | lost |  lost % |   dup | kills (a/c) | acked/s max | rotations | out of order | seed       |',
+    '| --------------------------------------------- | ------- | ---- | ------- | ----- | ----------- | ----------- | --------- | ------------ | ---------- |',
     ...reports.map(
       (r) =>
-        `| ${r.name.padEnd(40)} | ${String(r.written).padStart(7)} | ${String(r.lost).padStart(4)} | ` +
-        `${pct(r.lost, r.written).padStart(7)} | ${String(r.duplicates).padStart(3)} | ` +
-        `${`${r.kills.agent}/${r.kills.collector}`.padStart(11)} | ${String(r.rotations).padStart(9)} | ${String(r.seed).padEnd(10)} |`,
+        `| ${r.name.padEnd(45)} | ${String(r.written).padStart(7)} | ${String(r.lost).padStart(4)} | ` +
+        `${pct(r.lost, r.written).padStart(7)} | ${String(r.duplicates).padStart(5)} | ` +
+        `${`${r.kills.agent}/${r.kills.collector}`.padStart(11)} | ${String(r.maxAckedPerSecond).padStart(11)} | ` +
+        `${String(r.rotations).padStart(9)} | ${String(r.outOfOrder).padStart(12)} | ${String(r.seed).padEnd(10)} |`,
     ),
   ].join('\n');
 }
