@@ -17,7 +17,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../shared/errors.ts';
-import type { BytePosition } from '../shared/record.ts';
+import type { BytePosition, Fields } from '../shared/record.ts';
 import { UnackedBytes } from './backpressure.ts';
 import { Batcher, type BatchStream, type SealedBatch } from './batch/batcher.ts';
 import { AckTracker, type TrackedRange } from './checkpoint/ack-tracker.ts';
@@ -461,7 +461,7 @@ export class Agent {
 
   private emit(stream: FileStream, value: Buffer, end: BytePosition): void {
     let timestamp = Date.now();
-    let fields: Readonly<Record<string, string>> | undefined;
+    let fields: Fields | undefined;
     if (stream.source.parser !== 'none') {
       const parsed = stream.parse(value);
       if (!parsed.ok) this.metrics.parseFailure();

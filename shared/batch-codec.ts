@@ -10,7 +10,9 @@
  *    8     4   batchLength     int32   bytes that follow this field (the whole batch is 12 + batchLength bytes)
  *   12     1   magic           uint8   format version, = 1
  *   13     4   crc             uint32  CRC-32 (zlib.crc32) of every byte from `attributes` to the end
- *   17     2   attributes      uint16  bits 0-2: compression of the records section (0 none, 1 gzip); others 0
+ *   17     2   attributes      uint16  bits 0-2: compression of the records section (0 none, 1 gzip);
+ *                                      bit 3: field values are JSON texts (typed: 203, true, "203"), else plain
+ *                                      UTF-8 strings; others 0
  *   19     4   recordCount     int32   >= 1
  *   23     8   firstTimestamp  int64   ms since the epoch; record timestamps are deltas from it
  *   31     8   maxTimestamp    int64   greatest record timestamp (the time index is built from it)
@@ -28,7 +30,16 @@
  */
 import { crc32, gunzipSync, gzipSync } from 'node:zlib';
 import { CorruptBatchError, InvalidArgumentError } from './errors.ts';
-import type { BatchInput, Fields, Labels, Offset, RecordInput, StoredRecord, TimestampMs } from './record.ts';
+import type {
+  BatchInput,
+  FieldValue,
+  Fields,
+  Labels,
+  Offset,
+  RecordInput,
+  StoredRecord,
+  TimestampMs,
+} from './record.ts';
 
 export const MAGIC = 1;
 export const HEADER_SIZE = 39;
@@ -41,6 +52,12 @@ export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 export type Compression = 'none' | 'gzip';
 const COMPRESSION_CODES: Record<Compression, number> = { none: 0, gzip: 1 };
 const COMPRESSION_MASK = 0x7;
+/**
+ * Attribute bit: the records' field values are JSON texts, so a number stays a number (`"status": 203`). Set only
+ * when some field value is not a string, so batches of string fields keep the original encoding byte for byte.
+ */
+export const JSON_FIELDS = 0x8;
+const KNOWN_ATTRIBUTES = COMPRESSION_MASK | JSON_FIELDS;
 
 /** The fixed header of a batch, read without touching its records. */
 export interface BatchHeader {
@@ -160,10 +177,46 @@ class Reader {
     }
     return out;
   }
+
+  /** Pairs whose values are JSON texts (the JSON_FIELDS attribute). */
+  jsonPairs(): Record<string, FieldValue> {
+    const pairs = this.pairs();
+    for (const [name, text] of Object.entries(pairs)) {
+      let value: FieldValue;
+      try {
+        value = JSON.parse(text as string) as FieldValue;
+      } catch {
+        throw new CorruptBatchError(`field ${JSON.stringify(name)} is not valid JSON`);
+      }
+      (pairs as Record<string, FieldValue>)[name] = value;
+    }
+    return pairs;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Encoding
+
+/** True when a field value needs the JSON encoding (anything but a string). */
+function isTyped(fields: Fields | undefined): boolean {
+  if (fields === undefined) return false;
+  for (const name in fields) if (typeof fields[name] !== 'string') return true;
+  return false;
+}
+
+function jsonTexts(fields: Fields | undefined): Readonly<Record<string, string>> | undefined {
+  if (fields === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    Object.defineProperty(out, name, {
+      value: JSON.stringify(value),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
 
 function pairsSize(pairs: Readonly<Record<string, string>> | undefined): number {
   if (!pairs) return 1;
@@ -211,6 +264,8 @@ export class BatchBuilder {
   private count = 0;
   private firstTimestamp = 0;
   private maxTimestamp = 0;
+  /** Field values are written as JSON texts (JSON_FIELDS): switched on by the first value that is not a string. */
+  private jsonFields = false;
 
   constructor(
     readonly key: string,
@@ -231,6 +286,8 @@ export class BatchBuilder {
 
   add(timestamp: TimestampMs, value: Uint8Array, fields?: Fields): void {
     checkTimestamp(timestamp);
+    if (!this.jsonFields && isTyped(fields)) this.switchToJsonFields();
+    const written = this.jsonFields ? jsonTexts(fields) : (fields as Readonly<Record<string, string>> | undefined);
     if (this.count === 0) {
       this.firstTimestamp = timestamp;
       this.maxTimestamp = timestamp;
@@ -238,15 +295,37 @@ export class BatchBuilder {
       this.maxTimestamp = timestamp;
     }
     const delta = zigzag(timestamp - this.firstTimestamp);
-    const bodyLength = uvarintSize(delta) + uvarintSize(value.length) + value.length + pairsSize(fields);
+    const bodyLength = uvarintSize(delta) + uvarintSize(value.length) + value.length + pairsSize(written);
     this.reserve(uvarintSize(bodyLength) + bodyLength);
     let pos = writeUvarint(this.buf, this.length, bodyLength);
     pos = writeUvarint(this.buf, pos, delta);
     pos = writeUvarint(this.buf, pos, value.length);
     this.buf.set(value, pos);
-    pos = writePairs(this.buf, pos + value.length, fields);
+    pos = writePairs(this.buf, pos + value.length, written);
     this.length = pos;
     this.count++;
+  }
+
+  /** Re-encodes the records added so far with JSON field values (a string `s` becomes the text `"s"`). */
+  private switchToJsonFields(): void {
+    const old = this.buf.subarray(0, this.length);
+    const records: { timestamp: TimestampMs; value: Buffer; fields: Fields | undefined }[] = [];
+    const reader = new Reader(old, 0, old.length);
+    for (let i = 0; i < this.count; i++) {
+      const bodyEnd = reader.uvarint() + reader.pos;
+      const timestamp = this.firstTimestamp + unzigzag(reader.uvarint());
+      const value = Buffer.from(reader.bytes());
+      const fields = reader.pairs();
+      reader.pos = bodyEnd;
+      records.push({ timestamp, value, fields: Object.keys(fields).length > 0 ? fields : undefined });
+    }
+    const { firstTimestamp, maxTimestamp } = this;
+    this.length = 0;
+    this.count = 0;
+    this.jsonFields = true;
+    for (const r of records) this.add(r.timestamp, r.value, r.fields);
+    this.firstTimestamp = firstTimestamp;
+    this.maxTimestamp = maxTimestamp;
   }
 
   /** Encodes the batch with baseOffset 0. Throws if no record was added. */
@@ -263,7 +342,7 @@ export class BatchBuilder {
     out.writeBigInt64BE(0n, 0);
     out.writeInt32BE(size - LOG_OVERHEAD, 8);
     out.writeUInt8(MAGIC, 12);
-    out.writeUInt16BE(COMPRESSION_CODES[compression], 17);
+    out.writeUInt16BE(COMPRESSION_CODES[compression] | (this.jsonFields ? JSON_FIELDS : 0), 17);
     out.writeInt32BE(this.count, 19);
     out.writeBigInt64BE(BigInt(this.firstTimestamp), 23);
     out.writeBigInt64BE(BigInt(this.maxTimestamp), 31);
@@ -318,7 +397,7 @@ export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
   if (magic !== MAGIC) throw new CorruptBatchError(`batch at byte ${pos} has unknown format version ${magic}`);
   const attributes = buf.readUInt16BE(pos + 17);
   const compressionCode = attributes & COMPRESSION_MASK;
-  if (attributes & ~COMPRESSION_MASK || compressionCode > 1) {
+  if (attributes & ~KNOWN_ATTRIBUTES || compressionCode > 1) {
     throw new CorruptBatchError(`batch at byte ${pos} has unknown attributes 0x${attributes.toString(16)}`);
   }
   const recordCount = buf.readInt32BE(pos + 19);
@@ -423,6 +502,7 @@ export function forEachRecord(
   const reader = new Reader(section, 0, section.length);
   // One reader moved from record to record: a fresh one per record costs a tenth of the decoding time.
   const body = new Reader(section, 0, 0);
+  const jsonFields = (header.attributes & JSON_FIELDS) !== 0;
   for (let i = 0; i < header.recordCount; i++) {
     const bodyLength = reader.uvarint();
     const bodyEnd = reader.pos + bodyLength;
@@ -434,7 +514,7 @@ export function forEachRecord(
     // Most lines carry no parsed fields: skip the empty object rather than allocate one per record.
     let fields: Fields | undefined;
     if (body.pos < bodyEnd && section[body.pos] === 0) body.pos++;
-    else fields = body.pairs();
+    else fields = jsonFields ? body.jsonPairs() : body.pairs();
     if (body.pos !== bodyEnd) throw new CorruptBatchError(`record ${i} has ${bodyEnd - body.pos} stray bytes`);
     reader.pos = bodyEnd;
     if (visit({ offset: header.baseOffset + i, timestamp, value, fields }, header, source) === false) return;

@@ -19,8 +19,16 @@ export type BytePosition = number;
 
 /** Labels describe the source of a batch: host, service, path, level and user labels. */
 export type Labels = Readonly<Record<string, string>>;
-/** Fields extracted from one line by a parser (json, logfmt). */
-export type Fields = Readonly<Record<string, string>>;
+/** A field's value: a JSON value, so a number parsed from a JSON line stays a number. */
+export type FieldValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly FieldValue[]
+  | { readonly [name: string]: FieldValue };
+/** Fields extracted from one line by a parser (json: JSON values; logfmt: strings). */
+export type Fields = Readonly<Record<string, FieldValue>>;
 
 /** What a producer hands over for one record. */
 export interface RecordInput {

@@ -1,11 +1,12 @@
 /**
  * Optional per-line parsers: `json` (one object per line) and `logfmt` (key=value pairs). A parser extracts the
- * line's fields (top-level scalars as strings; nested values as their JSON) and its timestamp. The line's bytes are
+ * line's fields (json: the top-level members with their JSON types, so `"status": 203` stays a number; logfmt:
+ * strings) and its timestamp. The line's bytes are
  * stored unchanged either way: a line that does not parse is kept as is, without fields, and counted.
  *
  * Only lines of a source with a parser are decoded to strings; the default (`none`) never touches the bytes.
  */
-import type { Fields, TimestampMs } from '../../shared/record.ts';
+import type { FieldValue, Fields, TimestampMs } from '../../shared/record.ts';
 
 export type ParserKind = 'none' | 'json' | 'logfmt';
 
@@ -43,21 +44,21 @@ export function makeParser(options: ParserOptions): LineParser {
   }
 }
 
-function withTimestamp(fields: Record<string, string> | undefined, names: readonly string[]): ParsedLine {
+function withTimestamp(fields: Fields | undefined, names: readonly string[]): ParsedLine {
   if (!fields) return FAILED;
   let timestamp: TimestampMs | undefined;
   for (const name of names) {
     const raw = fields[name];
-    if (raw !== undefined) {
-      timestamp = parseTimestamp(raw);
+    if (typeof raw === 'string' || typeof raw === 'number') {
+      timestamp = parseTimestamp(String(raw));
       if (timestamp !== undefined) break;
     }
   }
   return { fields, timestamp, ok: true };
 }
 
-/** Top-level members of a JSON object line, as strings; undefined if the line is not a JSON object. */
-export function parseJsonFields(text: string): Record<string, string> | undefined {
+/** Top-level members of a JSON object line, with their JSON values; undefined if the line is not a JSON object. */
+export function parseJsonFields(text: string): Record<string, FieldValue> | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -65,13 +66,11 @@ export function parseJsonFields(text: string): Record<string, string> | undefine
     return undefined;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const out: Record<string, string> = {};
+  const out: Record<string, FieldValue> = {};
   let count = 0;
-  for (const [name, v] of Object.entries(value)) {
+  for (const [name, v] of Object.entries(value as Record<string, FieldValue>)) {
     if (count++ >= MAX_FIELDS) break;
-    const text =
-      typeof v === 'string' ? v : v === null ? 'null' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-    Object.defineProperty(out, name, { value: text, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, name, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

@@ -9,9 +9,9 @@
  *   consecutive records with the same key and labels (and at most ~1 MiB of records each).
  */
 import { isUtf8 } from 'node:buffer';
-import { forEachRecord, readBatchSource, splitBatches } from '../../shared/batch-codec.ts';
+import { forEachRecord, JSON_FIELDS, readBatchSource, splitBatches } from '../../shared/batch-codec.ts';
 import { CorruptBatchError, InvalidArgumentError } from '../../shared/errors.ts';
-import type { TimestampMs } from '../../shared/record.ts';
+import type { FieldValue, Fields, TimestampMs } from '../../shared/record.ts';
 import {
   batchesFromRecords,
   lineTooLong,
@@ -39,7 +39,7 @@ export function decodeBinaryBody(body: Buffer, limits: RecordLimits): ProducedBa
   for (const [i, { header, bytes }] of split.entries()) {
     try {
       const source = readBatchSource(bytes);
-      if (header.compression === 'none') {
+      if (header.compression === 'none' && (header.attributes & JSON_FIELDS) === 0) {
         walkRecords(bytes, source.recordsStart, header.recordCount, i, limits);
       } else {
         forEachRecord(
@@ -122,6 +122,19 @@ function stringMap(value: unknown, what: string, line: number): Record<string, s
   return out;
 }
 
+/** `fields` of an NDJSON record: an object of JSON values (a number stays a number). */
+function fieldMap(value: unknown, line: number): Fields | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidArgumentError(`line ${line}: fields must be an object`);
+  }
+  const out: Record<string, FieldValue> = {};
+  for (const [k, v] of Object.entries(value)) {
+    Object.defineProperty(out, k, { value: v as FieldValue, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
 function parseTimestamp(value: unknown, line: number, now: TimestampMs): TimestampMs {
   if (value === undefined || value === null) return now;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
@@ -164,7 +177,7 @@ function parseLine(text: string, line: number, limits: RecordLimits, now: Timest
     labels: stringMap(o.labels, 'labels', line) ?? {},
     timestamp: parseTimestamp(o.timestamp, line, now),
     value,
-    fields: stringMap(o.fields, 'fields', line),
+    fields: fieldMap(o.fields, line),
   };
 }
 

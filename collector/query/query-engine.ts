@@ -26,7 +26,7 @@ import { InvalidArgumentError } from '../../shared/errors.ts';
 import type { Offset, PartitionId, StoredRecord, TimestampMs } from '../../shared/record.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import { compileLineFilter, type LineFilter, type LineFilterSpec } from './line-filter.ts';
-import { type LabelMatcher, matchesLabels } from './matchers.ts';
+import { FIELD_PREFIX, type LabelMatcher, matchesFields, matchesLabels } from './matchers.ts';
 
 export type QueryOrder = 'newest' | 'oldest';
 
@@ -56,6 +56,11 @@ export interface QuerySummary {
   readonly scannedBytes: number;
   /** Wall time from the start of the query to its summary. */
   readonly durationMs: number;
+  /**
+   * Matcher names (`host`, `field.level`) that no scanned batch has: the matcher compared "" every time, which is
+   * most often a typo or a label meant as a field. Empty when nothing was scanned.
+   */
+  readonly missingNames: readonly string[];
 }
 
 export const DEFAULT_MAX_SCAN_BYTES = 1024 ** 3;
@@ -107,6 +112,13 @@ class ScanContext {
   private readonly deadline: number;
   private sliceEnd = 0;
   private sinceClock = 0;
+  private readonly labelMatchers: readonly LabelMatcher[];
+  private readonly fieldMatchers: readonly LabelMatcher[];
+  /** Matched names not yet seen in a scanned batch (labels) or record (fields). */
+  private readonly unseenLabels: Set<string>;
+  private readonly unseenFields: Set<string>;
+  /** Whether any batch was looked at: with none, nothing can be said about missing names. */
+  private sawBatch = false;
   constructor(
     readonly store: LogStore,
     readonly request: QueryRequest,
@@ -116,6 +128,22 @@ class ScanContext {
   ) {
     this.deadline = Date.now() + maxMs;
     this.sliceEnd = Date.now() + SLICE_MS;
+    const matchers = request.matchers ?? [];
+    this.labelMatchers = matchers.filter((m) => m.target === 'label');
+    this.fieldMatchers = matchers.filter((m) => m.target === 'field');
+    this.unseenLabels = new Set(this.labelMatchers.map((m) => m.name));
+    this.unseenFields = new Set(this.fieldMatchers.map((m) => m.name));
+  }
+
+  /** Matcher names no scanned batch had, as written (`level`, `field.level`). */
+  missingNames(): string[] {
+    if (!this.sawBatch) return [];
+    return [...this.unseenLabels, ...[...this.unseenFields].map((n) => FIELD_PREFIX + n)];
+  }
+
+  private noteFields(fields: Readonly<Record<string, unknown>> | undefined): void {
+    if (fields === undefined) return;
+    for (const name of this.unseenFields) if (Object.hasOwn(fields, name)) this.unseenFields.delete(name);
   }
 
   get exhausted(): boolean {
@@ -150,7 +178,8 @@ class ScanContext {
     out: QueryHit[],
     partition: PartitionId,
   ): Promise<Offset | undefined> {
-    const { since, until, matchers } = this.request;
+    const { since, until } = this.request;
+    const { labelMatchers, fieldMatchers } = this;
     const examinesLines = this.order === 'oldest';
     let pos = 0;
     while (pos < bytes.length) {
@@ -159,9 +188,16 @@ class ScanContext {
       pos += header.size;
       if (header.lastOffset < from || header.baseOffset >= to) continue;
       if (since !== undefined && header.maxTimestamp < since) continue;
+      let source: BatchSource | undefined;
+      if (this.unseenLabels.size > 0) {
+        source = readBatchSource(batch);
+        for (const name of this.unseenLabels) if (Object.hasOwn(source.labels, name)) this.unseenLabels.delete(name);
+      }
+      this.sawBatch = true;
       if (header.compression === 'none' && !this.filter.mayMatch(batch)) continue;
-      const source: BatchSource = readBatchSource(batch);
-      if (matchers && matchers.length > 0 && !matchesLabels(source.labels, matchers)) continue;
+      source ??= readBatchSource(batch);
+      if (labelMatchers.length > 0 && !matchesLabels(source.labels, labelMatchers)) continue;
+      const batchSource = source;
       /** The first offset of this batch not yet examined. */
       let next = Math.max(from, header.baseOffset);
       for (;;) {
@@ -179,12 +215,16 @@ class ScanContext {
             if (examinesLines) this.progressed = true;
             if (since !== undefined && r.timestamp < since) return true;
             if (until !== undefined && r.timestamp >= until) return true;
+            if (fieldMatchers.length > 0) {
+              if (this.unseenFields.size > 0) this.noteFields(r.fields);
+              if (!matchesFields(r.fields, fieldMatchers)) return true;
+            }
             if (!this.filter.matches(r.value)) return true;
-            out.push({ partition, ...toStoredRecord(r, source) });
+            out.push({ partition, ...toStoredRecord(r, batchSource) });
             return true;
           },
           header,
-          source,
+          batchSource,
         );
         if (!paused) break;
         if (this.exhausted) return next;
@@ -366,6 +406,7 @@ export async function* runQuery(store: LogStore, request: QueryRequest): AsyncGe
     cursor: more ? encodeCursor({ order: request.order, positions }) : undefined,
     scannedBytes: context.scannedBytes,
     durationMs: Math.round(performance.now() - started),
+    missingNames: context.missingNames(),
   };
 }
 
@@ -377,11 +418,14 @@ export async function* followQuery(
   store: LogStore,
   request: Omit<QueryRequest, 'limit' | 'order' | 'cursor'>,
   signal: AbortSignal,
+  /** Told, before anything is yielded, the offset per partition the follow starts at (records before it are not followed). */
+  onStart?: (start: ReadonlyMap<PartitionId, Offset>) => void,
 ): AsyncGenerator<QueryHit> {
   const filter = compileLineFilter(request);
   const context = new ScanContext(store, { ...request, limit: 1, order: 'oldest' }, filter, Infinity, Infinity);
   const topic = await store.describeTopic(request.topic);
   const positions = new Map<PartitionId, Offset>(topic.partitions.map((p) => [p.partition, p.endOffset]));
+  onStart?.(new Map(positions));
   const ready: QueryHit[] = [];
   while (!signal.aborted) {
     const woke = await Promise.race(

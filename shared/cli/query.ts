@@ -19,6 +19,22 @@ interface QueryFlags extends Omit<ConnectionFlags, 'output'> {
   cursor?: string;
 }
 
+/** The summary line of a query answer (docs/api.md#query). */
+interface QuerySummaryWire {
+  readonly count: number;
+  readonly partial: boolean;
+  readonly cursor: string | null;
+  readonly notes?: readonly string[];
+}
+
+/** Shown after the options of `tributary query --help`; test/query/query-cli.test.ts runs each against a collector. */
+export const QUERY_EXAMPLES = [
+  'tributary query app --since 15m --grep timeout',
+  "tributary query app --where host=web-1 --where 'service=~\"api|auth\"' --regex 'status=5\\d\\d' -i",
+  "tributary query app --where field.level=error --where 'field.status>=500'",
+  'tributary query app --oldest-first --limit 1000 --output json',
+];
+
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -39,9 +55,14 @@ export function filterParams(flags: Pick<QueryFlags, 'where' | 'grep' | 'regex' 
 
 export function filterOptions(command: Command): Command {
   return command
-    .option('--where <matcher>', "label matcher: host=web-1, service!=db, service=~'api.*', level!~debug", collect, [])
+    .option(
+      '--where <matcher>',
+      "repeatable; a label: host=web-1, service!=db, service=~'api.*'; a parsed field: field.level=error, field.status>=500",
+      collect,
+      [],
+    )
     .option('--grep <text>', 'keep lines containing this text')
-    .option('--regex <re>', 'keep lines matching this regular expression')
+    .option('--regex <re>', 'keep lines matching this regular expression (RE2 syntax: no backreferences or lookaround)')
     .option('-i, --ignore-case', 'case-insensitive --grep and --regex')
     .option('--url <urls>', 'collector URL (env TRIBUTARY_URL; default http://127.0.0.1:7070)')
     .option('--token <token>', 'bearer token (env TRIBUTARY_TOKEN)')
@@ -57,7 +78,8 @@ export function command(): Command {
       .option('--until <time>', 'up to this time (exclusive)')
       .option('--limit <n>', 'at most this many lines', '100')
       .option('--oldest-first', 'oldest lines first')
-      .option('--cursor <cursor>', 'continue a partial or limited result'),
+      .option('--cursor <cursor>', 'continue a partial or limited result')
+      .addHelpText('after', `\nExamples:\n${QUERY_EXAMPLES.map((e) => `  ${e}`).join('\n')}\n`),
   ).action(async (topic: string, flags: QueryFlags) => {
     const params = filterParams(flags);
     if (flags.since) params.set('since', String(parseTimeSpec(flags.since, '--since')));
@@ -76,11 +98,11 @@ export function command(): Command {
     const out: string[] = [];
     for (const line of res.body.toString('utf8').split('\n')) {
       if (line === '') continue;
-      const parsed = JSON.parse(line) as
-        | WireHit
-        | { summary: { count: number; partial: boolean; cursor: string | null } };
+      const parsed = JSON.parse(line) as WireHit | { summary: QuerySummaryWire };
       if ('summary' in parsed) {
         const s = parsed.summary;
+        for (const note of s.notes ?? []) process.stderr.write(`warning: ${note}\n`);
+        if (s.count === 0 && process.stderr.isTTY) process.stderr.write('0 lines matched\n');
         if (s.partial) {
           process.stderr.write(
             `partial result: the scan budget ran out after ${s.count} lines; continue with --cursor ${s.cursor}\n`,

@@ -41,12 +41,14 @@ test('multiline - the timer adapter flushes an idle event after the timeout', as
   m.close();
 });
 
-test('parse - json extracts top-level fields and the timestamp', (t) => {
+test('parse - json extracts top-level fields with their JSON types, and the timestamp', (t) => {
   const p = makeParser({ kind: 'json' });
   const r = p(b('{"ts":"2026-01-02T03:04:05.678Z","level":"warn","n":3,"obj":{"a":1},"nul":null}'));
   t.true(r.ok);
   t.is(r.timestamp, Date.parse('2026-01-02T03:04:05.678Z'));
-  t.deepEqual(r.fields, { ts: '2026-01-02T03:04:05.678Z', level: 'warn', n: '3', obj: '{"a":1}', nul: 'null' });
+  t.deepEqual(r.fields, { ts: '2026-01-02T03:04:05.678Z', level: 'warn', n: 3, obj: { a: 1 }, nul: null });
+  t.is(p(b('{"ts":1767323045678,"status":"203"}')).timestamp, 1767323045678, 'a numeric timestamp');
+  t.deepEqual(p(b('{"status":"203"}')).fields, { status: '203' }, 'a string stays a string');
   t.false(p(b('not json')).ok);
   t.false(p(b('[1,2]')).ok);
 });

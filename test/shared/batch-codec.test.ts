@@ -5,6 +5,7 @@ import {
   decodeRecords,
   encodeBatch,
   forEachRecord,
+  JSON_FIELDS,
   readBatchHeader,
   readBatchSource,
   splitBatches,
@@ -162,3 +163,31 @@ test('batch codec - random bytes only ever raise CorruptBatchError', (t) => {
 function replacer(_key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? Buffer.from(value).toString('hex') : value;
 }
+
+test('batch codec - field values keep their JSON types; string-only fields keep the plain encoding', (t) => {
+  const typed = encodeBatch({
+    key: 'k',
+    labels: {},
+    records: [
+      { timestamp: 1000, value: Buffer.from('a'), fields: { level: 'info' } },
+      { timestamp: 1001, value: Buffer.from('b') },
+      { timestamp: 999, value: Buffer.from('c'), fields: { status: 203, ok: true, text: '203', nested: { a: [1] } } },
+    ],
+  });
+  t.is(readBatchHeader(typed).attributes & JSON_FIELDS, JSON_FIELDS);
+  t.deepEqual(
+    decodeRecords(typed).map((r) => [r.timestamp, r.value.toString(), r.fields]),
+    [
+      [1000, 'a', { level: 'info' }],
+      [1001, 'b', undefined],
+      [999, 'c', { status: 203, ok: true, text: '203', nested: { a: [1] } }],
+    ],
+  );
+  const plain = encodeBatch({
+    key: 'k',
+    labels: {},
+    records: [{ timestamp: 1, value: Buffer.from('a'), fields: { n: '3' } }],
+  });
+  t.is(readBatchHeader(plain).attributes, 0);
+  t.deepEqual(decodeRecords(plain)[0]!.fields, { n: '3' });
+});

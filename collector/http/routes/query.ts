@@ -10,7 +10,7 @@ import { assertValidName } from '../../../shared/names.ts';
 import { toWireRecord } from '../../../shared/record.ts';
 import { parseTimeSpec } from '../../../shared/time-spec.ts';
 import { compileLineFilter } from '../../query/line-filter.ts';
-import { type LabelMatcher, parseMatcher } from '../../query/matchers.ts';
+import { FIELD_PREFIX, type LabelMatcher, parseMatcher } from '../../query/matchers.ts';
 import { followQuery, type QueryHit, type QueryRequest, runQuery } from '../../query/query-engine.ts';
 import type { RouteModule } from '../context.ts';
 import { intParam } from '../query-params.ts';
@@ -33,6 +33,14 @@ const MAX_LIMIT = 100_000;
 const MAX_MATCHERS = 32;
 /** A query that takes this long, or stops at its scan budget, is logged (warn) with its duration and bytes. */
 const SLOW_QUERY_MS = 1000;
+
+/** The note for a matcher name no scanned batch had: what happened, and the likely fix. */
+export function missingNameNote(name: string): string {
+  if (name.startsWith(FIELD_PREFIX)) {
+    return `no scanned record has the field '${name.slice(FIELD_PREFIX.length)}' (records without it compare as ""); fields come from the agent's parser (json, logfmt)`;
+  }
+  return `no scanned batch has the label '${name}' (records without it compare as ""); for a field parsed from the line, write field.${name}`;
+}
 
 export function hitToJson(hit: QueryHit): Record<string, unknown> {
   return { partition: hit.partition, ...toWireRecord(hit) };
@@ -110,6 +118,7 @@ export const queryRoutes: RouteModule = {
               cursor: s.cursor ?? null,
               scanned_bytes: s.scannedBytes,
               duration_ms: s.durationMs,
+              notes: s.missingNames.map(missingNameNote),
             },
           })}\n`;
         }
@@ -129,9 +138,21 @@ export const queryRoutes: RouteModule = {
         request.raw.once('close', () => gone.abort());
         const signal = AbortSignal.any([gone.signal, ctx.lifecycle.shutdownSignal]);
         async function* lines(): AsyncGenerator<string> {
-          yield `${JSON.stringify({ following: topic })}\n`;
-          for await (const hit of followQuery(ctx.store, { topic, ...filters }, signal)) {
-            yield `${JSON.stringify(hitToJson(hit))}\n`;
+          // The first line names where the follow starts, so a client can show history up to there without gaps
+          // or repeats (`tributary tail -n`).
+          let started: (positions: ReadonlyMap<number, number>) => void = () => {};
+          const startKnown = new Promise<ReadonlyMap<number, number>>((resolve) => {
+            started = resolve;
+          });
+          const follow = followQuery(ctx.store, { topic, ...filters }, signal, (positions) => started(positions));
+          const first = follow.next();
+          const positions = await Promise.race([startKnown, first.then(() => new Map<number, number>())]);
+          const start = Object.fromEntries([...positions].map(([p, offset]) => [String(p), offset]));
+          yield `${JSON.stringify({ following: topic, start })}\n`;
+          let step = await first;
+          while (!step.done) {
+            yield `${JSON.stringify(hitToJson(step.value))}\n`;
+            step = await follow.next();
           }
         }
         reply.raw.on('close', () => gone.abort());
