@@ -8,7 +8,7 @@
  */
 import { ConfigError, TributaryError } from '../shared/errors.ts';
 import { type Logger, silentLogger } from '../shared/logger.ts';
-import type { CollectorOptions } from './config.ts';
+import { type CollectorOptions, isLoopback } from './config.ts';
 import { createHttpServer } from './http/server.ts';
 import type { RouteModule } from './http/context.ts';
 import { CollectorMetrics } from './metrics.ts';
@@ -33,9 +33,7 @@ export interface CollectorHandle {
   close(): Promise<void>;
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+export { isLoopback } from './config.ts';
 
 export async function startCollector(
   options: CollectorOptions,
