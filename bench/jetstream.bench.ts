@@ -57,7 +57,7 @@ async function produce(
     while (issued < total) {
       issued++;
       const batch = Buffer.from(template); // append stamps offsets in place
-      await store.append('bench', partition, [batch]);
+      await store.appendChecked('bench', partition, [batch]);
       bytes += batch.length;
       perStore[stores.indexOf(store)]! += batch.length;
     }

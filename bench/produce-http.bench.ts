@@ -87,7 +87,7 @@ async function storageBaseline(totalBatches: number): Promise<{ seconds: number;
           const p = i % PARTITIONS;
           // A fresh buffer per append, as a request body would be (append stamps the base offset in place).
           const copy = Buffer.from(batches[p]!);
-          await store.append('bench', p, [copy]);
+          await store.appendChecked('bench', p, [copy]);
           bytes += copy.length;
         }
       }),

@@ -64,7 +64,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
       const builder = new BatchBuilder(`${host}:/var/log/app.log`, { host, service: 'api' }, batchBytes + 4096);
       const ts = now - span + Math.floor((b / batches) * span);
       for (let i = 0; builder.recordBytes < batchBytes - 256; i++) builder.add(ts + Math.floor(i / 100), line(i));
-      await store.append('logs', b % PARTITIONS, [builder.finish()]);
+      await store.appendChecked('logs', b % PARTITIONS, [builder.finish()]);
     }
 
     // Three rounds of read / regex scan / decode, best of each: the machine is shared, and a single pass of each

@@ -35,7 +35,7 @@ function seconds(start: bigint): number {
 async function appendAll(store: FileLogStore, topic: string, batch: Buffer, count: number, latencies?: number[]) {
   for (let i = 0; i < count; i++) {
     const t = process.hrtime.bigint();
-    await store.append(topic, 0, [batch]);
+    await store.appendChecked(topic, 0, [batch]);
     latencies?.push(seconds(t));
   }
 }
@@ -154,7 +154,7 @@ if (process.argv[1] === SELF) {
       flush: { mode: 'interval', intervalMs: 1000, intervalBytes: 256 * MiB },
     });
     const batch = oneMiBBatch();
-    for (let p = 0; p < 100; p++) for (let i = 0; i < Number(arg); i++) await store.append('many', p, [batch]);
+    for (let p = 0; p < 100; p++) for (let i = 0; i < Number(arg); i++) await store.appendChecked('many', p, [batch]);
     await store.close();
   } else if (mode === '--rss') {
     const store = await FileLogStore.open({ dataDir: dataDir!, retentionCheckIntervalMs: 0 });

@@ -13,6 +13,8 @@ import { createHttpServer } from './http/server.ts';
 import type { RouteModule } from './http/context.ts';
 import { CollectorMetrics } from './metrics.ts';
 import { composeEvents, openJetStreamStore, startNatsBridge } from './nats/bridge.ts';
+import { ProducePath } from './produce/produce.ts';
+import { TopicAccess } from './produce/topic-access.ts';
 import type { LogStore, StorageEvents } from './storage/log-store.ts';
 
 export interface StartCollectorOptions {
@@ -74,7 +76,10 @@ export async function startCollector(
     );
   }
   metrics.attachStore(store, start.openStore || options.storage?.backend === 'jetstream' ? undefined : options.dataDir);
-  bridge.attach(store);
+  // One produce path for every front end (HTTP, NATS ingest, …): collector/produce.
+  const topics = new TopicAccess({ store, collector: options });
+  const produce = new ProducePath({ store, topics, metrics, limits: options.limits });
+  bridge.attach(produce);
 
   const shutdown = new AbortController();
   const lifecycle = { ready: false, shutdownSignal: shutdown.signal };
@@ -84,6 +89,8 @@ export async function startCollector(
     metrics,
     logger,
     lifecycle,
+    topics,
+    produce,
     ...(start.routes ? { routes: start.routes } : {}),
   });
   try {

@@ -44,6 +44,8 @@ export const METRIC_NAMES = {
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export type Encoding = 'binary' | 'json' | 'ndjson';
+/** How produced records arrived: the body encodings of HTTP/NATS produce, and the other front ends. */
+export type ProduceEncoding = 'binary' | 'ndjson' | 'kafka' | 'syslog' | 'otlp';
 
 export class CollectorMetrics {
   readonly registry = new client.Registry();
@@ -188,7 +190,7 @@ export class CollectorMetrics {
     this.rebalances.inc({ group, reason });
   }
 
-  observeProduce(encoding: Encoding, seconds: number): void {
+  observeProduce(encoding: ProduceEncoding, seconds: number): void {
     this.produceDuration.observe({ encoding }, seconds);
   }
 

@@ -58,6 +58,15 @@ export interface BatchHeader {
   readonly lastOffset: Offset;
 }
 
+/**
+ * A batch whose header was read and whose CRC was checked (splitBatches), or that this process encoded itself:
+ * `bytes` is exactly one whole batch. Storage appends these without checking the CRC a second time.
+ */
+export interface ValidatedBatch {
+  readonly header: BatchHeader;
+  readonly bytes: Buffer;
+}
+
 /** The part of a batch shared by all its records. */
 export interface BatchSource {
   readonly key: string;
@@ -353,8 +362,8 @@ export function stampBaseOffset(buf: Buffer, pos: number, baseOffset: Offset): v
  * Splits a buffer of concatenated batches, validating each header and CRC. Throws CorruptBatchError naming the
  * first bad batch; used by the collector on produce, where a single bad batch rejects the whole request.
  */
-export function splitBatches(buf: Buffer): { header: BatchHeader; bytes: Buffer }[] {
-  const out: { header: BatchHeader; bytes: Buffer }[] = [];
+export function splitBatches(buf: Buffer): ValidatedBatch[] {
+  const out: ValidatedBatch[] = [];
   let pos = 0;
   while (pos < buf.length) {
     const header = readBatchHeader(buf, pos);

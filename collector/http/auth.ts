@@ -27,6 +27,15 @@ export function roleAllows(held: Role, needed: Role): boolean {
   return held === 'admin' || held === needed;
 }
 
+/** Throws ForbiddenError unless the principal's role allows `needed`. */
+export function assertRole(principal: Principal, needed: Role): void {
+  if (!roleAllows(principal.role, needed)) {
+    throw new ForbiddenError(
+      `token '${principal.name}' has role '${principal.role}'; this operation needs role '${needed}'`,
+    );
+  }
+}
+
 export class Authenticator {
   private readonly entries: readonly { readonly digest: Buffer; readonly principal: Principal }[];
 
@@ -54,9 +63,7 @@ export class Authenticator {
       if (timingSafeEqual(entry.digest, presented) && found === undefined) found = entry.principal;
     }
     if (!found) throw new UnauthenticatedError('the token is not valid for this collector');
-    if (!roleAllows(found.role, needed)) {
-      throw new ForbiddenError(`token '${found.name}' has role '${found.role}'; this operation needs role '${needed}'`);
-    }
+    assertRole(found, needed);
     return found;
   }
 }

@@ -1,20 +1,35 @@
 /**
- * What every route module gets: the store, the options, metrics, the logger, topic access and the lifecycle.
+ * What every route module gets: the store, the options, metrics, the logger, topic access, the produce path and
+ * the lifecycle.
  * A route module registers its routes on the fastify instance and declares, per route, the role it needs in
  * `config.role` (no role: public, e.g. /healthz). Add a module by listing it in routes/index.ts.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { UnauthenticatedError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { CollectorOptions, Role } from '../config.ts';
 import type { CollectorMetrics } from '../metrics.ts';
+import type { ProducePath } from '../produce/produce.ts';
+import type { TopicAccess } from '../produce/topic-access.ts';
 import type { LogStore } from '../storage/log-store.ts';
-import type { TopicAccess } from './topic-access.ts';
+import type { Principal } from './auth.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The role a caller needs; undefined: no authentication (health, readiness, metrics). */
     role?: Role;
   }
+  interface FastifyRequest {
+    /** Who is calling, set by server.ts's onRequest hook on routes that declare a role; null on public routes. */
+    principal: Principal | null;
+  }
+}
+
+/** The authenticated caller of a route that declares a role. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === null)
+    throw new UnauthenticatedError('this route declares no role: nobody is authenticated');
+  return request.principal;
 }
 
 export interface Lifecycle {
@@ -38,6 +53,8 @@ export interface RouteContext {
   readonly metrics: CollectorMetrics;
   readonly logger: Logger;
   readonly topics: TopicAccess;
+  /** The one produce path (also used by NATS ingest and the other front ends). */
+  readonly produce: ProducePath;
   readonly lifecycle: Lifecycle;
   readonly hooks: RouteHooks;
 }

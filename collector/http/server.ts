@@ -7,12 +7,13 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../../shared/logger.ts';
 import type { CollectorOptions } from '../config.ts';
 import type { CollectorMetrics } from '../metrics.ts';
+import type { ProducePath } from '../produce/produce.ts';
+import type { TopicAccess } from '../produce/topic-access.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import { Authenticator } from './auth.ts';
 import { registerBodyParsers } from './body.ts';
 import type { Lifecycle, RouteContext, RouteModule } from './context.ts';
 import { httpErrorFor } from './error-status.ts';
-import { TopicAccess } from './topic-access.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 
 export interface HttpServerOptions {
@@ -21,6 +22,9 @@ export interface HttpServerOptions {
   readonly metrics: CollectorMetrics;
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
+  /** Shared with NATS ingest: one cache of partition counts, one produce path. */
+  readonly topics: TopicAccess;
+  readonly produce: ProducePath;
   /** Defaults to ROUTE_MODULES. */
   readonly routes?: readonly RouteModule[];
 }
@@ -69,16 +73,18 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     options: collector,
     metrics,
     logger,
-    topics: new TopicAccess({ store: options.store, collector }),
+    topics: options.topics,
+    produce: options.produce,
     lifecycle: options.lifecycle,
     hooks: {},
   };
 
   registerBodyParsers(app, collector.limits);
 
+  app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const role = request.routeOptions.config.role;
-    if (role !== undefined) auth.authorize(request.headers.authorization, role);
+    if (role !== undefined) request.principal = auth.authorize(request.headers.authorization, role);
   });
 
   // During shutdown, answers close their connection: a keep-alive connection left idle after the last answer would

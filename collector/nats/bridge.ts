@@ -8,9 +8,9 @@ import { type ConnectionOptions, connect, credsAuthenticator, type NatsConnectio
 import { ConfigError } from '../../shared/errors.ts';
 import type { CollectorOptions, NatsOptions } from '../config.ts';
 import { Authenticator } from '../http/auth.ts';
-import { TopicAccess } from '../http/topic-access.ts';
+import type { ProducePath } from '../produce/produce.ts';
 import { JetStreamLogStore } from '../storage/jetstream/index.ts';
-import type { LogStore, StorageEvents } from '../storage/log-store.ts';
+import type { StorageEvents } from '../storage/log-store.ts';
 import { composeEvents, createForwarder } from './forwarder.ts';
 import { NatsIngest } from './ingest.ts';
 
@@ -39,8 +39,8 @@ export function natsConnectionOptions(nats: NatsOptions, name: string): Connecti
 export interface NatsBridge {
   /** Storage events to compose with the metrics sink (the forwarder), or none. */
   readonly events: StorageEvents;
-  /** Starts ingest once the store is open. */
-  attach(store: LogStore): void;
+  /** Starts ingest once the store is open, into the collector's produce path. */
+  attach(produce: ProducePath): void;
   close(): Promise<void>;
 }
 
@@ -59,12 +59,11 @@ export async function startNatsBridge(options: CollectorOptions): Promise<NatsBr
   let ingest: NatsIngest | undefined;
   return {
     events: nats.forward ? createForwarder({ connection: nc }) : {},
-    attach(store) {
+    attach(produce) {
       if (!nats.ingest) return;
       ingest = new NatsIngest({
         connection: nc,
-        store,
-        topics: new TopicAccess({ store, collector: options }),
+        produce,
         auth: new Authenticator(options.tokens),
         limits: options.limits,
       });

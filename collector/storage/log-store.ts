@@ -13,6 +13,7 @@
  *   it), and always at least one batch when one exists, even if larger than maxBytes, so a consumer never stalls.
  * - Stored bytes that fail validation are reported as CorruptDataError, never returned as records.
  */
+import type { ValidatedBatch } from '../../shared/batch-codec.ts';
 import type { Offset, PartitionId, TimestampMs } from '../../shared/record.ts';
 
 export type FlushPolicy =
@@ -183,11 +184,17 @@ export interface LogStore {
   hasTopic(name: string): boolean;
 
   /**
-   * Appends whole encoded batches (as from BatchBuilder.finish) to one partition and stamps their base offsets in
-   * place. Validates each batch's header and CRC first: a bad batch rejects the whole call with CorruptBatchError
-   * and nothing is written.
+   * Appends batches already validated by the caller (header read, CRC checked: splitBatches, or encoded in this
+   * process) to one partition and stamps their base offsets in place. The CRC is not checked again: produce
+   * (collector/produce) validates every batch once, before anything is appended.
    */
-  append(topic: string, partition: PartitionId, batches: readonly Buffer[]): Promise<AppendResult>;
+  append(topic: string, partition: PartitionId, batches: readonly ValidatedBatch[]): Promise<AppendResult>;
+  /**
+   * The checking variant of `append`, for callers that have not validated: each buffer holds one or more whole
+   * encoded batches (as from BatchBuilder.finish); each header and CRC is checked first, and a bad batch rejects
+   * the whole call with CorruptBatchError and nothing is written.
+   */
+  appendChecked(topic: string, partition: PartitionId, buffers: readonly Buffer[]): Promise<AppendResult>;
   /** Throws OffsetOutOfRangeError unless startOffset <= offset <= endOffset. */
   read(topic: string, partition: PartitionId, offset: Offset, maxBytes: number): Promise<ReadResult>;
   /** The first offset whose batch's max timestamp is >= timestamp; the end offset if there is none. */

@@ -33,8 +33,8 @@ const available = natsServerAvailable();
         labels: { host: 'h' },
         records: [{ timestamp: 1_700_000_000_000, value: Buffer.from(line) }],
       });
-    await store.append('app-logs', 1, [batch('one')]);
-    await store.append('app-logs', 1, [batch('two')]);
+    await store.appendChecked('app-logs', 1, [batch('one')]);
+    await store.appendChecked('app-logs', 1, [batch('two')]);
 
     const got: { subject: string; offset: number; value: string }[] = [];
     for await (const m of subscription) {

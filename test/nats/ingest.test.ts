@@ -3,8 +3,10 @@ import { connect } from 'nats';
 import { NatsTransport } from '../../agent/ship/nats-transport.ts';
 import { parseCollectorConfig } from '../../collector/config.ts';
 import { Authenticator } from '../../collector/http/auth.ts';
-import { TopicAccess } from '../../collector/http/topic-access.ts';
+import { CollectorMetrics } from '../../collector/metrics.ts';
 import { NatsIngest } from '../../collector/nats/ingest.ts';
+import { ProducePath } from '../../collector/produce/produce.ts';
+import { TopicAccess } from '../../collector/produce/topic-access.ts';
 import { JetStreamLogStore } from '../../collector/storage/jetstream/index.ts';
 import { decodeRecords, encodeBatch } from '../../shared/batch-codec.ts';
 import { natsServerAvailable, startNatsServer } from '../helpers/nats-server.ts';
@@ -21,10 +23,11 @@ maybe(
     const { options } = parseCollectorConfig({ tokens: [{ name: 'agents', token: TOKEN, role: 'produce' }] });
     const store = await JetStreamLogStore.open({ servers: server.servers });
     const nc = await connect({ servers: server.servers });
+    const metrics = new CollectorMetrics();
+    const topics = new TopicAccess({ store, collector: options });
     const ingest = new NatsIngest({
       connection: nc,
-      store,
-      topics: new TopicAccess({ store, collector: options }),
+      produce: new ProducePath({ store, topics, metrics, limits: options.limits }),
       auth: new Authenticator(options.tokens),
       limits: options.limits,
     });
@@ -56,6 +59,11 @@ maybe(
     t.deepEqual(
       decodeRecords(read.batches).map((r) => r.value.toString()),
       ['hello', 'world'],
+    );
+    t.regex(
+      await metrics.registry.metrics(),
+      /tributary_collector_produce_duration_seconds_count\{encoding="binary"\} 1\n/,
+      'a produce over NATS is measured like one over HTTP',
     );
 
     const refused = await wrong.send('app', body);

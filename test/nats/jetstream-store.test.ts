@@ -28,7 +28,7 @@ maybe('jetstream store - append, read by offset, contiguous offsets, describe, r
   await store.createTopic('orders.v1', { partitions: 2, retentionMs: 3_600_000 });
   await t.throwsAsync(store.createTopic('orders.v1'), { instanceOf: TopicExistsError });
   for (let i = 0; i < 20; i++) {
-    const r = await store.append('orders.v1', 0, [batch([`a${i}`, `b${i}`]), batch([`c${i}`])]);
+    const r = await store.appendChecked('orders.v1', 0, [batch([`a${i}`, `b${i}`]), batch([`c${i}`])]);
     t.is(r.baseOffset, i * 3);
     t.is(r.lastOffset, i * 3 + 2);
   }
@@ -50,12 +50,12 @@ maybe('jetstream store - append, read by offset, contiguous offsets, describe, r
   await t.throwsAsync(store.read('orders.v1', 0, 61, 100), { instanceOf: OffsetOutOfRangeError });
   const bad = batch(['x']);
   bad.writeUInt8(bad.readUInt8(bad.length - 1) ^ 0xff, bad.length - 1);
-  await t.throwsAsync(store.append('orders.v1', 0, [batch(['ok']), bad]), { instanceOf: CorruptBatchError });
+  await t.throwsAsync(store.appendChecked('orders.v1', 0, [batch(['ok']), bad]), { instanceOf: CorruptBatchError });
   await store.close();
   const again = await JetStreamLogStore.open({ servers: s.servers });
   t.teardown(() => again.close());
   t.true(again.hasTopic('orders.v1'));
-  t.is((await again.append('orders.v1', 0, [batch(['after'])])).baseOffset, 60);
+  t.is((await again.appendChecked('orders.v1', 0, [batch(['after'])])).baseOffset, 60);
 });
 
 maybe('jetstream store - offset for timestamp by binary search', async (t) => {
@@ -64,7 +64,7 @@ maybe('jetstream store - offset for timestamp by binary search', async (t) => {
   const store = await JetStreamLogStore.open({ servers: s.servers });
   t.teardown(() => store.close());
   await store.createTopic('times');
-  for (let i = 0; i < 50; i++) await store.append('times', 0, [batch([`l${i}`], t0 + i * 1000)]);
+  for (let i = 0; i < 50; i++) await store.appendChecked('times', 0, [batch([`l${i}`], t0 + i * 1000)]);
   t.is(await store.offsetForTimestamp('times', 0, t0 + 10_000), 10);
   t.is(await store.offsetForTimestamp('times', 0, t0 + 10_500), 11);
   t.is(await store.offsetForTimestamp('times', 0, 0), 0);
@@ -83,7 +83,7 @@ maybe('jetstream store - two collectors appending concurrently never share an of
   await a.createTopic('shared');
   t.true((await b.listTopics()).some((x) => x.name === 'shared'));
   const results = await Promise.all(
-    Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).append('shared', 0, [batch([`v${i}`, `w${i}`])])),
+    Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).appendChecked('shared', 0, [batch([`v${i}`, `w${i}`])])),
   );
   const ranges = results.map((r) => r.baseOffset).sort((x, y) => x - y);
   t.deepEqual(
@@ -115,7 +115,7 @@ maybe('jetstream store - consumer offsets in KV, waitForAppend', async (t) => {
   t.false(await store.waitForAppend('t.x_y', 0, 0, 200));
   const waiting = store.waitForAppend('t.x_y', 0, 0, 20_000);
   await new Promise((r) => setTimeout(r, 100));
-  await store.append('t.x_y', 0, [batch(['x'])]);
+  await store.appendChecked('t.x_y', 0, [batch(['x'])]);
   t.true(await waiting);
 });
 
@@ -127,7 +127,7 @@ maybe(
     const store = await JetStreamLogStore.open({ servers: s.servers, retentionCheckIntervalMs: 0 });
     t.teardown(() => store.close());
     await store.createTopic('short', { retentionMs: 1500 });
-    await store.append('short', 0, [batch(['a', 'b', 'c'])]);
+    await store.appendChecked('short', 0, [batch(['a', 'b', 'c'])]);
     await store.enforceRetention();
     const deadline = Date.now() + 30_000;
     while ((await store.describeTopic('short')).partitions[0]?.sizeBytes !== 0 && Date.now() < deadline) {
@@ -136,7 +136,7 @@ maybe(
     t.like((await store.describeTopic('short')).partitions[0], { startOffset: 3, endOffset: 3, sizeBytes: 0 });
     const fresh = await JetStreamLogStore.open({ servers: s.servers, retentionCheckIntervalMs: 0 });
     t.teardown(() => fresh.close());
-    t.is((await fresh.append('short', 0, [batch(['d'])])).baseOffset, 3);
+    t.is((await fresh.appendChecked('short', 0, [batch(['d'])])).baseOffset, 3);
   },
 );
 

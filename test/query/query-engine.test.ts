@@ -46,7 +46,7 @@ async function fixture(seed: number, disorder = false) {
       value: Buffer.from(`${WORDS[next(WORDS.length)]} #${b}-${i} `.padEnd(60, '.')),
     }));
     const partition = partitionForKey(key, 3);
-    const result = await store.append('logs', partition, [encodeBatch({ key, labels, records })]);
+    const result = await store.appendChecked('logs', partition, [encodeBatch({ key, labels, records })]);
     records.forEach((r, i) => {
       all.push({ partition, offset: result.baseOffset + i, timestamp: r.timestamp, labels, value: r.value.toString() });
     });

@@ -18,6 +18,7 @@ import {
   TopicExistsError,
   TopicNotFoundError,
 } from '../../../shared/errors.ts';
+import { splitBatches, type ValidatedBatch } from '../../../shared/batch-codec.ts';
 import { assertValidName, isValidName } from '../../../shared/names.ts';
 import type { Offset, PartitionId, TimestampMs } from '../../../shared/record.ts';
 import type {
@@ -254,9 +255,13 @@ export class FileLogStore implements LogStore {
     return this.describe(this.topic(name));
   }
 
-  async append(topic: string, partition: PartitionId, batches: readonly Buffer[]): Promise<AppendResult> {
+  async append(topic: string, partition: PartitionId, batches: readonly ValidatedBatch[]): Promise<AppendResult> {
     this.checkOpen();
     return this.partitionLog(topic, partition).append(batches);
+  }
+
+  async appendChecked(topic: string, partition: PartitionId, buffers: readonly Buffer[]): Promise<AppendResult> {
+    return this.append(topic, partition, buffers.flatMap(splitBatches));
   }
 
   async read(topic: string, partition: PartitionId, offset: Offset, maxBytes: number): Promise<ReadResult> {

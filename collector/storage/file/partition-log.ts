@@ -9,7 +9,7 @@
  * that fails (ENOSPC, EIO) is cut back from the file before anyone could read it, and every append in it rejects.
  */
 import { EventEmitter } from 'node:events';
-import { type BatchHeader, splitBatches, stampBaseOffset } from '../../../shared/batch-codec.ts';
+import { type BatchHeader, stampBaseOffset, type ValidatedBatch } from '../../../shared/batch-codec.ts';
 import {
   CorruptBatchError,
   InvalidArgumentError,
@@ -22,7 +22,7 @@ import type { AppendResult, PartitionInfo, ReadResult, StorageEvents, TopicConfi
 import { Segment } from './segment.ts';
 
 interface PendingAppend {
-  readonly batches: { header: BatchHeader; bytes: Buffer }[];
+  readonly batches: readonly ValidatedBatch[];
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -93,15 +93,9 @@ export class PartitionLog {
     };
   }
 
-  /** Validates, then queues; see the module comment for when the promise resolves. */
-  append(buffers: readonly Buffer[]): Promise<AppendResult> {
+  /** Queues batches the caller validated (LogStore.append); see the module comment for when the promise resolves. */
+  append(batches: readonly ValidatedBatch[]): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new UnavailableError(`partition ${this.topic}/${this.partition} is closed`));
-    const batches: { header: BatchHeader; bytes: Buffer }[] = [];
-    try {
-      for (const buffer of buffers) batches.push(...splitBatches(buffer));
-    } catch (error) {
-      return Promise.reject(error);
-    }
     if (batches.length === 0) return Promise.reject(new InvalidArgumentError('an append needs at least one batch'));
     const size = batches.reduce((sum, b) => sum + b.bytes.length, 0);
     if (size > 2 ** 31) return Promise.reject(new InvalidArgumentError(`an append of ${size} bytes is too large`));

@@ -67,9 +67,14 @@ import {
   type StoredMsg,
   type Subscription,
 } from 'nats';
-import { isCrcValid, readBatchHeader, stampBaseOffset } from '../../../shared/batch-codec.ts';
 import {
-  CorruptBatchError,
+  isCrcValid,
+  readBatchHeader,
+  splitBatches,
+  stampBaseOffset,
+  type ValidatedBatch,
+} from '../../../shared/batch-codec.ts';
+import {
   CorruptDataError,
   InvalidArgumentError,
   OffsetOutOfRangeError,
@@ -449,7 +454,11 @@ export class JetStreamLogStore implements LogStore {
     };
   }
 
-  append(topic: string, partition: PartitionId, batches: readonly Buffer[]): Promise<AppendResult> {
+  async appendChecked(topic: string, partition: PartitionId, buffers: readonly Buffer[]): Promise<AppendResult> {
+    return this.append(topic, partition, buffers.flatMap(splitBatches));
+  }
+
+  append(topic: string, partition: PartitionId, batches: readonly ValidatedBatch[]): Promise<AppendResult> {
     const key = `${topic}/${partition}`;
     const previous = this.queues.get(key) ?? Promise.resolve();
     const next = previous.then(
@@ -464,23 +473,23 @@ export class JetStreamLogStore implements LogStore {
     return next;
   }
 
-  private async appendNow(topic: string, partition: PartitionId, batches: readonly Buffer[]): Promise<AppendResult> {
+  private async appendNow(
+    topic: string,
+    partition: PartitionId,
+    batches: readonly ValidatedBatch[],
+  ): Promise<AppendResult> {
     if (this.closed) throw new UnavailableError('the JetStream store is closed');
     const entry = await this.partitionOf(topic, partition);
     if (batches.length === 0) throw new InvalidArgumentError('an append needs at least one batch');
     let recordCount = 0;
     let batchMaxTs = 0;
     let bytes = 0;
-    const headersOf = batches.map((batch, i) => {
-      const header = readBatchHeader(batch, 0);
-      if (header.size !== batch.length || !isCrcValid(batch, 0, header)) {
-        throw new CorruptBatchError(`batch ${i} of the append failed its length or CRC check; nothing was written`);
-      }
+    for (const { header } of batches) {
       recordCount += header.recordCount;
       batchMaxTs = Math.max(batchMaxTs, header.maxTimestamp);
-      bytes += batch.length;
-      return header;
-    });
+      bytes += header.size;
+    }
+    const buffers = batches.map((b) => b.bytes);
     const payloadLimit = this.nc.info?.max_payload ?? 1024 * 1024;
     if (bytes > payloadLimit) {
       throw new InvalidArgumentError(
@@ -492,16 +501,16 @@ export class JetStreamLogStore implements LogStore {
     let tail = this.tails.get(`${topic}/${partition}`) ?? (await this.loadTail(topic, partition, entry));
     for (let attempt = 1; ; attempt++) {
       let offset = tail.nextOffset;
-      for (let i = 0; i < batches.length; i++) {
-        stampBaseOffset(batches[i] as Buffer, 0, offset);
-        offset += (headersOf[i] as { recordCount: number }).recordCount;
+      for (const { header, bytes: batch } of batches) {
+        stampBaseOffset(batch, 0, offset);
+        offset += header.recordCount;
       }
       const maxTs = Math.max(tail.maxTs, batchMaxTs);
       const h = headers();
       h.set(H_BASE, String(tail.nextOffset));
       h.set(H_NEXT, String(offset));
       h.set(H_MAXTS, String(maxTs));
-      const payload = batches.length === 1 ? (batches[0] as Buffer) : Buffer.concat(batches as Buffer[]);
+      const payload = buffers.length === 1 ? (buffers[0] as Buffer) : Buffer.concat(buffers);
       if ((this.yieldUntil.get(`${topic}/${partition}`) ?? 0) > Date.now()) {
         await new Promise((r) => setTimeout(r, Math.random() * CONTENTION_YIELD_MS));
       }
@@ -529,7 +538,7 @@ export class JetStreamLogStore implements LogStore {
           lastOffset: offset - 1,
           recordCount,
           bytes,
-          batches,
+          batches: buffers,
         });
         return { baseOffset, lastOffset: offset - 1, recordCount };
       } catch (error) {

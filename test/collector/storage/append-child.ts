@@ -14,7 +14,7 @@ for (;;) {
   while (inFlight.size < 4) {
     const value = `record-${i++}-`.padEnd(40 + (i % 200), 'x');
     const p = store
-      .append('t', 0, [
+      .appendChecked('t', 0, [
         encodeBatch({ key: 'k', labels: {}, records: [{ timestamp: Date.now(), value: Buffer.from(value) }] }),
       ])
       .then((r) => {

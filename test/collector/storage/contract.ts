@@ -103,8 +103,8 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
 
   test(`${name} contract - append/read round trip with contiguous offsets`, async (t) => {
     const s = await setup(t);
-    const a = await s.store.append(s.topic, 0, [batch(0, 3)]);
-    const b = await s.store.append(s.topic, 0, [batch(3, 2), batch(5, 4)]);
+    const a = await s.store.appendChecked(s.topic, 0, [batch(0, 3)]);
+    const b = await s.store.appendChecked(s.topic, 0, [batch(3, 2), batch(5, 4)]);
     t.deepEqual([a.baseOffset, a.lastOffset, a.recordCount], [0, 2, 3]);
     t.deepEqual([b.baseOffset, b.lastOffset, b.recordCount], [3, 8, 6]);
     const r = await s.store.read(s.topic, 0, 0, 1 << 20);
@@ -118,8 +118,8 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
 
   test(`${name} contract - read starts at the batch holding the offset and returns at least one batch`, async (t) => {
     const s = await setup(t);
-    await s.store.append(s.topic, 1, [batch(0, 5)]);
-    await s.store.append(s.topic, 1, [batch(5, 5)]);
+    await s.store.appendChecked(s.topic, 1, [batch(0, 5)]);
+    await s.store.appendChecked(s.topic, 1, [batch(5, 5)]);
     const r = await s.store.read(s.topic, 1, 7, 1);
     t.is(readBatchHeader(r.batches, 0).baseOffset, 5);
     t.is(splitBatches(r.batches).length, 1);
@@ -128,7 +128,7 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
 
   test(`${name} contract - out-of-range read names the valid range`, async (t) => {
     const s = await setup(t);
-    await s.store.append(s.topic, 0, [batch(0, 3)]);
+    await s.store.appendChecked(s.topic, 0, [batch(0, 3)]);
     const e = await t.throwsAsync(s.store.read(s.topic, 0, 50, 1000), { instanceOf: OffsetOutOfRangeError });
     t.is(e?.startOffset, 0);
     t.is(e?.endOffset, 3);
@@ -137,8 +137,8 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
 
   test(`${name} contract - offsetForTimestamp`, async (t) => {
     const s = await setup(t);
-    await s.store.append(s.topic, 0, [batch(0, 4)]);
-    await s.store.append(s.topic, 0, [batch(4, 4)]);
+    await s.store.appendChecked(s.topic, 0, [batch(0, 4)]);
+    await s.store.appendChecked(s.topic, 0, [batch(4, 4)]);
     t.is(await s.store.offsetForTimestamp(s.topic, 0, T0 - 1), 0);
     // Batch granularity: the first batch whose max timestamp is >= the target.
     t.is(await s.store.offsetForTimestamp(s.topic, 0, T0 + 5000), 4);
@@ -149,7 +149,7 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
   test(`${name} contract - waitForAppend wakes, times out and aborts`, async (t) => {
     const s = await setup(t);
     const waiting = s.store.waitForAppend(s.topic, 0, 0, 30_000);
-    await s.store.append(s.topic, 0, [batch(0, 1)]);
+    await s.store.appendChecked(s.topic, 0, [batch(0, 1)]);
     t.true(await waiting);
     t.false(await s.store.waitForAppend(s.topic, 0, 1, 50));
     const ac = new AbortController();
@@ -194,14 +194,14 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
 
   test(`${name} contract - reopen keeps every acknowledged record`, async (t) => {
     const s = await setup(t);
-    for (let i = 0; i < 20; i++) await s.store.append(s.topic, i % 2, [batch(i * 3, 3)]);
+    for (let i = 0; i < 20; i++) await s.store.appendChecked(s.topic, i % 2, [batch(i * 3, 3)]);
     const reopened = await s.reopen();
     const all = [
       ...values((await reopened.read(s.topic, 0, 0, 1 << 20)).batches),
       ...values((await reopened.read(s.topic, 1, 0, 1 << 20)).batches),
     ];
     t.is(all.length, 60);
-    const next = await reopened.append(s.topic, 0, [batch(100, 1)]);
+    const next = await reopened.appendChecked(s.topic, 0, [batch(100, 1)]);
     t.is(next.baseOffset, 30);
   });
 
@@ -228,7 +228,7 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
     await s.store.createTopic(topic, { partitions: 1, retentionBytes, segmentBytes });
     const oneBatch = batch(0, 10).length;
     const batches = Math.ceil((6 * retentionBytes) / oneBatch);
-    for (let i = 0; i < batches; i++) await s.store.append(topic, 0, [batch(i * 10, 10)]);
+    for (let i = 0; i < batches; i++) await s.store.appendChecked(topic, 0, [batch(i * 10, 10)]);
     const end = batches * 10;
     await s.store.enforceRetention();
 
@@ -247,7 +247,7 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
     t.is(p.records.at(-1)?.value, `r${end - 1}`.padEnd(40, '.'));
     const e = await t.throwsAsync(s.store.read(topic, 0, 0, 1000), { instanceOf: OffsetOutOfRangeError });
     t.is(e?.startOffset, p.startOffset);
-    t.is((await s.store.append(topic, 0, [batch(end, 1)])).baseOffset, end, 'offsets are never reused');
+    t.is((await s.store.appendChecked(topic, 0, [batch(end, 1)])).baseOffset, end, 'offsets are never reused');
   });
 
   test(`${name} contract - retention by age: records older than retention become unreadable, end offset kept`, async (t) => {
@@ -258,11 +258,11 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
     // store close a segment at every append after a pause, so retention may delete it.
     const retentionMs = 3000;
     await s.store.createTopic(topic, { partitions: 1, retentionMs, segmentMs: 1 });
-    for (let i = 0; i < 5; i++) await s.store.append(topic, 0, [freshBatch(i * 10, 10)]);
+    for (let i = 0; i < 5; i++) await s.store.appendChecked(topic, 0, [freshBatch(i * 10, 10)]);
     const oldWrittenAt = Date.now();
     await sleep(retentionMs + 300);
 
-    const fresh = await s.store.append(topic, 0, [freshBatch(50, 10)]);
+    const fresh = await s.store.appendChecked(topic, 0, [freshBatch(50, 10)]);
     t.is(fresh.baseOffset, 50);
     let p = await readPartition(s.store, topic, 0);
     const deadline = Date.now() + 20_000;
@@ -281,7 +281,7 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
     );
     await t.throwsAsync(s.store.read(topic, 0, 0, 1000), { instanceOf: OffsetOutOfRangeError });
     await t.throwsAsync(s.store.read(topic, 0, 49, 1000), { instanceOf: OffsetOutOfRangeError });
-    t.is((await s.store.append(topic, 0, [freshBatch(60, 5)])).baseOffset, 60, 'offsets are never reused');
+    t.is((await s.store.appendChecked(topic, 0, [freshBatch(60, 5)])).baseOffset, 60, 'offsets are never reused');
 
     // Once every record is past retention (JetStream may then hold nothing at all), the end offset stays, also for
     // a store opened afresh, and the next append continues from it.
@@ -294,7 +294,7 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
     const reopened = await s.reopen();
     const again = (await reopened.describeTopic(topic)).partitions[0]!;
     t.is(again.endOffset, 65);
-    t.is((await reopened.append(topic, 0, [freshBatch(65, 1)])).baseOffset, 65, 'offsets are never reused');
+    t.is((await reopened.appendChecked(topic, 0, [freshBatch(65, 1)])).baseOffset, 65, 'offsets are never reused');
   });
 
   test(`${name} contract - groups membership: get, update, unchanged, delete, listGroups`, async (t) => {
@@ -379,7 +379,7 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
       Array.from({ length: 30 }, async (_, i) => {
         const partition = i % 3;
         const count = 1 + (i % 4);
-        await s.store.append(topic, partition, [batch(i * 10, count)]);
+        await s.store.appendChecked(topic, partition, [batch(i * 10, count)]);
         for (let j = 0; j < count; j++) acked.get(partition)?.push(`r${i * 10 + j}`.padEnd(40, '.'));
       }),
     );
@@ -407,7 +407,7 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
         'offsets contiguous from 0',
       );
       t.deepEqual(p.records.map((r) => r.value).sort(), [...(acked.get(partition) ?? [])].sort());
-      const next = await reopened.append(topic, partition, [batch(1000 + partition, 2)]);
+      const next = await reopened.appendChecked(topic, partition, [batch(1000 + partition, 2)]);
       t.is(next.baseOffset, ends[partition] ?? -1, 'the next append continues at the end offset');
     }
     t.deepEqual(

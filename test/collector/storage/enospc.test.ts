@@ -23,7 +23,7 @@ test('enospc - a full disk is StorageFullError; acknowledged data survives, noth
   for (let i = 0; i < 200 && full === undefined; i++) {
     const records = [{ timestamp: 1_764_000_000_000 + i, value: Buffer.alloc(30_000, 97 + (i % 26)) }];
     try {
-      const r = await store.append('f', 0, [encodeBatch({ key: 'k', labels: {}, records })]);
+      const r = await store.appendChecked('f', 0, [encodeBatch({ key: 'k', labels: {}, records })]);
       t.is(r.baseOffset, acked);
       acked++;
     } catch (error) {

@@ -73,7 +73,7 @@ if (natsServerAvailable()) {
     const worker = async (store: JetStreamLogStore, who: 'a' | 'b') => {
       for (let i = 0; i < 60; i++) {
         const batch = encodeBatch({ key: who, labels: {}, records: [{ timestamp: Date.now(), value }] });
-        await store.append(topic, 0, [batch]);
+        await store.appendChecked(topic, 0, [batch]);
         appended[who]++;
       }
     };
@@ -108,7 +108,7 @@ if (natsServerAvailable()) {
     await first.createTopic(topic, { partitions: 1, retentionMs: 1000 });
     const now = Date.now();
     const batch = encodeBatch({ key: 'k', labels: {}, records: [{ timestamp: now, value: Buffer.from('x') }] });
-    for (let i = 0; i < 3; i++) await first.append(topic, 0, [Buffer.from(batch)]);
+    for (let i = 0; i < 3; i++) await first.appendChecked(topic, 0, [Buffer.from(batch)]);
     const deadline = Date.now() + 20_000;
     let p = (await first.describeTopic(topic)).partitions[0]!;
     while (p.sizeBytes > 0 && Date.now() < deadline) {
@@ -121,7 +121,7 @@ if (natsServerAvailable()) {
     t.teardown(() => fresh.close());
     const seen = (await fresh.describeTopic(topic)).partitions[0]!;
     t.deepEqual([seen.startOffset, seen.endOffset], [3, 3]);
-    t.is((await fresh.append(topic, 0, [Buffer.from(batch)])).baseOffset, 3, 'offsets are never reused');
+    t.is((await fresh.appendChecked(topic, 0, [Buffer.from(batch)])).baseOffset, 3, 'offsets are never reused');
   });
 
   test('jetstream - enforceRetention purges the delete markers of deleted groups and memberships', async (t) => {

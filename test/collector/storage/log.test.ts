@@ -26,7 +26,7 @@ async function tempStore(options: { now?: () => number; segmentBytes?: number } 
 /** Appends `count` one-record batches of about 100 bytes; record i has timestamp T0 + i * 1000. */
 async function fill(store: FileLogStore, count: number, from = 0): Promise<void> {
   for (let i = from; i < from + count; i++) {
-    await store.append('t', 0, [
+    await store.appendChecked('t', 0, [
       encodeBatch({
         key: 'k',
         labels: { i: String(i) },
@@ -143,7 +143,7 @@ test('log - retention deletes whole closed segments by age and by size; the star
   await store.createTopic('sized', { partitions: 1, segmentBytes: 4096, retentionBytes: 12_000, retentionMs: null });
   for (const topic of ['aged', 'sized']) {
     for (let i = 0; i < 200; i++) {
-      await store.append(topic, 0, [
+      await store.appendChecked(topic, 0, [
         encodeBatch({
           key: 'k',
           labels: {},
@@ -190,7 +190,7 @@ test('log - flush=interval appends resolve and survive close and reopen', async 
     flush: { mode: 'interval', intervalMs: 50, intervalBytes: 1 << 20 },
   });
   for (let i = 0; i < 50; i++) {
-    await store.append('lazy', 0, [
+    await store.appendChecked('lazy', 0, [
       encodeBatch({ key: 'k', labels: {}, records: [{ timestamp: T0, value: Buffer.from(`r${i}`) }] }),
     ]);
   }
@@ -209,7 +209,7 @@ test('log - a segment rolls by age as well as by size', async (t) => {
   });
   await store.createTopic('aging', { partitions: 1, segmentBytes: 1024 * 1024, segmentMs: 60_000 });
   const append = () =>
-    store.append('aging', 0, [
+    store.appendChecked('aging', 0, [
       encodeBatch({ key: 'k', labels: {}, records: [{ timestamp: now, value: Buffer.from('x') }] }),
     ]);
   await append();

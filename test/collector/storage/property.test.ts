@@ -41,7 +41,7 @@ test('property - the file store agrees with an in-memory model under random appe
               timestamp: T0 + o.ts + i,
               value: Buffer.from(`v${base + i}-${o.ts}`),
             }));
-            const r = await store.append('p', 0, [encodeBatch({ key: 'k', labels: {}, records })]);
+            const r = await store.appendChecked('p', 0, [encodeBatch({ key: 'k', labels: {}, records })]);
             if (r.baseOffset !== base || r.lastOffset !== base + o.count - 1) return false;
             for (const rec of records) model.push({ value: rec.value.toString(), batchBase: base });
           } else if (o.kind === 'reopen') {

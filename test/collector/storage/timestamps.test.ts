@@ -27,7 +27,7 @@ test('timestamps - offsetForTimestamp matches brute force with out-of-order time
       timestamp: T0 + Math.floor(rand() * 100_000),
       value: Buffer.from('x'.repeat(40)),
     }));
-    await store.append('ts', 0, [encodeBatch({ key: 'k', labels: {}, records })]);
+    await store.appendChecked('ts', 0, [encodeBatch({ key: 'k', labels: {}, records })]);
     batches.push({ base: offset, maxTs: Math.max(...records.map((r) => r.timestamp)) });
     offset += count;
   }

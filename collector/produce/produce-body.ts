@@ -5,40 +5,23 @@
  * - Binary (`application/vnd.tributary.batch`): concatenated batches as the agent encodes them. Each is checked for
  *   header and CRC (splitBatches) and then walked record by record, because a CRC only proves the bytes arrived as
  *   sent, not that they form records a reader can decode. The batches are then stored as they came.
- * - NDJSON (`application/x-ndjson`): one JSON object per line, encoded here into batches, one per run of
+ * - NDJSON (`application/x-ndjson`): one JSON object per line, encoded into batches by batchesFromRecords, one per run of
  *   consecutive records with the same key and labels (and at most ~1 MiB of records each).
  */
 import { isUtf8 } from 'node:buffer';
-import { BatchBuilder, forEachRecord, readBatchSource, splitBatches } from '../../shared/batch-codec.ts';
-import { CorruptBatchError, InvalidArgumentError, LimitExceededError } from '../../shared/errors.ts';
-import type { Fields, Labels, TimestampMs } from '../../shared/record.ts';
-import type { CollectorLimits } from '../config.ts';
+import { forEachRecord, readBatchSource, splitBatches } from '../../shared/batch-codec.ts';
+import { CorruptBatchError, InvalidArgumentError } from '../../shared/errors.ts';
+import type { TimestampMs } from '../../shared/record.ts';
+import {
+  batchesFromRecords,
+  lineTooLong,
+  type PlainRecord,
+  type ProducedBatch,
+  type RecordLimits,
+  tooManyRecords,
+} from './record-batches.ts';
 
-export interface ProducedBatch {
-  /** The encoded batch (a view into the request body for binary requests). */
-  readonly bytes: Buffer;
-  readonly key: string;
-  readonly recordCount: number;
-}
-
-type BodyLimits = Pick<CollectorLimits, 'maxRecordsPerRequest' | 'maxLineBytes'>;
-
-function tooManyRecords(limits: BodyLimits): LimitExceededError {
-  return new LimitExceededError(
-    `the request holds more than ${limits.maxRecordsPerRequest} records (limits.max_records_per_request): ` +
-      'split it into smaller requests',
-    'count',
-  );
-}
-
-function lineTooLong(bytes: number, where: string, limits: BodyLimits): LimitExceededError {
-  return new LimitExceededError(
-    `${where} has a value of ${bytes} bytes, above the limit of ${limits.maxLineBytes} bytes (limits.max_line_bytes)`,
-    'line',
-  );
-}
-
-export function decodeBinaryBody(body: Buffer, limits: BodyLimits): ProducedBatch[] {
+export function decodeBinaryBody(body: Buffer, limits: RecordLimits): ProducedBatch[] {
   if (body.length === 0) throw new InvalidArgumentError('the request body is empty: send one or more record batches');
   let split: ReturnType<typeof splitBatches>;
   try {
@@ -71,7 +54,7 @@ export function decodeBinaryBody(body: Buffer, limits: BodyLimits): ProducedBatc
           source,
         );
       }
-      out.push({ bytes, key: source.key, recordCount: header.recordCount });
+      out.push({ header, bytes, key: source.key });
     } catch (error) {
       if (error instanceof CorruptBatchError) {
         throw new CorruptBatchError(`batch ${i} of the request is malformed: ${error.message}`);
@@ -88,7 +71,7 @@ export function decodeBinaryBody(body: Buffer, limits: BodyLimits): ProducedBatc
  * allocating anything per record: on the produce hot path the per-record views of forEachRecord cost more than
  * the CRC (docs/decisions.md, "Produce validates records").
  */
-function walkRecords(batch: Buffer, start: number, count: number, index: number, limits: BodyLimits): void {
+function walkRecords(batch: Buffer, start: number, count: number, index: number, limits: RecordLimits): void {
   let pos = start;
   const end = batch.length;
   const corrupt = (why: string) => new CorruptBatchError(`record ${why}`);
@@ -124,17 +107,6 @@ function walkRecords(batch: Buffer, start: number, count: number, index: number,
   if (pos !== end) throw new CorruptBatchError('bytes after the last record');
 }
 
-/** Close a batch once its records reach this size, so no NDJSON batch nears the codec's maximum. */
-const NDJSON_BATCH_BYTES = 1024 * 1024;
-
-interface NdjsonRecord {
-  readonly key: string;
-  readonly labels: Labels;
-  readonly timestamp: TimestampMs;
-  readonly value: Buffer;
-  readonly fields: Fields | undefined;
-}
-
 function stringMap(value: unknown, what: string, line: number): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) {
@@ -162,7 +134,7 @@ function parseTimestamp(value: unknown, line: number, now: TimestampMs): Timesta
   );
 }
 
-function parseLine(text: string, line: number, limits: BodyLimits, now: TimestampMs): NdjsonRecord {
+function parseLine(text: string, line: number, limits: RecordLimits, now: TimestampMs): PlainRecord {
   let obj: unknown;
   try {
     obj = JSON.parse(text);
@@ -196,18 +168,16 @@ function parseLine(text: string, line: number, limits: BodyLimits, now: Timestam
   };
 }
 
-export function decodeNdjsonBody(body: Buffer, limits: BodyLimits, now: TimestampMs = Date.now()): ProducedBatch[] {
+export function decodeNdjsonBody(body: Buffer, limits: RecordLimits, now: TimestampMs = Date.now()): ProducedBatch[] {
   if (!isUtf8(body)) throw new InvalidArgumentError('the NDJSON body is not valid UTF-8');
-  const out: ProducedBatch[] = [];
-  let builder: BatchBuilder | undefined;
-  let builderLabels = '';
-  const flush = () => {
-    if (builder && builder.recordCount > 0) {
-      out.push({ bytes: builder.finish(), key: builder.key, recordCount: builder.recordCount });
-    }
-    builder = undefined;
-  };
-  let records = 0;
+  const out = batchesFromRecords(ndjsonRecords(body, limits, now), limits);
+  if (out.length === 0)
+    throw new InvalidArgumentError('the request body holds no records: send one JSON object per line');
+  return out;
+}
+
+/** The records of an NDJSON body, parsed one line at a time (a bad line throws before later lines are read). */
+function* ndjsonRecords(body: Buffer, limits: RecordLimits, now: TimestampMs): Generator<PlainRecord> {
   let start = 0;
   let line = 0;
   while (start < body.length) {
@@ -216,19 +186,6 @@ export function decodeNdjsonBody(body: Buffer, limits: BodyLimits, now: Timestam
     line++;
     const text = body.toString('utf8', start, end).trim();
     start = end + 1;
-    if (text === '') continue;
-    if (++records > limits.maxRecordsPerRequest) throw tooManyRecords(limits);
-    const r = parseLine(text, line, limits, now);
-    const labels = JSON.stringify(r.labels);
-    if (!builder || builder.key !== r.key || builderLabels !== labels || builder.recordBytes >= NDJSON_BATCH_BYTES) {
-      flush();
-      builder = new BatchBuilder(r.key, r.labels, Math.min(64 * 1024, r.value.length * 2 + 64));
-      builderLabels = labels;
-    }
-    builder.add(r.timestamp, r.value, r.fields);
+    if (text !== '') yield parseLine(text, line, limits, now);
   }
-  flush();
-  if (out.length === 0)
-    throw new InvalidArgumentError('the request body holds no records: send one JSON object per line');
-  return out;
 }
