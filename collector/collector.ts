@@ -16,6 +16,7 @@ import { composeEvents, openJetStreamStore, startNatsBridge } from './nats/bridg
 import { ProducePath } from './produce/produce.ts';
 import { TopicAccess } from './produce/topic-access.ts';
 import type { LogStore, StorageEvents } from './storage/log-store.ts';
+import { type SyslogListeners, startSyslogListeners } from './syslog/index.ts';
 
 export interface StartCollectorOptions {
   readonly logger?: Logger;
@@ -31,6 +32,8 @@ export interface CollectorHandle {
   readonly port: number;
   readonly store: LogStore;
   readonly metrics: CollectorMetrics;
+  /** The syslog listeners (config `syslog`), in config order, with their real ports. */
+  readonly syslog: SyslogListeners['bound'];
   /** Graceful shutdown; idempotent. */
   close(): Promise<void>;
 }
@@ -83,6 +86,15 @@ export async function startCollector(
 
   const shutdown = new AbortController();
   const lifecycle = { ready: false, shutdownSignal: shutdown.signal };
+  // Receivers of other protocols (collector/syslog/): after the store, before the HTTP listener.
+  let syslog: SyslogListeners;
+  try {
+    syslog = await startSyslogListeners(options.syslog ?? [], produce, metrics, logger);
+  } catch (error) {
+    await bridge.close();
+    await store.close().catch(() => {});
+    throw new ConfigError(`cannot start the syslog listeners: ${(error as Error).message}`, { cause: error });
+  }
   const app = createHttpServer({
     store,
     collector: options,
@@ -96,6 +108,7 @@ export async function startCollector(
   try {
     await app.listen({ host: options.listen.host, port: options.listen.port });
   } catch (error) {
+    await syslog.close(0);
     await bridge.close();
     await store.close().catch(() => {});
     throw new ConfigError(
@@ -120,6 +133,7 @@ export async function startCollector(
       logger.info('collector shutting down: finishing requests in flight');
       lifecycle.ready = false;
       shutdown.abort();
+      const syslogClosed = syslog.close(options.shutdownTimeoutMs);
       // Connections that turn idle after shutdown began (a long-poll just answered) are closed as they appear.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
       const timer = setTimeout(() => {
@@ -132,6 +146,7 @@ export async function startCollector(
         clearTimeout(timer);
         clearInterval(sweep);
       }
+      await syslogClosed;
       await bridge.close();
       await store.close();
       logger.info('collector stopped');
@@ -139,5 +154,5 @@ export async function startCollector(
     return closing;
   };
 
-  return { address: url, port, store, metrics, close };
+  return { address: url, port, store, metrics, syslog: syslog.bound, close };
 }

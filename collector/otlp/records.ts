@@ -16,22 +16,14 @@
  * says how many were rejected and why (partial success).
  */
 import type { TimestampMs } from '../../shared/record.ts';
+import type { PlainRecord } from '../produce/record-batches.ts';
 import type { OtlpLogRecord, OtlpResourceLogs, OtlpValue } from './decode.ts';
 
 export const MAX_LABELS = 64;
 export const MAX_LABEL_BYTES = 4096;
 
-/** One record for the produce path (structurally collector/produce's PlainRecord). */
-export interface OtlpRecord {
-  readonly key: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly timestamp: TimestampMs;
-  readonly value: Uint8Array;
-  readonly fields?: Readonly<Record<string, string>> | undefined;
-}
-
 export interface ConvertedLogs {
-  readonly records: OtlpRecord[];
+  readonly records: PlainRecord[];
   readonly rejected: number;
   /** Why records were rejected (the first reason of each kind), '' when none were. */
   readonly errorMessage: string;
@@ -49,7 +41,7 @@ export function toRecords(
   limits: { readonly maxLineBytes: number },
   now: TimestampMs,
 ): ConvertedLogs {
-  const records: OtlpRecord[] = [];
+  const records: PlainRecord[] = [];
   let rejected = 0;
   const reasons = new Set<string>();
   for (const rl of resources) {

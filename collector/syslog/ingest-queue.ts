@@ -11,9 +11,9 @@
  * they are held until they are durable or the receiver is closed (`close` gives up after its deadline and reports
  * what it could not store). Order: one append at a time, so records of one connection are stored in arrival order.
  */
-import type { SyslogRecord } from './records.ts';
+import type { PlainRecord } from '../produce/record-batches.ts';
 
-export type Deliver = (records: readonly SyslogRecord[]) => Promise<void>;
+export type Deliver = (records: readonly PlainRecord[]) => Promise<void>;
 
 export interface IngestQueueOptions {
   readonly deliver: Deliver;
@@ -29,7 +29,7 @@ const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2000;
 
 export class IngestQueue {
-  private pending: SyslogRecord[] = [];
+  private pending: PlainRecord[] = [];
   private pendingBytes = 0;
   private inFlight: Promise<void> | undefined;
   private closed = false;
@@ -49,7 +49,7 @@ export class IngestQueue {
     return this.pendingBytes;
   }
 
-  add(record: SyslogRecord): void {
+  add(record: PlainRecord): void {
     this.pending.push(record);
     this.pendingBytes += record.value.length + 64;
   }

@@ -8,18 +8,10 @@
  * is `<host>/<app>`: one program on one host stays in order.
  */
 import type { TimestampMs } from '../../shared/record.ts';
+import type { PlainRecord } from '../produce/record-batches.ts';
 import { FACILITY_NAMES, SEVERITY_NAMES, type SyslogMessage } from './parser.ts';
 
-/** One record for the produce path (structurally collector/produce's PlainRecord). */
-export interface SyslogRecord {
-  readonly key: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly timestamp: TimestampMs;
-  readonly value: Uint8Array;
-  readonly fields?: Readonly<Record<string, string>> | undefined;
-}
-
-export function syslogRecord(message: SyslogMessage, peer: string, receivedAt: TimestampMs): SyslogRecord {
+export function syslogRecord(message: SyslogMessage, peer: string, receivedAt: TimestampMs): PlainRecord {
   const host = message.hostname ?? peer;
   const labels: Record<string, string> = { host };
   if (message.appName !== undefined) labels.app = message.appName;
