@@ -16,9 +16,7 @@ export type ReceiverErrorKind =
   /** A TLS handshake that failed (wrong protocol, no or untrusted client certificate). */
   | 'tls'
   /** An append that failed; syslog retries it (socket paused), OTLP answers with the error. */
-  | 'store'
-  /** A request refused by authentication or authorization. */
-  | 'auth';
+  | 'store';
 
 export interface ReceiverEvents {
   /** Messages received and parsed (not yet durable), and their wire bytes. */
