@@ -23,6 +23,7 @@ import { AckTracker, type TrackedRange } from './checkpoint/ack-tracker.ts';
 import { CheckpointStore } from './checkpoint/checkpoint-store.ts';
 import type { AgentOptions, SourceOptions } from './config.ts';
 import { FileDiscovery } from './discover/file-discovery.ts';
+import { ContainerLogDecoder, type LineMeta, LineMetaQueue, kubeletPathLabels } from './frame/container-log.ts';
 import { TimedMultiline } from './frame/multiline.ts';
 import { type LineParser, makeParser } from './frame/parse.ts';
 import { AgentMetrics, serveMetrics } from './metrics.ts';
@@ -52,6 +53,9 @@ interface FileStream extends BatchStream {
   readonly tracker: AckTracker;
   readonly multiline: TimedMultiline | undefined;
   readonly parse: LineParser;
+  /** Container runtime framing (source `format`), and the runtime's time/stream of lines held by multiline. */
+  readonly container: ContainerLogDecoder | undefined;
+  readonly containerMeta: LineMetaQueue;
   closed: boolean;
 }
 
@@ -299,7 +303,11 @@ export class Agent {
       id,
       topic: source.topic,
       key: `${this.options.host}:${reader.openedPath}`,
-      labels: Object.freeze({ ...source.labels, path: reader.openedPath }),
+      labels: Object.freeze({
+        ...source.labels,
+        ...(source.format === 'none' ? {} : kubeletPathLabels(reader.openedPath)),
+        path: reader.openedPath,
+      }),
       reader,
       source,
       tracker: new AckTracker(reader.position),
@@ -308,10 +316,12 @@ export class Agent {
             startPattern: source.multiline.startPattern,
             maxEventBytes: source.multiline.maxBytes,
             timeoutMs: source.multiline.timeoutMs,
-            emit: (event) => this.emit(stream, event.value, event.end),
+            emit: (event) => this.emit(stream, event.value, event.end, stream.containerMeta.take(event.end)),
           })
         : undefined,
       parse: makeParser({ kind: source.parser, timestampField: source.timestampField }),
+      container: source.format === 'none' ? undefined : new ContainerLogDecoder(source.format, source.maxLineBytes),
+      containerMeta: new LineMetaQueue(),
       closed: false,
     };
     this.streams.set(reader.key, stream);
@@ -336,18 +346,31 @@ export class Agent {
     return (value, end, truncated) => {
       stream ??= this.streams.get(file.reader.key)!;
       if (truncated) this.metrics.truncatedLine();
-      if (stream.multiline) stream.multiline.line(value, end, truncated);
-      else this.emit(stream, value, end);
+      if (!stream.container) {
+        if (stream.multiline) stream.multiline.line(value, end, truncated);
+        else this.emit(stream, value, end);
+        return;
+      }
+      for (const line of stream.container.line(value, end, truncated)) {
+        if (line.malformed) this.metrics.parseFailure();
+        const meta = { timestamp: line.timestamp, stream: line.stream };
+        if (stream.multiline) {
+          stream.containerMeta.push(line.end, meta);
+          stream.multiline.line(line.value, line.end, line.truncated);
+        } else {
+          this.emit(stream, line.value, line.end, meta);
+        }
+      }
     };
   }
 
-  private emit(stream: FileStream, value: Buffer, end: BytePosition): void {
-    let timestamp = Date.now();
-    let fields: Readonly<Record<string, string>> | undefined;
+  private emit(stream: FileStream, value: Buffer, end: BytePosition, meta?: LineMeta): void {
+    let timestamp = meta?.timestamp ?? Date.now();
+    let fields: Readonly<Record<string, string>> | undefined = meta?.stream ? { stream: meta.stream } : undefined;
     if (stream.source.parser !== 'none') {
       const parsed = stream.parse(value);
       if (!parsed.ok) this.metrics.parseFailure();
-      fields = parsed.fields;
+      if (parsed.fields) fields = fields ? { ...parsed.fields, ...fields } : parsed.fields;
       if (parsed.timestamp !== undefined) timestamp = parsed.timestamp;
     }
     this.budget.add(value.length);
@@ -359,6 +382,8 @@ export class Agent {
     const stream = this.streams.get(file.reader.key);
     if (!stream) return;
     stream.multiline?.flush();
+    stream.container?.reset();
+    stream.containerMeta.clear();
     this.batcher.restart(stream.id, 0);
     stream.tracker.restart(0);
   }

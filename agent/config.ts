@@ -22,6 +22,7 @@ import {
 import { ConfigError } from '../shared/errors.ts';
 import { isValidName } from '../shared/names.ts';
 import type { Labels } from '../shared/record.ts';
+import type { ContainerFormat } from './frame/container-log.ts';
 import type { ParserKind } from './frame/parse.ts';
 
 const duration = (min = 0) => durationSchema(min);
@@ -60,6 +61,8 @@ const SourceSchema = z.strictObject({
   service: z.string().min(1).optional(),
   labels: z.record(labelName, z.string()).default({}),
   parser: z.enum(['none', 'json', 'logfmt']).default('none'),
+  /** Container runtime log format (agent/frame/container-log.ts): strips the runtime's prefix, joins split lines. */
+  format: z.enum(['none', 'cri', 'docker', 'auto']).default('none'),
   timestamp_field: z.string().min(1).optional(),
   multiline: z
     .strictObject({
@@ -137,6 +140,8 @@ export interface SourceOptions {
   /** host, service (if set), then user labels; `path` is added per file. */
   readonly labels: Labels;
   readonly parser: ParserKind;
+  /** 'none': plain lines; otherwise the container runtime's format (namespace/pod/container labels from the path). */
+  readonly format: ContainerFormat | 'none';
   readonly timestampField: string | undefined;
   readonly multiline:
     | { readonly startPattern: RegExp; readonly timeoutMs: number; readonly maxBytes: number }
@@ -209,6 +214,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent 
       topic: s.topic,
       labels: Object.freeze(labels),
       parser: s.parser,
+      format: s.format,
       timestampField: s.timestamp_field,
       multiline: s.multiline
         ? { startPattern: s.multiline.start_pattern, timeoutMs: s.multiline.timeout, maxBytes: s.multiline.max_bytes }
