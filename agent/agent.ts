@@ -34,6 +34,7 @@ import { FileServer, type ServedFile } from './read/file-server.ts';
 import { HttpTransport } from './ship/http-transport.ts';
 import { isNatsUrl, natsTransportFor } from './ship/nats-transport.ts';
 import { Shipper } from './ship/shipper.ts';
+import { JournaldSource } from './sources/journald.ts';
 import type { Transport } from './ship/transport.ts';
 
 export type AgentLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
@@ -80,6 +81,9 @@ export class Agent {
   private checkpointTimer: NodeJS.Timeout | undefined;
   private metricsServer: { url: string; close(): Promise<void> } | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly transport: Transport;
+  /** journald sources (agent/sources/journald.ts): their own read → ship → cursor loop, same transport. */
+  private readonly journald: JournaldSource[] = [];
 
   private constructor(options: AgentOptions, deps: AgentDependencies) {
     this.options = options;
@@ -97,6 +101,7 @@ export class Agent {
             token: options.collector.token,
             timeoutMs: options.collector.timeoutMs,
           }));
+    this.transport = transport;
     this.shipper = new Shipper({
       transport,
       maxRequestBytes: options.collector.maxRequestBytes,
@@ -220,6 +225,19 @@ export class Agent {
     this.server.start();
     await this.discovery.start();
     this.server.endInitialScan();
+    for (const journald of this.options.journald ?? []) {
+      const source = new JournaldSource(journald, {
+        transport: this.transport,
+        stateDir: this.options.stateDir,
+        startPosition: this.options.startPosition,
+        batch: this.options.batch,
+        retry: this.options.collector.retry,
+        metrics: this.metrics,
+        log: this.log,
+      });
+      await source.start();
+      this.journald.push(source);
+    }
     this.checkpointTimer = setInterval(() => void this.tick(), this.options.checkpoint.intervalMs);
     this.checkpointTimer.unref();
     this.log.info(
@@ -245,6 +263,7 @@ export class Agent {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.discovery.close();
     await this.server.stop();
+    await Promise.all(this.journald.map((j) => j.stop(this.options.shutdownTimeoutMs)));
     for (const stream of this.streams.values()) stream.multiline?.flush();
     this.batcher.sealAll();
     this.batcher.stop();

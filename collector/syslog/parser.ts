@@ -67,9 +67,6 @@ export const FACILITY_NAMES = [
   'local7',
 ] as const;
 
-/** Severity keywords of RFC 5424 table 2 / syslog(3); the receiver's `level` label. */
-export const SEVERITY_NAMES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
-
 const LT = 0x3c;
 const GT = 0x3e;
 const SP = 0x20;

@@ -9,7 +9,8 @@
  */
 import type { TimestampMs } from '../../shared/record.ts';
 import type { PlainRecord } from '../produce/record-batches.ts';
-import { FACILITY_NAMES, SEVERITY_NAMES, type SyslogMessage } from './parser.ts';
+import { SEVERITY_NAMES } from '../../shared/syslog-severity.ts';
+import { FACILITY_NAMES, type SyslogMessage } from './parser.ts';
 
 export function syslogRecord(message: SyslogMessage, peer: string, receivedAt: TimestampMs): PlainRecord {
   const host = message.hostname ?? peer;
