@@ -25,6 +25,7 @@ import { type Checkpoint, CheckpointStore } from './checkpoint/checkpoint-store.
 import type { AgentOptions, SourceOptions } from './config.ts';
 import { FileDiscovery } from './discover/file-discovery.ts';
 import { type DirectoryFile, filesIn, isRotatedName, prefixOf, startsWith } from './discover/rotated-files.ts';
+import { ContainerLogDecoder, type LineMeta, LineMetaQueue, kubeletPathLabels } from './frame/container-log.ts';
 import { TimedMultiline } from './frame/multiline.ts';
 import { type LineParser, makeParser } from './frame/parse.ts';
 import { AgentMetrics, serveMetrics } from './metrics.ts';
@@ -35,6 +36,7 @@ import { FileServer, type ServedFile } from './read/file-server.ts';
 import { HttpTransport } from './ship/http-transport.ts';
 import { isNatsUrl, natsTransportFor } from './ship/nats-transport.ts';
 import { Shipper } from './ship/shipper.ts';
+import { JournaldSource } from './sources/journald.ts';
 import type { Transport } from './ship/transport.ts';
 
 export type AgentLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
@@ -54,6 +56,9 @@ interface FileStream extends BatchStream {
   tracker: AckTracker;
   readonly multiline: TimedMultiline | undefined;
   readonly parse: LineParser;
+  /** Container runtime framing (source `format`), and the runtime's time/stream of lines held by multiline. */
+  readonly container: ContainerLogDecoder | undefined;
+  readonly containerMeta: LineMetaQueue;
   closed: boolean;
   /**
    * Ranges of an older generation (before a copytruncate) passed on to the copy that now holds their bytes: their
@@ -93,6 +98,9 @@ export class Agent {
   private checkpointTimer: NodeJS.Timeout | undefined;
   private metricsServer: { url: string; close(): Promise<void> } | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly transport: Transport;
+  /** journald sources (agent/sources/journald.ts): their own read → ship → cursor loop, same transport. */
+  private readonly journald: JournaldSource[] = [];
 
   private constructor(options: AgentOptions, deps: AgentDependencies) {
     this.options = options;
@@ -110,6 +118,7 @@ export class Agent {
             token: options.collector.token,
             timeoutMs: options.collector.timeoutMs,
           }));
+    this.transport = transport;
     this.shipper = new Shipper({
       transport,
       maxRequestBytes: options.collector.maxRequestBytes,
@@ -240,6 +249,19 @@ export class Agent {
     this.server.start();
     await this.discovery.start();
     this.server.endInitialScan();
+    for (const journald of this.options.journald ?? []) {
+      const source = new JournaldSource(journald, {
+        transport: this.transport,
+        stateDir: this.options.stateDir,
+        startPosition: this.options.startPosition,
+        batch: this.options.batch,
+        retry: this.options.collector.retry,
+        metrics: this.metrics,
+        log: this.log,
+      });
+      await source.start();
+      this.journald.push(source);
+    }
     this.checkpointTimer = setInterval(() => void this.tick(), this.options.checkpoint.intervalMs);
     this.checkpointTimer.unref();
     this.log.info(
@@ -265,6 +287,7 @@ export class Agent {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.discovery.close();
     await this.server.stop();
+    await Promise.all(this.journald.map((j) => j.stop(this.options.shutdownTimeoutMs)));
     for (const stream of this.streams.values()) stream.multiline?.flush();
     this.batcher.sealAll();
     this.batcher.stop();
@@ -409,7 +432,11 @@ export class Agent {
       id,
       topic: source.topic,
       key: `${this.options.host}:${reader.openedPath}`,
-      labels: Object.freeze({ ...source.labels, path: reader.openedPath }),
+      labels: Object.freeze({
+        ...source.labels,
+        ...(source.format === 'none' ? {} : kubeletPathLabels(reader.openedPath)),
+        path: reader.openedPath,
+      }),
       reader,
       source,
       tracker: new AckTracker(reader.position),
@@ -419,10 +446,12 @@ export class Agent {
             startPattern: source.multiline.startPattern,
             maxEventBytes: source.multiline.maxBytes,
             timeoutMs: source.multiline.timeoutMs,
-            emit: (event) => this.emit(stream, event.value, event.end),
+            emit: (event) => this.emit(stream, event.value, event.end, stream.containerMeta.take(event.end)),
           })
         : undefined,
       parse: makeParser({ kind: source.parser, timestampField: source.timestampField }),
+      container: source.format === 'none' ? undefined : new ContainerLogDecoder(source.format, source.maxLineBytes),
+      containerMeta: new LineMetaQueue(),
       closed: false,
     };
     this.streams.set(reader.key, stream);
@@ -454,18 +483,31 @@ export class Agent {
     return (value, end, truncated) => {
       stream ??= this.streams.get(file.reader.key)!;
       if (truncated) this.metrics.truncatedLine();
-      if (stream.multiline) stream.multiline.line(value, end, truncated);
-      else this.emit(stream, value, end);
+      if (!stream.container) {
+        if (stream.multiline) stream.multiline.line(value, end, truncated);
+        else this.emit(stream, value, end);
+        return;
+      }
+      for (const line of stream.container.line(value, end, truncated)) {
+        if (line.malformed) this.metrics.parseFailure();
+        const meta = { timestamp: line.timestamp, stream: line.stream };
+        if (stream.multiline) {
+          stream.containerMeta.push(line.end, meta);
+          stream.multiline.line(line.value, line.end, line.truncated);
+        } else {
+          this.emit(stream, line.value, line.end, meta);
+        }
+      }
     };
   }
 
-  private emit(stream: FileStream, value: Buffer, end: BytePosition): void {
-    let timestamp = Date.now();
-    let fields: Fields | undefined;
+  private emit(stream: FileStream, value: Buffer, end: BytePosition, meta?: LineMeta): void {
+    let timestamp = meta?.timestamp ?? Date.now();
+    let fields: Fields | undefined = meta?.stream ? { stream: meta.stream } : undefined;
     if (stream.source.parser !== 'none') {
       const parsed = stream.parse(value);
       if (!parsed.ok) this.metrics.parseFailure();
-      fields = parsed.fields;
+      if (parsed.fields) fields = fields ? { ...parsed.fields, ...fields } : parsed.fields;
       if (parsed.timestamp !== undefined) timestamp = parsed.timestamp;
     }
     this.budget.add(value.length);
@@ -477,6 +519,8 @@ export class Agent {
     const stream = this.streams.get(file.reader.key);
     if (!stream) return;
     stream.multiline?.flush();
+    stream.container?.reset();
+    stream.containerMeta.clear();
     this.batcher.restart(stream.id, 0);
     this.handoffs.set(file.reader.key, {
       stream,

@@ -22,6 +22,8 @@ import {
 import { ConfigError } from '../shared/errors.ts';
 import { isValidName } from '../shared/names.ts';
 import type { Labels } from '../shared/record.ts';
+import type { ContainerFormat } from './frame/container-log.ts';
+import type { JournaldOptions } from './sources/journald.ts';
 import type { ParserKind } from './frame/parse.ts';
 
 const duration = (min = 0) => durationSchema(min);
@@ -60,6 +62,8 @@ const SourceSchema = z.strictObject({
   service: z.string().min(1).optional(),
   labels: z.record(labelName, z.string()).default({}),
   parser: z.enum(['none', 'json', 'logfmt']).default('none'),
+  /** Container runtime log format (agent/frame/container-log.ts): strips the runtime's prefix, joins split lines. */
+  format: z.enum(['none', 'cri', 'docker', 'auto']).default('none'),
   timestamp_field: z.string().min(1).optional(),
   multiline: z
     .strictObject({
@@ -71,9 +75,30 @@ const SourceSchema = z.strictObject({
   max_line_bytes: size(1, 16 * 1024 * 1024).default(1024 * 1024),
 });
 
+/** The journald source (agent/sources/journald.ts; docs/sources.md). */
+const JournaldSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'names are 1-64 characters of A-Z a-z 0-9 . _ -')
+    .default('journal'),
+  topic: topicName,
+  service: z.string().min(1).optional(),
+  units: z.array(z.string().min(1)).default([]),
+  exclude_units: z.array(z.string().min(1)).default([]),
+  /** journalctl match arguments: FIELD=value, or + between groups. */
+  matches: z
+    .array(z.string().regex(/^([A-Z0-9_]+=.*|\+)$/s, 'a match is FIELD=value (FIELD in capitals) or +'))
+    .default([]),
+  directory: z.string().min(1).optional(),
+  labels: z.record(labelName, z.string()).default({}),
+  max_line_bytes: size(1, 16 * 1024 * 1024).default(1024 * 1024),
+  journalctl: z.string().min(1).default('journalctl'),
+});
+
 const Schema = z.strictObject({
   host: z.string().min(1).optional(),
-  sources: z.array(SourceSchema).min(1),
+  sources: z.array(SourceSchema).default([]),
+  journald: z.array(JournaldSchema).default([]),
   collector: z.strictObject({
     // nats:// or tls:// URLs select the NATS transport (agent/ship/nats-transport.ts; added by the NATS engineer).
     urls: z.array(z.url({ protocol: /^(https?|nats|tls)$/ })).min(1),
@@ -144,6 +169,8 @@ export interface SourceOptions {
   /** host, service (if set), then user labels; `path` is added per file. */
   readonly labels: Labels;
   readonly parser: ParserKind;
+  /** 'none': plain lines; otherwise the container runtime's format (namespace/pod/container labels from the path). */
+  readonly format: ContainerFormat | 'none';
   readonly timestampField: string | undefined;
   readonly multiline:
     | { readonly startPattern: RegExp; readonly timeoutMs: number; readonly maxBytes: number }
@@ -154,6 +181,8 @@ export interface SourceOptions {
 export interface AgentOptions {
   readonly host: string;
   readonly sources: readonly SourceOptions[];
+  /** journald sources (agent/sources/journald.ts); optional so hand-built options stay valid. */
+  readonly journald?: readonly JournaldOptions[];
   readonly collector: {
     readonly urls: readonly string[];
     readonly token: string | undefined;
@@ -221,11 +250,36 @@ export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent 
       topic: s.topic,
       labels: Object.freeze(labels),
       parser: s.parser,
+      format: s.format,
       timestampField: s.timestamp_field,
       multiline: s.multiline
         ? { startPattern: s.multiline.start_pattern, timeoutMs: s.multiline.timeout, maxBytes: s.multiline.max_bytes }
         : undefined,
       maxLineBytes: s.max_line_bytes,
+    });
+  });
+  if (sources.length === 0 && c.journald.length === 0) {
+    throw new ConfigError(`${source}: sources: configure at least one file source (sources) or journald source`);
+  }
+  const journaldNames = new Set<string>();
+  const journald = c.journald.map((j, i): JournaldOptions => {
+    if (journaldNames.has(j.name)) {
+      throw new ConfigError(`${source}: journald.${i}.name: '${j.name}' is used twice (it names the cursor file)`);
+    }
+    journaldNames.add(j.name);
+    const labels: Record<string, string> = { host };
+    if (j.service) labels.service = j.service;
+    Object.assign(labels, j.labels);
+    return Object.freeze({
+      name: j.name,
+      topic: j.topic,
+      units: Object.freeze([...j.units]),
+      excludeUnits: Object.freeze([...j.exclude_units]),
+      matches: Object.freeze([...j.matches]),
+      directory: j.directory === undefined ? undefined : resolve(j.directory),
+      labels: Object.freeze(labels),
+      maxLineBytes: j.max_line_bytes,
+      journalctl: j.journalctl,
     });
   });
   if (c.collector.retry.max < c.collector.retry.initial) {
@@ -234,6 +288,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string, source = 'agent 
   return Object.freeze({
     host,
     sources: Object.freeze(sources),
+    journald: Object.freeze(journald),
     collector: Object.freeze({
       urls: Object.freeze([...c.collector.urls]),
       token: c.collector.token,

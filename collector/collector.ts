@@ -9,7 +9,7 @@
 import { ConfigError } from '../shared/errors.ts';
 import { type Logger, silentLogger } from '../shared/logger.ts';
 import { ThrottledLog } from '../shared/throttled-log.ts';
-import type { CollectorOptions } from './config.ts';
+import { type CollectorOptions, isLoopback } from './config.ts';
 import { GroupCoordinator } from './groups/group-coordinator.ts';
 import { Authenticator } from './http/auth.ts';
 import { createHttpServer } from './http/server.ts';
@@ -21,6 +21,7 @@ import { ProducePath } from './produce/produce.ts';
 import { TopicAccess } from './produce/topic-access.ts';
 import type { BackendSummary, LogStore, StorageEvents } from './storage/log-store.ts';
 import { openLogStore, reconcileBodyLimit } from './storage/open-store.ts';
+import { type SyslogListeners, startSyslogListeners } from './syslog/index.ts';
 
 export interface StartCollectorOptions {
   readonly logger?: Logger;
@@ -38,13 +39,13 @@ export interface CollectorHandle {
   readonly kafkaPort: number | undefined;
   readonly store: LogStore;
   readonly metrics: CollectorMetrics;
+  /** The syslog listeners (config `syslog`), in config order, with their real ports. */
+  readonly syslog: SyslogListeners['bound'];
   /** Graceful shutdown; idempotent. */
   close(): Promise<void>;
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+export { isLoopback } from './config.ts';
 
 /** The startup log's view of the backend: what it really has (no data directory on JetStream). */
 function storageLogFields(backend: BackendSummary): Record<string, unknown> {
@@ -130,6 +131,15 @@ export async function startCollector(
 
   const shutdown = new AbortController();
   const lifecycle = { ready: false, shutdownSignal: shutdown.signal };
+  // Receivers of other protocols (collector/syslog/): after the store, before the HTTP listener.
+  let syslog: SyslogListeners;
+  try {
+    syslog = await startSyslogListeners(options.syslog ?? [], produce, metrics, logger);
+  } catch (error) {
+    await bridge.close();
+    await store.close().catch(() => {});
+    throw new ConfigError(`cannot start the syslog listeners: ${(error as Error).message}`, { cause: error });
+  }
   const app = createHttpServer({
     store,
     collector: options,
@@ -144,6 +154,7 @@ export async function startCollector(
   try {
     await app.listen({ host: options.listen.host, port: options.listen.port });
   } catch (error) {
+    await syslog.close(0);
     await bridge.close();
     await store.close().catch(() => {});
     throw new ConfigError(
@@ -169,6 +180,7 @@ export async function startCollector(
       });
     } catch (error) {
       await app.close();
+      await syslog.close(0);
       await bridge.close();
       await store.close().catch(() => {});
       const { host, port } = options.kafka.listen;
@@ -204,6 +216,7 @@ export async function startCollector(
       lifecycle.ready = false;
       shutdown.abort();
       clearInterval(groupExpiry);
+      const syslogClosed = syslog.close(options.shutdownTimeoutMs);
       // Connections that turn idle after shutdown began (a long-poll just answered) are closed as they appear.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
       const timer = setTimeout(() => {
@@ -216,6 +229,7 @@ export async function startCollector(
         clearTimeout(timer);
         clearInterval(sweep);
       }
+      await syslogClosed;
       await bridge.close();
       await store.close();
       logger.info('collector stopped');
@@ -223,5 +237,5 @@ export async function startCollector(
     return closing;
   };
 
-  return { address: url, port, kafkaPort: kafka?.port, store, metrics, close };
+  return { address: url, port, kafkaPort: kafka?.port, store, metrics, syslog: syslog.bound, close };
 }

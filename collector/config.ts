@@ -11,9 +11,11 @@ import { stringify as toYaml } from 'yaml';
 import { z } from 'zod';
 import { durationSchema, loadConfig, sizeSchema, validateConfig } from '../shared/config-file.ts';
 import { ConfigError } from '../shared/errors.ts';
+import { isValidName } from '../shared/names.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
 import { type NatsConnectionSettings, readNatsFiles } from '../shared/nats-connection.ts';
 import type { FlushPolicy, TopicConfig } from './storage/log-store.ts';
+import type { SyslogListenerOptions } from './syslog/receiver.ts';
 
 export const ENV_PREFIX = 'TRIBUTARY_COLLECTOR_';
 export type Role = 'produce' | 'read' | 'admin';
@@ -125,6 +127,33 @@ const Schema = z.strictObject({
       idle_timeout: durationSchema(1000).default(600_000),
     })
     .prefault({}),
+  // --- receivers (collector/syslog/, collector/otlp/; docs/sources.md) ---
+  syslog: z
+    .array(
+      z.strictObject({
+        protocol: z.enum(['tcp', 'udp', 'tls'], { error: 'expected "tcp", "udp" or "tls"' }),
+        host: z.string().min(1).default('127.0.0.1'),
+        port: portSchema,
+        topic: z.string().min(1).default('syslog'),
+        max_message_bytes: sizeSchema(480, 64 * 1024 * 1024).default(64 * 1024),
+        max_connections: z.number().int().min(1).max(100_000).default(1000),
+        max_pending_bytes: sizeSchema(64 * 1024, 1024 ** 3).default(1024 * 1024),
+        tls: z
+          .strictObject({
+            cert_file: z.string().min(1).optional(),
+            key_file: z.string().min(1).optional(),
+            ca_file: z.string().min(1).optional(),
+          })
+          .optional(),
+      }),
+    )
+    .default([]),
+  otlp: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      topic: z.string().min(1).default('otlp'),
+    })
+    .prefault({}),
   retention_check_interval: durationSchema(1000).default(300_000),
   shutdown_timeout: durationSchema(0).default(30_000),
   log_level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
@@ -196,6 +225,10 @@ export interface CollectorOptions {
   readonly nats?: NatsOptions | undefined;
   /** The Kafka protocol listener; undefined: off. */
   readonly kafka?: KafkaListenerOptions | undefined;
+  /** Syslog listeners (collector/syslog/); optional so hand-built options stay valid: absent means none. */
+  readonly syslog?: readonly SyslogListenerOptions[];
+  /** OTLP/HTTP logs at POST /v1/logs (collector/otlp/); absent means enabled into topic `otlp`. */
+  readonly otlp?: { readonly enabled: boolean; readonly topic: string };
 }
 
 export interface HostPort {
@@ -288,6 +321,10 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
           requestTimeoutMs: c.kafka.request_timeout,
           idleTimeoutMs: c.kafka.idle_timeout,
         });
+  const syslog = syslogListeners(c, resolve, source);
+  if (!isValidName(c.otlp.topic)) {
+    throw new ConfigError(`${source}: otlp.topic: '${c.otlp.topic}' is not a valid topic name ([a-zA-Z0-9._-]{1,200})`);
+  }
   const flush: FlushPolicy =
     c.topics.flush === 'always'
       ? { mode: 'always' }
@@ -337,6 +374,8 @@ export function toCollectorOptions(c: CollectorConfigFile, baseDir: string, sour
         })
       : undefined,
     kafka,
+    syslog,
+    otlp: Object.freeze({ enabled: c.otlp.enabled, topic: c.otlp.topic }),
   });
 }
 
@@ -357,6 +396,73 @@ function natsConnectionFrom(n: CollectorConfigFile['nats'], resolve: (p: string)
     'nats',
   );
   return Object.freeze({ servers: Object.freeze([...n.servers]), token: n.token, ...files });
+}
+
+/**
+ * The syslog listeners, checked: a valid topic, a message cap within max_line_bytes (a message is one record), TLS
+ * files for `tls` (the collector's own certificate when none is given), and no unauthenticated listener off
+ * loopback unless allow_unauthenticated says the network is trusted (syslog has no tokens; a TLS listener with a
+ * ca_file authenticates senders by client certificate).
+ */
+function syslogListeners(
+  c: CollectorConfigFile,
+  resolve: (p: string) => string,
+  source: string,
+): readonly SyslogListenerOptions[] {
+  return Object.freeze(
+    c.syslog.map((l, i) => {
+      const where = `${source}: syslog.${i}`;
+      if (!isValidName(l.topic)) {
+        throw new ConfigError(`${where}.topic: '${l.topic}' is not a valid topic name ([a-zA-Z0-9._-]{1,200})`);
+      }
+      if (l.max_message_bytes > c.limits.max_line_bytes) {
+        throw new ConfigError(
+          `${where}.max_message_bytes: ${l.max_message_bytes} is above limits.max_line_bytes ` +
+            `(${c.limits.max_line_bytes}); a syslog message is one record`,
+        );
+      }
+      let tls: SyslogListenerOptions['tls'];
+      if (l.protocol === 'tls') {
+        const cert = l.tls?.cert_file ?? c.tls.cert_file;
+        const key = l.tls?.key_file ?? c.tls.key_file;
+        if (cert === undefined || key === undefined) {
+          throw new ConfigError(
+            `${where}.tls: protocol tls needs cert_file and key_file (here or in the top-level tls)`,
+          );
+        }
+        tls = Object.freeze({
+          certFile: resolve(cert),
+          keyFile: resolve(key),
+          caFile: l.tls?.ca_file === undefined ? undefined : resolve(l.tls.ca_file),
+        });
+      } else if (l.tls !== undefined) {
+        throw new ConfigError(`${where}.tls: only protocol tls takes TLS settings`);
+      }
+      const clientCerts = tls?.caFile !== undefined;
+      if (!clientCerts && !isLoopback(l.host) && !c.allow_unauthenticated) {
+        throw new ConfigError(
+          `${where}.host: a syslog listener on ${l.host} would accept records from anyone (syslog has no tokens): ` +
+            'listen on 127.0.0.1, use protocol tls with tls.ca_file (client certificates), ' +
+            'or set allow_unauthenticated: true if the network is trusted',
+        );
+      }
+      return Object.freeze({
+        protocol: l.protocol,
+        host: l.host,
+        port: l.port,
+        topic: l.topic,
+        maxMessageBytes: l.max_message_bytes,
+        maxConnections: l.max_connections,
+        maxPendingBytes: l.max_pending_bytes,
+        ...(tls ? { tls } : {}),
+      });
+    }),
+  );
+}
+
+/** A host name or address that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 export interface LoadCollectorConfigOptions {

@@ -9,6 +9,7 @@
 import { statfs } from 'node:fs/promises';
 import client from 'prom-client';
 import type { PartitionId } from '../shared/record.ts';
+import type { ReceiverEvents } from './receivers/receiver-events.ts';
 import type { LogStore, StorageEvents } from './storage/log-store.ts';
 
 /** Every metric name the collector exports (besides the default `process_*` and `nodejs_*` ones). */
@@ -81,6 +82,7 @@ export class CollectorMetrics {
   private readonly rebalances;
   readonly kafka: KafkaListenerMetrics;
   private store: LogStore | undefined;
+  private receivers: ReceiverMetrics | undefined;
   private dataDir: string | undefined;
 
   constructor() {
@@ -221,6 +223,12 @@ export class CollectorMetrics {
 
   countRejected(route: string, code: string): void {
     this.rejected.inc({ route, code });
+  }
+
+  /** Receiver metrics (syslog, otlp): see the ReceiverMetrics block at the end of this file. */
+  receiverEvents(receiver: string, transport: string): ReceiverEvents {
+    this.receivers ??= new ReceiverMetrics(this.registry);
+    return this.receivers.events(receiver, transport);
   }
 
   contentType(): string {
@@ -423,4 +431,85 @@ interface GroupSnapshot {
   readonly partition: PartitionId;
   readonly offset: number;
   readonly lag: number;
+}
+
+// --- Receivers (syslog, OTLP): docs/sources.md -------------------------------------------------------------------
+
+export const RECEIVER_METRIC_NAMES = {
+  messages: 'tributary_collector_receiver_messages_total', // counter {receiver, transport}: received and parsed
+  bytes: 'tributary_collector_receiver_bytes_total', // counter {receiver, transport}: wire bytes of those messages
+  stored: 'tributary_collector_receiver_stored_total', // counter {receiver, transport}: appended durably
+  errors: 'tributary_collector_receiver_errors_total', // counter {receiver, transport, kind}: ReceiverErrorKind
+  connections: 'tributary_collector_receiver_connections', // gauge {receiver, transport}: open now
+  connectionsOpened: 'tributary_collector_receiver_connections_opened_total', // counter {receiver, transport}
+} as const;
+
+class ReceiverMetrics {
+  private readonly messages;
+  private readonly bytes;
+  private readonly stored;
+  private readonly errors;
+  private readonly connections;
+  private readonly opened;
+
+  constructor(registry: client.Registry) {
+    const registers = [registry];
+    const labelNames = ['receiver', 'transport'] as const;
+    this.messages = new client.Counter({
+      name: RECEIVER_METRIC_NAMES.messages,
+      help: 'Messages received and parsed by a receiver (before they are durable).',
+      labelNames,
+      registers,
+    });
+    this.bytes = new client.Counter({
+      name: RECEIVER_METRIC_NAMES.bytes,
+      help: 'Wire bytes of the messages a receiver parsed.',
+      labelNames,
+      registers,
+    });
+    this.stored = new client.Counter({
+      name: RECEIVER_METRIC_NAMES.stored,
+      help: 'Messages a receiver appended durably.',
+      labelNames,
+      registers,
+    });
+    this.errors = new client.Counter({
+      name: RECEIVER_METRIC_NAMES.errors,
+      help: 'Messages or connections a receiver refused or lost, by kind (malformed, oversized, dropped, …).',
+      labelNames: ['receiver', 'transport', 'kind'] as const,
+      registers,
+    });
+    this.connections = new client.Gauge({
+      name: RECEIVER_METRIC_NAMES.connections,
+      help: 'Connections open to a receiver.',
+      labelNames,
+      registers,
+    });
+    this.opened = new client.Counter({
+      name: RECEIVER_METRIC_NAMES.connectionsOpened,
+      help: 'Connections accepted by a receiver.',
+      labelNames,
+      registers,
+    });
+  }
+
+  events(receiver: string, transport: string): ReceiverEvents {
+    const l = { receiver, transport };
+    // Series exist from the start, so a rate() over them is defined before the first message.
+    this.messages.inc(l, 0);
+    this.stored.inc(l, 0);
+    return {
+      received: (messages, bytes) => {
+        this.messages.inc(l, messages);
+        this.bytes.inc(l, bytes);
+      },
+      stored: (messages) => this.stored.inc(l, messages),
+      error: (kind, count = 1) => this.errors.inc({ ...l, kind }, count),
+      connectionOpened: () => {
+        this.connections.inc(l);
+        this.opened.inc(l);
+      },
+      connectionClosed: () => this.connections.dec(l),
+    };
+  }
 }

@@ -2,6 +2,7 @@
  * Every route module of the HTTP API, registered in this order by server.ts. To add routes, write a module
  * exporting a RouteModule (see context.ts) and list it here.
  */
+import { otlpRoutes } from '../../otlp/route.ts';
 import type { RouteModule } from '../context.ts';
 import { fetchRoutes } from './fetch.ts';
 import { groupMembersRoutes } from './group-members.ts';
@@ -23,4 +24,5 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   groupOffsetsRoutes,
   groupMembersRoutes,
   queryRoutes,
+  otlpRoutes,
 ];

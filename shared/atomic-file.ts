@@ -1,0 +1,31 @@
+/**
+ * The one way Tributary replaces a small state file (topic metadata, group offsets, the journald cursor): write
+ * `<name>.tmp`, fsync it, rename it over `<name>`, fsync the directory. A crash leaves either the old file or the
+ * new one, never a mix; a leftover `.tmp` is ignored or removed by whoever owns the directory.
+ */
+import { open, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export const ATOMIC_TMP_SUFFIX = '.tmp';
+
+export async function writeFileAtomic(path: string, contents: string | Buffer): Promise<void> {
+  const tmp = path + ATOMIC_TMP_SUFFIX;
+  const file = await open(tmp, 'w');
+  try {
+    await file.writeFile(contents);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(tmp, path);
+  await syncDirectory(dirname(path));
+}
+
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
