@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { CollectorOptions, Role } from '../config.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import type { LogStore } from '../storage/log-store.ts';
+import type { Authenticator } from './auth.ts';
 import type { TopicAccess } from './topic-access.ts';
 
 declare module 'fastify' {
@@ -40,6 +41,8 @@ export interface RouteContext {
   readonly topics: TopicAccess;
   readonly lifecycle: Lifecycle;
   readonly hooks: RouteHooks;
+  /** For routes that need the caller's identity itself (whoami), beyond the role check of `config.role`. */
+  readonly auth: Authenticator;
 }
 
 export interface RouteModule {

@@ -72,6 +72,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     topics: new TopicAccess({ store: options.store, collector }),
     lifecycle: options.lifecycle,
     hooks: {},
+    auth,
   };
 
   registerBodyParsers(app, collector.limits);
