@@ -25,6 +25,8 @@ export function LivePage({ topics }: { topics: readonly string[] }) {
     return state.topic || topics.length === 0 ? state : { ...state, topic: topics[0]! };
   });
   const [following, setFollowing] = useState<SearchState | undefined>();
+  /** True once the collector answered the tail: lines appended from now on will show. */
+  const [connected, setConnected] = useState(false);
   const [paused, setPaused] = useState(false);
   const [cap, setCap] = useState<number>(10_000);
   const [, setVersion] = useState(0);
@@ -70,6 +72,7 @@ export function LivePage({ topics }: { topics: readonly string[] }) {
       dropped.current = 0;
       arrivals.current = [];
       setError(undefined);
+      setConnected(false);
       setFollowing(state);
       setDraft(state);
       redraw();
@@ -77,6 +80,7 @@ export function LivePage({ topics }: { topics: readonly string[] }) {
         `/v1/topics/${encodeURIComponent(state.topic)}/tail`,
         filterParams(state),
         (lines) => {
+          if (!controller.signal.aborted) setConnected(true);
           const records = lines.filter(isRecord);
           if (records.length === 0) return;
           arrivals.current.push({ at: performance.now(), n: records.length });
@@ -148,10 +152,13 @@ export function LivePage({ topics }: { topics: readonly string[] }) {
             <span class="error" role="alert">
               {error}
             </span>
+          ) : following && !connected ? (
+            <>connecting to {following.topic}…</>
           ) : following ? (
             <>
-              following <b>{following.topic}</b> · <span data-testid="rate">{Math.round(rate).toLocaleString()}</span>{' '}
-              lines/s · <span data-testid="kept">{list.length.toLocaleString()}</span> shown
+              <span data-testid="following">following</span> <b>{following.topic}</b> ·{' '}
+              <span data-testid="rate">{Math.round(rate).toLocaleString()}</span> lines/s ·{' '}
+              <span data-testid="kept">{list.length.toLocaleString()}</span> shown
               {paused ? (
                 <>
                   {' '}
