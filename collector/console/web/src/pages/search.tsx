@@ -45,6 +45,7 @@ export function SearchPage({ topics, navigate }: { topics: readonly string[]; na
   const abort = useRef<AbortController | undefined>(undefined);
   const firstDrawn = useRef(false);
   const runs = useRef(0);
+  const startVolume = useRef<() => void>(() => {});
 
   const loadPage = useCallback(async (current: Run, cursor: string | undefined, limit: number) => {
     const controller = abort.current!;
@@ -109,17 +110,25 @@ export function SearchPage({ topics, navigate }: { topics: readonly string[]; na
       setTookMs(undefined);
       setRun(current);
       setDraft(state);
-      void loadPage(current, undefined, FIRST_PAGE);
       setVolume(undefined);
-      getJson<VolumeAnswer>(
-        `/v1/topics/${encodeURIComponent(state.topic)}/volume`,
-        { ...filterParams(state), since, until, buckets: 80 },
-        { signal: abort.current.signal },
-      )
-        .then((v) => runs.current === current.id && setVolume(v))
-        .catch((e: unknown) => {
-          if (runs.current === current.id && !abort.current?.signal.aborted) setError(String((e as Error).message));
-        });
+      // The histogram is asked for once the first lines are drawn (or the first page ended without any), so its
+      // scan does not compete with the query for the collector's time.
+      const signal = abort.current.signal;
+      let volumeAsked = false;
+      startVolume.current = () => {
+        if (volumeAsked || runs.current !== current.id) return;
+        volumeAsked = true;
+        getJson<VolumeAnswer>(
+          `/v1/topics/${encodeURIComponent(state.topic)}/volume`,
+          { ...filterParams(state), since, until, buckets: 80 },
+          { signal },
+        )
+          .then((v) => runs.current === current.id && setVolume(v))
+          .catch((e: unknown) => {
+            if (runs.current === current.id && !signal.aborted) setError(String((e as Error).message));
+          });
+      };
+      void loadPage(current, undefined, FIRST_PAGE).then(() => startVolume.current());
     },
     [loadPage],
   );
@@ -146,6 +155,7 @@ export function SearchPage({ topics, navigate }: { topics: readonly string[]; na
       firstDrawn.current = true;
       performance.mark('tributary:first-lines');
       performance.measure('tributary:first-lines', 'tributary:query-run', 'tributary:first-lines');
+      startVolume.current();
     }
   }, [count]);
 
