@@ -8,7 +8,7 @@
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { FileLogStore } from '../collector/storage/file/index.ts';
@@ -201,6 +201,13 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
       );
       row('live tail', '95th percentile frame while following', live.p95, 'ms');
       row('live tail', 'frames drawn per second', live.frames / elapsed, 'fps');
+      row(
+        'machine',
+        'load average (1 min) at the end',
+        loadavg()[0]!,
+        '',
+        'frame times are wall time: a loaded machine stretches them',
+      );
       row('live tail', 'lines shown after the last was sent', behind, 's', `${kept} shown (cap 10,000)`);
     } finally {
       await browser.close();

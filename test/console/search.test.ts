@@ -84,6 +84,14 @@ test('console - search with matchers and a regex, histogram zoom, links, autocom
   t.true((await page.locator('.histogram .vol-error').count()) > 0, 'split by level');
   await browser.screenshot('search');
 
+  // Light and dark follow the system setting.
+  const background = () => page.evaluate('getComputedStyle(document.body).backgroundColor');
+  t.is(await background(), 'rgb(255, 255, 255)');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  t.is(await background(), 'rgb(20, 23, 28)');
+  await browser.screenshot('search-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+
   // A link reopens the same search.
   const link = page.url();
   t.regex(link, /q=service%3D%22api%22%2C(\+|%20)level%3D%7E%22warn%7Cerror%22/);

@@ -7,7 +7,10 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 export const ROW_HEIGHT = 24;
-const OVERSCAN = 20;
+/** Rows drawn beyond the view on each side: enough for a wheel step, few enough to keep a frame cheap. */
+const OVERSCAN = 10;
+/** Ask for the next page this many rows before the end. */
+const NEAR_END_ROWS = 100;
 
 interface Props {
   readonly count: number;
@@ -43,7 +46,7 @@ export function VirtualList({ count, row, onNearEnd, label }: Props) {
   const first = Math.max(0, Math.floor(view.top / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(count, Math.ceil((view.top + view.height) / ROW_HEIGHT) + OVERSCAN);
   useEffect(() => {
-    if (onNearEnd && count > 0 && last >= count - OVERSCAN * 5) onNearEnd();
+    if (onNearEnd && count > 0 && last >= count - NEAR_END_ROWS) onNearEnd();
   }, [last, count, onNearEnd]);
   const rows = [];
   for (let i = first; i < last; i++) {
