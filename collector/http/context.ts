@@ -13,7 +13,7 @@ import type { CollectorMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { TopicAccess } from '../produce/topic-access.ts';
 import type { LogStore } from '../storage/log-store.ts';
-import type { Principal } from './auth.ts';
+import type { Authenticator, Principal } from './auth.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -51,6 +51,8 @@ export interface RouteContext {
   /** Consumer group membership and commit fencing (collector/groups), wired by collector.ts. */
   readonly groups: GroupCoordinator;
   readonly lifecycle: Lifecycle;
+  /** For routes that need the caller's identity itself (whoami), beyond the role check of `config.role`. */
+  readonly auth: Authenticator;
 }
 
 export interface RouteModule {

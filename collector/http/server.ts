@@ -79,6 +79,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     produce: options.produce,
     lifecycle: options.lifecycle,
     groups: options.groups,
+    auth,
   };
 
   registerBodyParsers(app, collector.limits);

@@ -99,6 +99,7 @@ export function command(): Command {
           '',
           'Tributary is up: a collector and an agent in this process.',
           '',
+          `  console    ${url}/ui/   (search, live tail, topics, consumer groups in the browser)`,
           `  collector  ${url}   data in ${path.relative(process.cwd(), path.join(base, 'data')) || base}`,
           `  agent      tails ${path.relative(process.cwd(), demoDir)}/*.log into topic "${DEMO_TOPIC}"` +
             (flags.demo ? ` (a demo line every ${DEMO_EVERY_MS / 1000} s)` : ''),

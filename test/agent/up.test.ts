@@ -40,6 +40,8 @@ test('tributary up - a collector and an agent in one process: a line appended to
     t.true(out.includes(`${url}/metrics`), 'the banner says where the metrics are');
     t.true(out.includes('echo '), 'the banner says how to write a line');
     t.true(out.includes(`kcat -b 127.0.0.1:${kafkaPort}`), 'the banner says how to consume with a Kafka client');
+    t.true(out.includes(`${url}/ui/`), 'the banner says where the web console is');
+    t.is((await fetch(`${url}/ui/`)).status, 200, 'and the collector serves it');
     const demoLog = path.join(dir, 'demo-logs', 'demo.log');
     await appendFile(demoLog, 'hello from the up test\n');
     const records = await waitFor('the line in the collector', async () => {

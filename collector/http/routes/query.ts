@@ -15,7 +15,7 @@ import { followQuery, type QueryHit, type QueryRequest, runQuery } from '../../q
 import type { RouteModule } from '../context.ts';
 import { intParam } from '../query-params.ts';
 
-interface QueryString {
+export interface QueryString {
   since?: string;
   until?: string;
   where?: string | string[];
@@ -46,7 +46,8 @@ export function hitToJson(hit: QueryHit): Record<string, unknown> {
   return { partition: hit.partition, ...toWireRecord(hit) };
 }
 
-function parseFilters(query: QueryString): Omit<QueryRequest, 'topic' | 'limit' | 'order'> {
+/** The filters shared by query, tail and the aggregate routes (volume): time range, matchers, text. */
+export function parseFilters(query: QueryString): Omit<QueryRequest, 'topic' | 'limit' | 'order'> {
   const where = query.where === undefined ? [] : Array.isArray(query.where) ? query.where : [query.where];
   if (where.length > MAX_MATCHERS) throw new InvalidArgumentError(`at most ${MAX_MATCHERS} label matchers`);
   const matchers: LabelMatcher[] = where.map(parseMatcher);
