@@ -82,7 +82,13 @@ export function loadAssets(dir: string): Map<string, Asset> {
       });
     }
   };
-  walk(dir);
+  try {
+    walk(dir);
+  } catch {
+    // A build being rewritten at this moment (npm run build:console empties the folder first): serve the
+    // "not built" page rather than fail the collector's start; a restart picks the finished build up.
+    assets.clear();
+  }
   return assets;
 }
 

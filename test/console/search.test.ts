@@ -142,6 +142,17 @@ test('console - search with matchers and a regex, histogram zoom, links, autocom
   t.deepEqual(lines, sameSource.slice(Math.max(0, at - 20), at + 21));
   t.is(await detail.locator('.context li.current').count(), 1);
   await browser.screenshot('record-detail');
+  await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
+  await detail.getByRole('button', { name: 'Copy as JSON' }).click();
+  await detail.getByRole('button', { name: 'Copied' }).waitFor();
+  const copied = JSON.parse(String(await page.evaluate('navigator.clipboard.readText()'))) as Record<string, unknown>;
+  t.like(copied, {
+    topic: 'app',
+    key: first.key,
+    value: first.value,
+    timestamp: first.timestamp,
+    labels: first.labels,
+  });
   await page.keyboard.press('Escape');
   await detail.waitFor({ state: 'detached' });
 
