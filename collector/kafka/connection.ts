@@ -170,8 +170,13 @@ export class KafkaConnection {
         }
         const response = await this.handle(frame);
         if (response === undefined || this.closed) continue;
-        this.ctx.metrics.bytes('out', response.length);
-        if (!this.socket.write(response)) {
+        this.ctx.metrics.bytes('out', response[0].length + response[1].length);
+        // Header and body written separately (corked into one packet): a large fetch answer is never copied.
+        this.socket.cork();
+        this.socket.write(response[0]);
+        const flushed = this.socket.write(response[1]);
+        this.socket.uncork();
+        if (!flushed) {
           await new Promise<void>((resolve) => {
             const done = () => {
               this.socket.off('drain', done);
@@ -190,8 +195,8 @@ export class KafkaConnection {
     }
   }
 
-  /** Runs one request; returns the framed answer, or undefined (no answer, or the connection was closed). */
-  private async handle(frame: Buffer): Promise<Buffer | undefined> {
+  /** Runs one request; returns the answer's frame header and body, or undefined (no answer, or closed). */
+  private async handle(frame: Buffer): Promise<[Buffer, Buffer] | undefined> {
     if (this.session.bareSaslToken) {
       // SASL after a v0 handshake: the token, unframed; success is answered with an empty token, failure closes.
       const { errorCode } = authenticatePlain(this.ctx, this.session, frame);
@@ -200,7 +205,7 @@ export class KafkaConnection {
         this.close('unauthenticated');
         return undefined;
       }
-      return Buffer.from([0, 0, 0, 0]);
+      return [Buffer.from([0, 0, 0, 0]), Buffer.alloc(0)];
     }
     const reader = new KafkaReader(frame);
     let header: KafkaRequestHeader;
@@ -260,12 +265,11 @@ export class KafkaConnection {
     return apiVersionsBody(this.apis, 0, ErrorCode.UNSUPPORTED_VERSION).finish();
   }
 
-  private frame(correlationId: number, body: Buffer): Buffer {
-    const out = Buffer.allocUnsafe(8 + body.length);
-    out.writeInt32BE(4 + body.length, 0);
-    out.writeInt32BE(correlationId, 4);
-    body.copy(out, 8);
-    return out;
+  private frame(correlationId: number, body: Buffer): [Buffer, Buffer] {
+    const head = Buffer.allocUnsafe(8);
+    head.writeInt32BE(4 + body.length, 0);
+    head.writeInt32BE(correlationId, 4);
+    return [head, body];
   }
 }
 
