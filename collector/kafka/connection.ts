@@ -170,11 +170,15 @@ export class KafkaConnection {
         }
         const response = await this.handle(frame);
         if (response === undefined || this.closed) continue;
-        this.ctx.metrics.bytes('out', response[0].length + response[1].length);
-        // Header and body written separately (corked into one packet): a large fetch answer is never copied.
+        this.ctx.metrics.bytes(
+          'out',
+          response.reduce((n, b) => n + b.length, 0),
+        );
+        // The frame header and the body's pieces written one after the other (corked): a large fetch answer is
+        // never copied into one buffer.
         this.socket.cork();
-        this.socket.write(response[0]);
-        const flushed = this.socket.write(response[1]);
+        let flushed = true;
+        for (const piece of response) flushed = this.socket.write(piece);
         this.socket.uncork();
         if (!flushed) {
           await new Promise<void>((resolve) => {
@@ -195,8 +199,8 @@ export class KafkaConnection {
     }
   }
 
-  /** Runs one request; returns the answer's frame header and body, or undefined (no answer, or closed). */
-  private async handle(frame: Buffer): Promise<[Buffer, Buffer] | undefined> {
+  /** Runs one request; returns the answer's frame header and body pieces, or undefined (no answer, or closed). */
+  private async handle(frame: Buffer): Promise<Buffer[] | undefined> {
     if (this.session.bareSaslToken) {
       // SASL after a v0 handshake: the token, unframed; success is answered with an empty token, failure closes.
       const { errorCode } = authenticatePlain(this.ctx, this.session, frame);
@@ -245,7 +249,7 @@ export class KafkaConnection {
       // Request header v2 (flexible versions) adds tagged fields; of our APIs only ApiVersions v3 is flexible.
       if (api.key === ApiKey.ApiVersions && header.apiVersion >= 3) reader.skipTaggedFields();
       const body = await api.handle({ header, body: reader, session: this.session, countError }, this.ctx);
-      return body === undefined ? undefined : this.frame(header.correlationId, body.finish());
+      return body === undefined ? undefined : this.frame(header.correlationId, body);
     } catch (error) {
       if (error instanceof KafkaProtocolError) {
         // A v3 ApiVersions we cannot parse is answered in v0 with UNSUPPORTED_VERSION: the client retries in v0.
@@ -260,16 +264,16 @@ export class KafkaConnection {
     }
   }
 
-  private apiVersionsError(countError: (code: number) => void): Buffer {
+  private apiVersionsError(countError: (code: number) => void): KafkaWriter {
     countError(ErrorCode.UNSUPPORTED_VERSION);
-    return apiVersionsBody(this.apis, 0, ErrorCode.UNSUPPORTED_VERSION).finish();
+    return apiVersionsBody(this.apis, 0, ErrorCode.UNSUPPORTED_VERSION);
   }
 
-  private frame(correlationId: number, body: Buffer): [Buffer, Buffer] {
+  private frame(correlationId: number, body: KafkaWriter): Buffer[] {
     const head = Buffer.allocUnsafe(8);
     head.writeInt32BE(4 + body.length, 0);
     head.writeInt32BE(correlationId, 4);
-    return [head, body];
+    return [head, ...body.chunks()];
   }
 }
 

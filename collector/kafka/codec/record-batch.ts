@@ -221,8 +221,8 @@ export function toKafkaBatch(batch: Buffer, header: BatchHeader = readBatchHeade
   return out.subarray(0, pos);
 }
 
-/** Translates concatenated whole batches of ours (as LogStore.read returns them) to concatenated Kafka batches. */
-export function toKafkaRecords(batches: Buffer): Buffer {
+/** Translates concatenated whole batches of ours (as LogStore.read returns them) to Kafka batches, one each. */
+export function toKafkaBatches(batches: Buffer): Buffer[] {
   const parts: Buffer[] = [];
   let pos = 0;
   while (pos < batches.length) {
@@ -230,5 +230,11 @@ export function toKafkaRecords(batches: Buffer): Buffer {
     parts.push(toKafkaBatch(batches.subarray(pos, pos + header.size), header));
     pos += header.size;
   }
+  return parts;
+}
+
+/** The same, concatenated. */
+export function toKafkaRecords(batches: Buffer): Buffer {
+  const parts = toKafkaBatches(batches);
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
