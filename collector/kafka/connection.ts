@@ -83,20 +83,27 @@ export class KafkaConnection {
 
   private closing = false;
 
+  /** Closes at once: requests received but not yet run are dropped (bad input, timeouts, forced shutdown). */
   close(reason: CloseReason | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    this.frames.length = 0;
     if (reason !== undefined) this.ctx.metrics.closedFor(reason);
     this.socket.destroy();
   }
 
+  /**
+   * The socket closed. When the client closed it, the whole requests it sent before are still run (a producer
+   * with acks=0 may write its request and leave at once: that request is stored, as Kafka does); their answers
+   * go nowhere.
+   */
   private onClose(): void {
     this.closed = true;
     clearTimeout(this.partialTimer);
-    this.frames.length = 0;
     this.chunks.length = 0;
     this.ctx.metrics.connectionClosed();
-    if (!this.running) this.resolveDone();
+    if (this.frames.length > 0) void this.run();
+    else if (!this.running) this.resolveDone();
   }
 
   private onData(chunk: Buffer): void {
@@ -162,7 +169,7 @@ export class KafkaConnection {
     if (this.running) return;
     this.running = true;
     try {
-      while (!this.closed && this.frames.length > 0) {
+      while (this.frames.length > 0) {
         const frame = this.frames.shift()!;
         this.queuedBytes -= frame.length;
         if (this.socket.isPaused() && this.queuedBytes + this.buffered <= this.ctx.listener.maxRequestBytes) {
