@@ -35,7 +35,7 @@ import {
   recordsSection,
 } from '../../../shared/batch-codec.ts';
 import { CorruptBatchError } from '../../../shared/errors.ts';
-import type { Labels } from '../../../shared/record.ts';
+import type { Fields, Labels } from '../../../shared/record.ts';
 
 export const KAFKA_BATCH_HEADER_SIZE = 61;
 const KAFKA_CRC_START = 21;
@@ -76,13 +76,14 @@ function encodeVarString(value: string): Buffer {
 }
 
 /** The headers section of a record (count, then each key and value) for these pairs. */
-export function encodeHeaders(...sets: (Labels | undefined)[]): Buffer {
+/** Labels, then a record's fields; a field that is not a string travels as its JSON text. */
+export function encodeHeaders(...sets: (Labels | Fields | undefined)[]): Buffer {
   const parts: Buffer[] = [];
   let count = 0;
   for (const set of sets) {
     if (!set) continue;
     for (const [name, value] of Object.entries(set)) {
-      parts.push(encodeVarString(name), encodeVarString(value));
+      parts.push(encodeVarString(name), encodeVarString(typeof value === 'string' ? value : JSON.stringify(value)));
       count++;
     }
   }
