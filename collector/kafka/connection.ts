@@ -83,20 +83,27 @@ export class KafkaConnection {
 
   private closing = false;
 
+  /** Closes at once: requests received but not yet run are dropped (bad input, timeouts, forced shutdown). */
   close(reason: CloseReason | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    this.frames.length = 0;
     if (reason !== undefined) this.ctx.metrics.closedFor(reason);
     this.socket.destroy();
   }
 
+  /**
+   * The socket closed. When the client closed it, the whole requests it sent before are still run (a producer
+   * with acks=0 may write its request and leave at once: that request is stored, as Kafka does); their answers
+   * go nowhere.
+   */
   private onClose(): void {
     this.closed = true;
     clearTimeout(this.partialTimer);
-    this.frames.length = 0;
     this.chunks.length = 0;
     this.ctx.metrics.connectionClosed();
-    if (!this.running) this.resolveDone();
+    if (this.frames.length > 0) void this.run();
+    else if (!this.running) this.resolveDone();
   }
 
   private onData(chunk: Buffer): void {
@@ -162,7 +169,7 @@ export class KafkaConnection {
     if (this.running) return;
     this.running = true;
     try {
-      while (!this.closed && this.frames.length > 0) {
+      while (this.frames.length > 0) {
         const frame = this.frames.shift()!;
         this.queuedBytes -= frame.length;
         if (this.socket.isPaused() && this.queuedBytes + this.buffered <= this.ctx.listener.maxRequestBytes) {
@@ -170,8 +177,17 @@ export class KafkaConnection {
         }
         const response = await this.handle(frame);
         if (response === undefined || this.closed) continue;
-        this.ctx.metrics.bytes('out', response.length);
-        if (!this.socket.write(response)) {
+        this.ctx.metrics.bytes(
+          'out',
+          response.reduce((n, b) => n + b.length, 0),
+        );
+        // The frame header and the body's pieces written one after the other (corked): a large fetch answer is
+        // never copied into one buffer.
+        this.socket.cork();
+        let flushed = true;
+        for (const piece of response) flushed = this.socket.write(piece);
+        this.socket.uncork();
+        if (!flushed) {
           await new Promise<void>((resolve) => {
             const done = () => {
               this.socket.off('drain', done);
@@ -190,8 +206,8 @@ export class KafkaConnection {
     }
   }
 
-  /** Runs one request; returns the framed answer, or undefined (no answer, or the connection was closed). */
-  private async handle(frame: Buffer): Promise<Buffer | undefined> {
+  /** Runs one request; returns the answer's frame header and body pieces, or undefined (no answer, or closed). */
+  private async handle(frame: Buffer): Promise<Buffer[] | undefined> {
     if (this.session.bareSaslToken) {
       // SASL after a v0 handshake: the token, unframed; success is answered with an empty token, failure closes.
       const { errorCode } = authenticatePlain(this.ctx, this.session, frame);
@@ -200,7 +216,7 @@ export class KafkaConnection {
         this.close('unauthenticated');
         return undefined;
       }
-      return Buffer.from([0, 0, 0, 0]);
+      return [Buffer.from([0, 0, 0, 0]), Buffer.alloc(0)];
     }
     const reader = new KafkaReader(frame);
     let header: KafkaRequestHeader;
@@ -240,7 +256,7 @@ export class KafkaConnection {
       // Request header v2 (flexible versions) adds tagged fields; of our APIs only ApiVersions v3 is flexible.
       if (api.key === ApiKey.ApiVersions && header.apiVersion >= 3) reader.skipTaggedFields();
       const body = await api.handle({ header, body: reader, session: this.session, countError }, this.ctx);
-      return body === undefined ? undefined : this.frame(header.correlationId, body.finish());
+      return body === undefined ? undefined : this.frame(header.correlationId, body);
     } catch (error) {
       if (error instanceof KafkaProtocolError) {
         // A v3 ApiVersions we cannot parse is answered in v0 with UNSUPPORTED_VERSION: the client retries in v0.
@@ -255,17 +271,16 @@ export class KafkaConnection {
     }
   }
 
-  private apiVersionsError(countError: (code: number) => void): Buffer {
+  private apiVersionsError(countError: (code: number) => void): KafkaWriter {
     countError(ErrorCode.UNSUPPORTED_VERSION);
-    return apiVersionsBody(this.apis, 0, ErrorCode.UNSUPPORTED_VERSION).finish();
+    return apiVersionsBody(this.apis, 0, ErrorCode.UNSUPPORTED_VERSION);
   }
 
-  private frame(correlationId: number, body: Buffer): Buffer {
-    const out = Buffer.allocUnsafe(8 + body.length);
-    out.writeInt32BE(4 + body.length, 0);
-    out.writeInt32BE(correlationId, 4);
-    body.copy(out, 8);
-    return out;
+  private frame(correlationId: number, body: KafkaWriter): Buffer[] {
+    const head = Buffer.allocUnsafe(8);
+    head.writeInt32BE(4 + body.length, 0);
+    head.writeInt32BE(correlationId, 4);
+    return [head, ...body.chunks()];
   }
 }
 

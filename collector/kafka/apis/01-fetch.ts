@@ -16,11 +16,9 @@
 import { isValidName } from '../../../shared/names.ts';
 import type { Offset } from '../../../shared/record.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
-import { toKafkaRecords } from '../codec/record-batch.ts';
+import { toKafkaBatches } from '../codec/record-batch.ts';
 import { type KafkaApi, type KafkaContext, mayDo } from '../context.ts';
 import { ApiKey, ErrorCode, kafkaErrorFor } from '../protocol.ts';
-
-const NO_RECORDS = Buffer.alloc(0);
 
 interface PartitionFetch {
   readonly partition: number;
@@ -177,11 +175,11 @@ async function waitForAny(ctx: KafkaContext, answers: readonly TopicAnswer[], ti
 }
 
 function writeFetch(v: number, errorCode: number, answers: readonly TopicAnswer[]): KafkaWriter {
+  // Translated batches are attached to the answer, not copied into it.
   const translated = answers.map((t) =>
-    t.partitions.map((p) => (p.answer.batches === null ? null : toKafkaRecords(p.answer.batches))),
+    t.partitions.map((p) => (p.answer.batches === null ? [] : toKafkaBatches(p.answer.batches))),
   );
-  const size = translated.flat().reduce((n, b) => n + (b?.length ?? 0), 0);
-  const w = new KafkaWriter(256 + size + answers.reduce((n, t) => n + t.name.length + t.partitions.length * 64, 0));
+  const w = new KafkaWriter(256 + answers.reduce((n, t) => n + t.name.length + t.partitions.length * 64, 0));
   w.int32(0); // throttle_time_ms
   if (v >= 7) w.int16(errorCode).int32(0); // error_code, session_id: 0 = no fetch session
   answers.forEach((t, ti) => {
@@ -193,7 +191,9 @@ function writeFetch(v: number, errorCode: number, answers: readonly TopicAnswer[
       if (v >= 5) w.int64(p.answer.logStartOffset);
       w.int32(0); // aborted_transactions: none
       if (v >= 11) w.int32(-1); // preferred_read_replica: none
-      w.nullableBytes(translated[ti]![pi] ?? NO_RECORDS);
+      const records = translated[ti]![pi]!;
+      w.int32(records.reduce((n, b) => n + b.length, 0));
+      for (const batch of records) w.attach(batch);
     });
   });
   if (answers.length === 0) w.int32(0);

@@ -153,10 +153,16 @@ export class KafkaReader {
   }
 }
 
-/** A growing output buffer; `finish()` returns the bytes written. */
+/**
+ * A growing output buffer; `finish()` returns the bytes written. Large payloads (fetched records) can be attached
+ * without a copy (`attach`): `chunks()` then returns the bytes as a list to write one after the other.
+ */
 export class KafkaWriter {
   private buf: Buffer;
   pos = 0;
+  /** Bytes before `buf`: finished pieces of `buf` and attached buffers, in order. */
+  private readonly done: Buffer[] = [];
+  private doneLength = 0;
 
   constructor(initialCapacity = 256) {
     this.buf = Buffer.allocUnsafe(initialCapacity);
@@ -256,7 +262,32 @@ export class KafkaWriter {
     return this.uvarint(0);
   }
 
+  /** Appends `b` by reference (no copy): `b` must not change until the answer is written. */
+  attach(b: Buffer): this {
+    if (this.pos > 0) {
+      this.done.push(this.buf.subarray(0, this.pos));
+      this.doneLength += this.pos;
+      this.buf = this.buf.subarray(this.pos);
+      this.pos = 0;
+    }
+    this.done.push(b);
+    this.doneLength += b.length;
+    return this;
+  }
+
+  /** Total bytes written and attached. */
+  get length(): number {
+    return this.doneLength + this.pos;
+  }
+
+  /** The bytes as a list of buffers, in order (no copy). */
+  chunks(): Buffer[] {
+    return this.pos > 0 ? [...this.done, this.buf.subarray(0, this.pos)] : [...this.done];
+  }
+
+  /** The bytes as one buffer (copied together if anything was attached). */
   finish(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    if (this.done.length === 0) return this.buf.subarray(0, this.pos);
+    return Buffer.concat(this.chunks());
   }
 }

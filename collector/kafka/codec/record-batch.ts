@@ -27,7 +27,14 @@
  * encoded once per batch and copied into every record, so the per-record cost is a few varints and two copies.
  */
 import { crc32c } from '@node-rs/crc32';
-import { type BatchHeader, forEachRecord, readBatchHeader, readBatchSource } from '../../../shared/batch-codec.ts';
+import {
+  type BatchHeader,
+  forEachRecord,
+  readBatchHeader,
+  readBatchSource,
+  recordsSection,
+} from '../../../shared/batch-codec.ts';
+import { CorruptBatchError } from '../../../shared/errors.ts';
 import type { Fields, Labels } from '../../../shared/record.ts';
 
 export const KAFKA_BATCH_HEADER_SIZE = 61;
@@ -35,6 +42,8 @@ const KAFKA_CRC_START = 21;
 
 /** Bytes of a zigzag varint (Kafka's `varint`/`varlong`) for a safe integer. */
 function varintSize(value: number): number {
+  if (value >= 0 && value < 64) return 1;
+  if (value >= 0 && value < 8192) return 2;
   let v = value >= 0 ? value * 2 : -value * 2 - 1;
   let size = 1;
   while (v >= 0x80) {
@@ -45,6 +54,10 @@ function varintSize(value: number): number {
 }
 
 function writeVarint(buf: Buffer, pos: number, value: number): number {
+  if (value >= 0 && value < 64) {
+    buf[pos] = value * 2;
+    return pos + 1;
+  }
   let v = value >= 0 ? value * 2 : -value * 2 - 1;
   while (v >= 0x80) {
     buf[pos++] = (v % 128) | 0x80;
@@ -79,51 +92,120 @@ export function encodeHeaders(...sets: (Labels | Fields | undefined)[]): Buffer 
   return Buffer.concat([countBytes, ...parts]);
 }
 
-/** Translates one whole batch of ours (offsets stamped) to one Kafka RecordBatch v2. */
+/** Copies a short buffer with a JS loop: cheaper than a native copy call for the few bytes of a key or headers. */
+function copySmall(src: Buffer, dst: Buffer, pos: number): number {
+  const n = src.length;
+  if (n > 64) {
+    dst.set(src, pos);
+    return pos + n;
+  }
+  for (let i = 0; i < n; i++) dst[pos + i] = src[i]!;
+  return pos + n;
+}
+
+/** Where readUvarint stopped: a module-level cursor instead of a returned pair, so the hot loop allocates nothing. */
+let cursor = 0;
+
+/** Reads an unsigned varint of our format at `pos`, leaving the next position in `cursor`. */
+function readUvarint(buf: Buffer, pos: number, end: number): number {
+  if (pos < end && buf[pos]! < 0x80) {
+    cursor = pos + 1;
+    return buf[pos]!;
+  }
+  let result = 0;
+  let multiplier = 1;
+  for (let i = 0; i < 8; i++) {
+    if (pos >= end) throw new CorruptBatchError('truncated varint');
+    const byte = buf[pos++]!;
+    result += (byte & 0x7f) * multiplier;
+    if (byte < 0x80) {
+      cursor = pos;
+      return result;
+    }
+    multiplier *= 128;
+  }
+  throw new CorruptBatchError('varint too long');
+}
+
+/**
+ * Translates one whole batch of ours (offsets stamped) to one Kafka RecordBatch v2. The hot loop walks our
+ * records section directly (no object per record): a record with parsed fields takes the general path through
+ * forEachRecord instead, since its headers differ from the batch's.
+ */
 export function toKafkaBatch(batch: Buffer, header: BatchHeader = readBatchHeader(batch, 0)): Buffer {
   const source = readBatchSource(batch);
   const key = encodeVarString(source.key);
   const labelHeaders = encodeHeaders(source.labels);
-  // Upper bound: each record carries its value (already in our batch) plus the key, the headers and at most 4
-  // varints of at most 10 bytes, plus its attributes byte. Fields make the bound grow; they are rare.
-  let capacity = KAFKA_BATCH_HEADER_SIZE + batch.length + header.recordCount * (key.length + labelHeaders.length + 41);
+  const section = recordsSection(batch, header, source);
+  // Upper bound: each record carries its value (already in our section) plus the key, the headers, at most 4
+  // varints of at most 10 bytes and its attributes byte. Fields make the bound grow; they are rare.
+  let capacity =
+    KAFKA_BATCH_HEADER_SIZE + section.length + header.recordCount * (key.length + labelHeaders.length + 41);
   let out = Buffer.allocUnsafe(capacity);
   let pos = KAFKA_BATCH_HEADER_SIZE;
-  forEachRecord(
-    batch,
-    (record) => {
-      const headers = record.fields ? encodeHeaders(source.labels, record.fields) : labelHeaders;
-      const timestampDelta = record.timestamp - header.firstTimestamp;
-      const offsetDelta = record.offset - header.baseOffset;
-      const valueLength = record.value.length;
-      const bodyLength =
-        1 +
-        varintSize(timestampDelta) +
-        varintSize(offsetDelta) +
-        key.length +
-        varintSize(valueLength) +
-        valueLength +
-        headers.length;
-      const needed = varintSize(bodyLength) + bodyLength;
-      if (pos + needed > capacity) {
-        capacity = Math.max(capacity * 2, pos + needed);
-        const grown = Buffer.allocUnsafe(capacity);
-        out.copy(grown, 0, 0, pos);
-        out = grown;
-      }
-      pos = writeVarint(out, pos, bodyLength);
-      out[pos++] = 0;
-      pos = writeVarint(out, pos, timestampDelta);
-      pos = writeVarint(out, pos, offsetDelta);
-      pos += key.copy(out, pos);
-      pos = writeVarint(out, pos, valueLength);
-      pos += record.value.copy(out, pos);
-      pos += headers.copy(out, pos);
-      return true;
-    },
-    header,
-    source,
-  );
+  const write = (timestampDelta: number, offsetDelta: number, value: Buffer, headers: Buffer) => {
+    const valueLength = value.length;
+    const bodyLength =
+      1 +
+      varintSize(timestampDelta) +
+      varintSize(offsetDelta) +
+      key.length +
+      varintSize(valueLength) +
+      valueLength +
+      headers.length;
+    const needed = varintSize(bodyLength) + bodyLength;
+    if (pos + needed > capacity) {
+      capacity = Math.max(capacity * 2, pos + needed);
+      const grown = Buffer.allocUnsafe(capacity);
+      out.copy(grown, 0, 0, pos);
+      out = grown;
+    }
+    pos = writeVarint(out, pos, bodyLength);
+    out[pos++] = 0;
+    pos = writeVarint(out, pos, timestampDelta);
+    pos = writeVarint(out, pos, offsetDelta);
+    pos = copySmall(key, out, pos);
+    pos = writeVarint(out, pos, valueLength);
+    pos = copySmall(value, out, pos);
+    pos = copySmall(headers, out, pos);
+  };
+  let p = 0;
+  let fast = true;
+  for (let i = 0; i < header.recordCount; i++) {
+    const bodyLength = readUvarint(section, p, section.length);
+    p = cursor;
+    const bodyEnd = p + bodyLength;
+    if (bodyEnd > section.length) throw new CorruptBatchError(`record ${i} runs past the end of its batch`);
+    const zigzag = readUvarint(section, p, bodyEnd);
+    p = cursor;
+    const valueLength = readUvarint(section, p, bodyEnd);
+    p = cursor;
+    if (valueLength > bodyEnd - p) throw new CorruptBatchError(`record ${i} value runs past its record`);
+    const value = section.subarray(p, p + valueLength);
+    p += valueLength;
+    if (p !== bodyEnd - 1 || section[p] !== 0) {
+      fast = false; // parsed fields: take the general path for the whole batch
+      break;
+    }
+    p = bodyEnd;
+    const timestampDelta = zigzag % 2 === 0 ? zigzag / 2 : -(zigzag + 1) / 2;
+    write(timestampDelta, i, value, labelHeaders);
+  }
+  if (!fast) {
+    pos = KAFKA_BATCH_HEADER_SIZE;
+    forEachRecord(
+      batch,
+      (record) => {
+        const headers = record.fields ? encodeHeaders(source.labels, record.fields) : labelHeaders;
+        write(record.timestamp - header.firstTimestamp, record.offset - header.baseOffset, record.value, headers);
+        return true;
+      },
+      header,
+      source,
+    );
+  } else if (p !== section.length) {
+    throw new CorruptBatchError(`batch at offset ${header.baseOffset} has bytes after its last record`);
+  }
   out.writeBigInt64BE(BigInt(header.baseOffset), 0);
   out.writeInt32BE(pos - 12, 8);
   out.writeInt32BE(0, 12);
@@ -140,8 +222,8 @@ export function toKafkaBatch(batch: Buffer, header: BatchHeader = readBatchHeade
   return out.subarray(0, pos);
 }
 
-/** Translates concatenated whole batches of ours (as LogStore.read returns them) to concatenated Kafka batches. */
-export function toKafkaRecords(batches: Buffer): Buffer {
+/** Translates concatenated whole batches of ours (as LogStore.read returns them) to Kafka batches, one each. */
+export function toKafkaBatches(batches: Buffer): Buffer[] {
   const parts: Buffer[] = [];
   let pos = 0;
   while (pos < batches.length) {
@@ -149,5 +231,11 @@ export function toKafkaRecords(batches: Buffer): Buffer {
     parts.push(toKafkaBatch(batches.subarray(pos, pos + header.size), header));
     pos += header.size;
   }
+  return parts;
+}
+
+/** The same, concatenated. */
+export function toKafkaRecords(batches: Buffer): Buffer {
+  const parts = toKafkaBatches(batches);
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
