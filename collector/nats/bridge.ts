@@ -58,6 +58,7 @@ export async function startNatsBridge(options: CollectorOptions, logger: Logger 
     async close() {
       await ingest?.close();
       await nc.drain().catch(() => undefined);
+      if (!nc.isClosed()) await nc.close();
     },
   };
 }

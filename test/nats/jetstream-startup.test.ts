@@ -151,3 +151,32 @@ maybe(
     t.false(existsSync(data), 'the JetStream backend creates no data directory');
   },
 );
+
+maybe('jetstream startup - a collector shuts down within its deadlines while NATS is down', async (t) => {
+  t.timeout(120_000);
+  const server = await startNatsServer();
+  t.teardown(() => server.stop());
+  const { logger, lines } = capturedLogger();
+  const { options } = parseCollectorConfig({
+    listen: { port: 0 },
+    storage: { backend: 'jetstream' },
+    nats: { servers: server.servers },
+    topics: { retention: '1h' },
+  });
+  const collector = await startCollector(options, { logger });
+  const produced = await fetch(`${collector.address}/v1/topics/app/records`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: '{"key":"k","value":"before the outage"}\n',
+  });
+  t.is(produced.status, 200, 'an append leaves a floor record pending');
+  await server.nodes[0]!.kill();
+  const started = Date.now();
+  await collector.close();
+  const took = Date.now() - started;
+  t.true(took < 60_000, `closed in ${took} ms`);
+  t.true(
+    lines().some((l) => String(l.msg).startsWith('shutdown: NATS did not answer')),
+    'the shutdown says what it could not do',
+  );
+});

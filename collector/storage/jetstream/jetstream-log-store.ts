@@ -79,6 +79,28 @@ export interface JetStreamLogStoreOptions {
   readonly deleteMarkerAgeMs?: number;
 }
 
+/** How long each step of close waits on NATS before it gives up (a shutdown while NATS is down must end). */
+const CLOSE_DEADLINE_MS = 10_000;
+
+/** Whether `operation` settled (either way) within `ms`. */
+async function settlesWithin(operation: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      operation.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function isNotFound(error: unknown): boolean {
   return error instanceof Error && /not found|no message found/i.test(error.message);
 }
@@ -97,6 +119,7 @@ export class JetStreamLogStore implements LogStore {
   private readonly background: ThrottledLog;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  private readonly logger: Logger;
 
   private constructor(
     private readonly session: JetStreamSession,
@@ -108,6 +131,7 @@ export class JetStreamLogStore implements LogStore {
     this.defaults = resolveTopicConfig(options.defaults ?? {}, DEFAULT_TOPIC_CONFIG);
     this.replicas = options.replicas ?? 1;
     this.deleteMarkerAgeMs = options.deleteMarkerAgeMs ?? 30 * 60_000;
+    this.logger = logger;
     this.background = new ThrottledLog({ logger });
     const kv = { jsm: session.jsm, servers: session.servers };
     this.offsets = new JetStreamOffsetStore({ ...kv, kv: session.offsetsKv });
@@ -287,12 +311,21 @@ export class JetStreamLogStore implements LogStore {
     if (this.closed) return;
     clearInterval(this.timer);
     this.catalogue.stop();
-    await this.appender.close();
+    // Appends in flight finish first (each is bounded by its publish attempts); past the deadline they fail with the
+    // connection, unacknowledged, and their senders retry.
+    await settlesWithin(this.appender.close(), 3 * CLOSE_DEADLINE_MS);
     this.closed = true;
     // Pending floor records run now: a clean shutdown leaves no gap for a collector that starts after the streams
-    // have emptied.
-    await this.floors.close();
-    await this.session.nc.drain();
+    // have emptied. With NATS unreachable they cannot, and a shutdown must not wait for it forever.
+    if (!(await settlesWithin(this.floors.close(), CLOSE_DEADLINE_MS))) {
+      this.logger.warn(
+        { nats: this.session.servers, bucket: TOPICS_BUCKET },
+        'shutdown: NATS did not answer, partition floors were not recorded (the next retention check records them)',
+      );
+    }
+    // A drain refused (no connection) or unfinished leaves the client reconnecting forever: close it then.
+    await settlesWithin(this.session.nc.drain(), CLOSE_DEADLINE_MS);
+    if (!this.session.nc.isClosed()) await this.session.nc.close();
   }
 }
 
