@@ -5,14 +5,17 @@
  * showing the backend it really has, and the NATS connection's life logged once per change with the server.
  * Real nats-server processes (deploy/nats/ configs), collectors in-process with their log captured.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { NatsTransport } from '../../agent/ship/nats-transport.ts';
 import { type CollectorHandle, startCollector } from '../../collector/collector.ts';
 import { parseCollectorConfig } from '../../collector/config.ts';
 import { createLogger, type Logger } from '../../shared/logger.ts';
+import { CLI } from '../helpers/collector-process.ts';
 import { natsServerAvailable, startNatsServer } from '../helpers/nats-server.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -179,4 +182,37 @@ maybe('jetstream startup - a collector shuts down within its deadlines while NAT
     lines().some((l) => String(l.msg).startsWith('shutdown: NATS did not answer')),
     'the shutdown says what it could not do',
   );
+});
+
+maybe(
+  'agent over NATS - a request above the servers max_payload is returned as too large, for the shipper to split',
+  async (t) => {
+    t.timeout(60_000);
+    const server = await startNatsServer();
+    t.teardown(() => server.stop());
+    const transport = new NatsTransport({ servers: server.servers, timeoutMs: 5_000 });
+    t.teardown(() => transport.close());
+    // deploy/nats/ sets max_payload 8MB (8 MiB): one byte more can never be published, so retrying it would stall.
+    const outcome = await transport.send('app', Buffer.alloc(8 * 1024 * 1024 + 1));
+    t.like(outcome, { kind: 'reject', tooLarge: true });
+    t.regex(outcome.kind === 'reject' ? outcome.reason : '', /above the NATS servers' max_payload of 8388608 bytes/);
+  },
+);
+
+test('jetstream startup - --print-config shows what the JetStream backend uses, and no data_dir or segments', async (t) => {
+  t.timeout(60_000);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-js-print-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'collector.yaml');
+  await writeFile(file, 'storage: { backend: jetstream, replicas: 3 }\nnats: { servers: [nats://127.0.0.1:4222] }\n');
+  const run = spawnSync(process.execPath, [CLI, 'collector', '--config', file, '--print-config'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  t.is(run.status, 0, run.stderr);
+  t.regex(run.stdout, /^# storage\.backend jetstream: data on the NATS servers/);
+  t.regex(run.stdout, /replicas: 3/);
+  const keys = run.stdout.replace(/^#.*\n/gm, '');
+  t.notRegex(keys, /data_dir|segment_bytes|segment_age|flush/);
+  t.regex(run.stdout, /retention: /, 'what applies stays');
 });
