@@ -155,34 +155,46 @@ maybe(
   },
 );
 
-maybe('jetstream startup - a collector shuts down within its deadlines while NATS is down', async (t) => {
-  t.timeout(120_000);
-  const server = await startNatsServer();
-  t.teardown(() => server.stop());
-  const { logger, lines } = capturedLogger();
-  const { options } = parseCollectorConfig({
-    listen: { port: 0 },
-    storage: { backend: 'jetstream' },
-    nats: { servers: server.servers },
-    topics: { retention: '1h' },
-  });
-  const collector = await startCollector(options, { logger });
-  const produced = await fetch(`${collector.address}/v1/topics/app/records`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-ndjson' },
-    body: '{"key":"k","value":"before the outage"}\n',
-  });
-  t.is(produced.status, 200, 'an append leaves a floor record pending');
-  await server.nodes[0]!.kill();
-  const started = Date.now();
-  await collector.close();
-  const took = Date.now() - started;
-  t.true(took < 60_000, `closed in ${took} ms`);
-  t.true(
-    lines().some((l) => String(l.msg).startsWith('shutdown: NATS did not answer')),
-    'the shutdown says what it could not do',
-  );
-});
+maybe(
+  'jetstream startup - while NATS is down a read answers 503 naming NATS, and the collector shuts down within its deadlines',
+  async (t) => {
+    t.timeout(120_000);
+    const server = await startNatsServer();
+    t.teardown(() => server.stop());
+    const { logger, lines } = capturedLogger();
+    const { options } = parseCollectorConfig({
+      listen: { port: 0 },
+      storage: { backend: 'jetstream' },
+      nats: { servers: server.servers },
+      topics: { retention: '1h' },
+    });
+    const collector = await startCollector(options, { logger });
+    const produced = await fetch(`${collector.address}/v1/topics/app/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: '{"key":"k","value":"before the outage"}\n',
+    });
+    t.is(produced.status, 200, 'an append leaves a floor record pending');
+    await server.nodes[0]!.kill();
+    // A read while NATS is down: 503 (retry), naming NATS and its servers, not a 500 "internal error".
+    const read = await fetch(`${collector.address}/v1/topics/app/partitions/0/records?offset=0`, {
+      signal: AbortSignal.timeout(60_000),
+    });
+    t.is(read.status, 503);
+    t.regex(
+      ((await read.json()) as { error: { message: string } }).error.message,
+      /^reading app\/0: NATS at nats:\/\/127\.0\.0\.1:\d+ did not serve it: /,
+    );
+    const started = Date.now();
+    await collector.close();
+    const took = Date.now() - started;
+    t.true(took < 60_000, `closed in ${took} ms`);
+    t.true(
+      lines().some((l) => String(l.msg).startsWith('shutdown: NATS did not answer')),
+      'the shutdown says what it could not do',
+    );
+  },
+);
 
 maybe(
   'agent over NATS - a request above the servers max_payload is returned as too large, for the shipper to split',

@@ -40,7 +40,7 @@ import type {
 } from '../log-store.ts';
 import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from '../topic-config.ts';
 import { type ClusterFacts, checkCluster } from './cluster-checks.ts';
-import { type JetStreamSession, openSession } from './connection.ts';
+import { asNatsUnavailable, type JetStreamSession, openSession } from './connection.ts';
 import { FencedAppender } from './fenced-append.ts';
 import { FloorRecorder } from './floors.ts';
 import { JetStreamMembershipStore } from './jetstream-membership-store.ts';
@@ -202,6 +202,15 @@ export class JetStreamLogStore implements LogStore {
     return store;
   }
 
+  /** Runs a store operation, reporting a NATS failure as NATS's, with the servers (503, retry). */
+  private async nats<T>(doing: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw asNatsUnavailable(error, this.session.servers, doing);
+    }
+  }
+
   backendSummary(): BackendSummary {
     return {
       kind: 'jetstream',
@@ -221,66 +230,80 @@ export class JetStreamLogStore implements LogStore {
   }
 
   async createTopic(name: string, config: Partial<TopicConfig> = {}): Promise<TopicInfo> {
-    assertValidName('topic', name);
-    const resolved = resolveTopicConfig(config, this.defaults);
-    if ((await this.catalogue.refresh(name)) !== undefined) throw new TopicExistsError(name);
-    for (let p = 0; p < resolved.partitions; p++) {
-      await this.session.jsm.streams.add(streamConfig(name, p, resolved, this.replicas));
-    }
-    await this.catalogue.add(name, resolved);
-    return await this.describeTopic(name);
+    return await this.nats(`creating topic ${name}`, async () => {
+      assertValidName('topic', name);
+      const resolved = resolveTopicConfig(config, this.defaults);
+      if ((await this.catalogue.refresh(name)) !== undefined) throw new TopicExistsError(name);
+      for (let p = 0; p < resolved.partitions; p++) {
+        await this.session.jsm.streams.add(streamConfig(name, p, resolved, this.replicas));
+      }
+      await this.catalogue.add(name, resolved);
+      return await this.describeTopic(name);
+    });
   }
 
   async deleteTopic(name: string): Promise<void> {
-    const entry = await this.catalogue.get(name);
-    await this.catalogue.remove(name);
-    for (let p = 0; p < entry.config.partitions; p++) {
-      try {
-        await this.session.jsm.streams.delete(streamName(name, p));
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
+    return await this.nats(`deleting topic ${name}`, async () => {
+      const entry = await this.catalogue.get(name);
+      await this.catalogue.remove(name);
+      for (let p = 0; p < entry.config.partitions; p++) {
+        try {
+          await this.session.jsm.streams.delete(streamName(name, p));
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
       }
-    }
-    this.streams.forget(name);
+      this.streams.forget(name);
+    });
   }
 
   async listTopics(): Promise<TopicInfo[]> {
-    await this.catalogue.reload();
-    const out: TopicInfo[] = [];
-    for (const name of this.catalogue.names()) out.push(await this.describeTopic(name));
-    return out;
+    return await this.nats('listing topics', async () => {
+      await this.catalogue.reload();
+      const out: TopicInfo[] = [];
+      for (const name of this.catalogue.names()) out.push(await this.describeTopic(name));
+      return out;
+    });
   }
 
   async describeTopic(name: string): Promise<TopicInfo> {
-    const entry = await this.catalogue.get(name);
-    const partitions: PartitionInfo[] = [];
-    for (let p = 0; p < entry.config.partitions; p++) {
-      const b = await this.streams.bounds(name, p, entry);
-      partitions.push({
-        partition: p,
-        startOffset: b.startOffset,
-        endOffset: b.endOffset,
-        sizeBytes: b.bytes,
-        stream: placement(b),
-      });
-    }
-    return { name, backend: 'jetstream', config: entry.config, partitions };
+    return await this.nats(`describing topic ${name}`, async () => {
+      const entry = await this.catalogue.get(name);
+      const partitions: PartitionInfo[] = [];
+      for (let p = 0; p < entry.config.partitions; p++) {
+        const b = await this.streams.bounds(name, p, entry);
+        partitions.push({
+          partition: p,
+          startOffset: b.startOffset,
+          endOffset: b.endOffset,
+          sizeBytes: b.bytes,
+          stream: placement(b),
+        });
+      }
+      return { name, backend: 'jetstream', config: entry.config, partitions };
+    });
   }
 
   async append(topic: string, partition: PartitionId, batches: readonly Buffer[]): Promise<AppendResult> {
-    if (this.closed) throw new UnavailableError('the JetStream store is closed');
-    const entry = await this.catalogue.partitionOf(topic, partition);
-    return await this.appender.append(topic, partition, entry, batches);
+    return await this.nats(`appending to ${topic}/${partition}`, async () => {
+      if (this.closed) throw new UnavailableError('the JetStream store is closed');
+      const entry = await this.catalogue.partitionOf(topic, partition);
+      return await this.appender.append(topic, partition, entry, batches);
+    });
   }
 
   async read(topic: string, partition: PartitionId, offset: Offset, maxBytes: number): Promise<ReadResult> {
-    const entry = await this.catalogue.partitionOf(topic, partition);
-    return await this.reader.read(topic, partition, entry, offset, maxBytes);
+    return await this.nats(`reading ${topic}/${partition}`, async () => {
+      const entry = await this.catalogue.partitionOf(topic, partition);
+      return await this.reader.read(topic, partition, entry, offset, maxBytes);
+    });
   }
 
   async offsetForTimestamp(topic: string, partition: PartitionId, timestamp: TimestampMs): Promise<Offset> {
-    const entry = await this.catalogue.partitionOf(topic, partition);
-    return await this.reader.offsetForTimestamp(topic, partition, entry, timestamp);
+    return await this.nats(`finding a time in ${topic}/${partition}`, async () => {
+      const entry = await this.catalogue.partitionOf(topic, partition);
+      return await this.reader.offsetForTimestamp(topic, partition, entry, timestamp);
+    });
   }
 
   async waitForAppend(
@@ -290,8 +313,10 @@ export class JetStreamLogStore implements LogStore {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<boolean> {
-    const entry = await this.catalogue.partitionOf(topic, partition);
-    return await this.reader.waitForAppend(topic, partition, entry, offset, timeoutMs, signal);
+    return await this.nats(`waiting for appends to ${topic}/${partition}`, async () => {
+      const entry = await this.catalogue.partitionOf(topic, partition);
+      return await this.reader.waitForAppend(topic, partition, entry, offset, timeoutMs, signal);
+    });
   }
 
   /**
