@@ -119,6 +119,11 @@ export function watchNatsStatus(connection: NatsConnection, logger: Logger, what
   })().catch(() => undefined);
 }
 
+/** The server `connection` is connected to now, as a URL (for logs). */
+export function currentServer(connection: NatsConnection): string {
+  return asUrl(connection.getServer());
+}
+
 /** nats.js names servers `host:port`; logs use the URL form of `nats.servers`. */
 function asUrl(server: string): string {
   return /^[a-z]+:\/\//i.test(server) ? server : `nats://${server}`;

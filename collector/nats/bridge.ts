@@ -57,6 +57,7 @@ export async function startNatsBridge(options: CollectorOptions, logger: Logger 
     async close() {
       await ingest?.close();
       await nc.drain().catch(() => undefined);
+      if (!nc.isClosed()) await nc.close();
     },
   };
 }

@@ -130,8 +130,9 @@ export function command(): Command {
         rows((p) => [
           p.stream?.name ?? '-',
           p.stream?.leader ?? '(electing)',
-          (p.stream?.followers ?? []).map((f) => (f.current ? f.server : `${f.server} (behind ${f.lag})`)).join(', ') ||
-            '-',
+          (p.stream?.followers ?? [])
+            .map((f) => (f.current ? f.server : `${f.server} (not current${f.lag > 0 ? `, ${f.lag} behind` : ''})`))
+            .join(', ') || '-',
         ]),
       );
       return;

@@ -5,14 +5,17 @@
  * showing the backend it really has, and the NATS connection's life logged once per change with the server.
  * Real nats-server processes (deploy/nats/ configs), collectors in-process with their log captured.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { NatsTransport } from '../../agent/ship/nats-transport.ts';
 import { type CollectorHandle, startCollector } from '../../collector/collector.ts';
 import { parseCollectorConfig } from '../../collector/config.ts';
 import { createLogger, type Logger } from '../../shared/logger.ts';
+import { CLI } from '../helpers/collector-process.ts';
 import { natsServerAvailable, startNatsServer } from '../helpers/nats-server.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -151,3 +154,77 @@ maybe(
     t.false(existsSync(data), 'the JetStream backend creates no data directory');
   },
 );
+
+maybe(
+  'jetstream startup - while NATS is down a read answers 503 naming NATS, and the collector shuts down within its deadlines',
+  async (t) => {
+    t.timeout(120_000);
+    const server = await startNatsServer();
+    t.teardown(() => server.stop());
+    const { logger, lines } = capturedLogger();
+    const { options } = parseCollectorConfig({
+      listen: { port: 0 },
+      storage: { backend: 'jetstream' },
+      nats: { servers: server.servers },
+      topics: { retention: '1h' },
+    });
+    const collector = await startCollector(options, { logger });
+    const produced = await fetch(`${collector.address}/v1/topics/app/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: '{"key":"k","value":"before the outage"}\n',
+    });
+    t.is(produced.status, 200, 'an append leaves a floor record pending');
+    await server.nodes[0]!.kill();
+    // A read while NATS is down: 503 (retry), naming NATS and its servers, not a 500 "internal error".
+    const read = await fetch(`${collector.address}/v1/topics/app/partitions/0/records?offset=0`, {
+      signal: AbortSignal.timeout(60_000),
+    });
+    t.is(read.status, 503);
+    t.regex(
+      ((await read.json()) as { error: { message: string } }).error.message,
+      /^reading app\/0: NATS at nats:\/\/127\.0\.0\.1:\d+ did not serve it: /,
+    );
+    const started = Date.now();
+    await collector.close();
+    const took = Date.now() - started;
+    t.true(took < 60_000, `closed in ${took} ms`);
+    t.true(
+      lines().some((l) => String(l.msg).startsWith('shutdown: NATS did not answer')),
+      'the shutdown says what it could not do',
+    );
+  },
+);
+
+maybe(
+  'agent over NATS - a request above the servers max_payload is returned as too large, for the shipper to split',
+  async (t) => {
+    t.timeout(60_000);
+    const server = await startNatsServer();
+    t.teardown(() => server.stop());
+    const transport = new NatsTransport({ servers: server.servers, timeoutMs: 5_000 });
+    t.teardown(() => transport.close());
+    // deploy/nats/ sets max_payload 8MB (8 MiB): one byte more can never be published, so retrying it would stall.
+    const outcome = await transport.send('app', Buffer.alloc(8 * 1024 * 1024 + 1));
+    t.like(outcome, { kind: 'reject', tooLarge: true });
+    t.regex(outcome.kind === 'reject' ? outcome.reason : '', /above the NATS servers' max_payload of 8388608 bytes/);
+  },
+);
+
+test('jetstream startup - --print-config shows what the JetStream backend uses, and no data_dir or segments', async (t) => {
+  t.timeout(60_000);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-js-print-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'collector.yaml');
+  await writeFile(file, 'storage: { backend: jetstream, replicas: 3 }\nnats: { servers: [nats://127.0.0.1:4222] }\n');
+  const run = spawnSync(process.execPath, [CLI, 'collector', '--config', file, '--print-config'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  t.is(run.status, 0, run.stderr);
+  t.regex(run.stdout, /^# storage\.backend jetstream: data on the NATS servers/);
+  t.regex(run.stdout, /replicas: 3/);
+  const keys = run.stdout.replace(/^#.*\n/gm, '');
+  t.notRegex(keys, /data_dir|segment_bytes|segment_age|flush/);
+  t.regex(run.stdout, /retention: /, 'what applies stays');
+});

@@ -12,7 +12,7 @@
  *   offsets and groups, and revision checks that do not spin on a stale value).
  * - Before a bucket is created the checks at start run (cluster-checks.ts): they may refuse to open.
  */
-import { connect, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
+import { connect, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection, NatsError } from 'nats';
 import { ConfigError, UnavailableError } from '../../../shared/errors.ts';
 import type { Logger } from '../../../shared/logger.ts';
 import {
@@ -98,4 +98,14 @@ async function retryUntilReady<T>(fn: () => Promise<T>, deadlineMs = READY_DEADL
       await new Promise((r) => setTimeout(r, 250));
     }
   }
+}
+
+/**
+ * A failure of NATS itself (no answer, no stream leader, connection closed) as an UnavailableError naming the servers
+ * and what was being done, so the API answers 503 (retry) with a message that says where the problem is; anything
+ * else (our own errors, bugs) as it came.
+ */
+export function asNatsUnavailable(error: unknown, servers: string, doing: string): unknown {
+  if (!(error instanceof NatsError)) return error;
+  return new UnavailableError(`${doing}: ${servers} did not serve it: ${error.message}; retry`, { cause: error });
 }

@@ -28,6 +28,7 @@ import { headers, type Subscription } from 'nats';
 import { stampBaseOffset, type ValidatedBatch } from '../../../shared/batch-codec.ts';
 import { InvalidArgumentError, LimitExceededError, UnavailableError } from '../../../shared/errors.ts';
 import type { Logger } from '../../../shared/logger.ts';
+import { currentServer } from '../../../shared/nats-connection.ts';
 import type { PartitionId } from '../../../shared/record.ts';
 import type { AppendResult, StorageEvents } from '../log-store.ts';
 import type { JetStreamSession } from './connection.ts';
@@ -230,7 +231,7 @@ export class FencedAppender {
         stream: streamName(topic, partition),
         stalledMs,
         attempts,
-        nats: this.o.session.nc.getServer(),
+        nats: currentServer(this.o.session.nc),
       },
       'append stalled: the stream answered nothing (electing a leader after a server loss?) and then took it',
     );

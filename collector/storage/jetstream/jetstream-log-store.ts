@@ -41,7 +41,7 @@ import type {
 } from '../log-store.ts';
 import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from '../topic-config.ts';
 import { type ClusterFacts, checkCluster } from './cluster-checks.ts';
-import { type JetStreamSession, openSession } from './connection.ts';
+import { asNatsUnavailable, type JetStreamSession, openSession } from './connection.ts';
 import { FencedAppender } from './fenced-append.ts';
 import { FloorRecorder } from './floors.ts';
 import { JetStreamMembershipStore } from './jetstream-membership-store.ts';
@@ -80,6 +80,28 @@ export interface JetStreamLogStoreOptions {
   readonly deleteMarkerAgeMs?: number;
 }
 
+/** How long each step of close waits on NATS before it gives up (a shutdown while NATS is down must end). */
+const CLOSE_DEADLINE_MS = 10_000;
+
+/** Whether `operation` settled (either way) within `ms`. */
+async function settlesWithin(operation: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      operation.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function isNotFound(error: unknown): boolean {
   return error instanceof Error && /not found|no message found/i.test(error.message);
 }
@@ -98,6 +120,7 @@ export class JetStreamLogStore implements LogStore {
   private readonly background: ThrottledLog;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  private readonly logger: Logger;
 
   private constructor(
     private readonly session: JetStreamSession,
@@ -109,6 +132,7 @@ export class JetStreamLogStore implements LogStore {
     this.defaults = resolveTopicConfig(options.defaults ?? {}, DEFAULT_TOPIC_CONFIG);
     this.replicas = options.replicas ?? 1;
     this.deleteMarkerAgeMs = options.deleteMarkerAgeMs ?? 30 * 60_000;
+    this.logger = logger;
     this.background = new ThrottledLog({ logger });
     const kv = { jsm: session.jsm, servers: session.servers };
     this.offsets = new JetStreamOffsetStore({ ...kv, kv: session.offsetsKv });
@@ -179,6 +203,15 @@ export class JetStreamLogStore implements LogStore {
     return store;
   }
 
+  /** Runs a store operation, reporting a NATS failure as NATS's, with the servers (503, retry). */
+  private async nats<T>(doing: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw asNatsUnavailable(error, this.session.servers, doing);
+    }
+  }
+
   backendSummary(): BackendSummary {
     return {
       kind: 'jetstream',
@@ -198,57 +231,67 @@ export class JetStreamLogStore implements LogStore {
   }
 
   async createTopic(name: string, config: Partial<TopicConfig> = {}): Promise<TopicInfo> {
-    assertValidName('topic', name);
-    const resolved = resolveTopicConfig(config, this.defaults);
-    if ((await this.catalogue.refresh(name)) !== undefined) throw new TopicExistsError(name);
-    for (let p = 0; p < resolved.partitions; p++) {
-      await this.session.jsm.streams.add(streamConfig(name, p, resolved, this.replicas));
-    }
-    await this.catalogue.add(name, resolved);
-    return await this.describeTopic(name);
+    return await this.nats(`creating topic ${name}`, async () => {
+      assertValidName('topic', name);
+      const resolved = resolveTopicConfig(config, this.defaults);
+      if ((await this.catalogue.refresh(name)) !== undefined) throw new TopicExistsError(name);
+      for (let p = 0; p < resolved.partitions; p++) {
+        await this.session.jsm.streams.add(streamConfig(name, p, resolved, this.replicas));
+      }
+      await this.catalogue.add(name, resolved);
+      return await this.describeTopic(name);
+    });
   }
 
   async deleteTopic(name: string): Promise<void> {
-    const entry = await this.catalogue.get(name);
-    await this.catalogue.remove(name);
-    for (let p = 0; p < entry.config.partitions; p++) {
-      try {
-        await this.session.jsm.streams.delete(streamName(name, p));
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
+    return await this.nats(`deleting topic ${name}`, async () => {
+      const entry = await this.catalogue.get(name);
+      await this.catalogue.remove(name);
+      for (let p = 0; p < entry.config.partitions; p++) {
+        try {
+          await this.session.jsm.streams.delete(streamName(name, p));
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
       }
-    }
-    this.streams.forget(name);
+      this.streams.forget(name);
+    });
   }
 
   async listTopics(): Promise<TopicInfo[]> {
-    await this.catalogue.reload();
-    const out: TopicInfo[] = [];
-    for (const name of this.catalogue.names()) out.push(await this.describeTopic(name));
-    return out;
+    return await this.nats('listing topics', async () => {
+      await this.catalogue.reload();
+      const out: TopicInfo[] = [];
+      for (const name of this.catalogue.names()) out.push(await this.describeTopic(name));
+      return out;
+    });
   }
 
   async describeTopic(name: string): Promise<TopicInfo> {
-    const entry = await this.catalogue.get(name);
-    const partitions: PartitionInfo[] = [];
-    for (let p = 0; p < entry.config.partitions; p++) {
-      const b = await this.streams.bounds(name, p, entry);
-      partitions.push({
-        partition: p,
-        startOffset: b.startOffset,
-        endOffset: b.endOffset,
-        sizeBytes: b.bytes,
-        stream: placement(b),
-      });
-    }
-    return { name, backend: 'jetstream', config: entry.config, partitions };
+    return await this.nats(`describing topic ${name}`, async () => {
+      const entry = await this.catalogue.get(name);
+      const partitions: PartitionInfo[] = [];
+      for (let p = 0; p < entry.config.partitions; p++) {
+        const b = await this.streams.bounds(name, p, entry);
+        partitions.push({
+          partition: p,
+          startOffset: b.startOffset,
+          endOffset: b.endOffset,
+          sizeBytes: b.bytes,
+          stream: placement(b),
+        });
+      }
+      return { name, backend: 'jetstream', config: entry.config, partitions };
+    });
   }
 
   async append(topic: string, partition: PartitionId, batches: readonly ValidatedBatch[]): Promise<AppendResult> {
-    if (this.closed) throw new UnavailableError('the JetStream store is closed');
-    if (batches.length === 0) throw new InvalidArgumentError('an append needs at least one batch');
-    const entry = await this.catalogue.partitionOf(topic, partition);
-    return await this.appender.append(topic, partition, entry, batches);
+    return await this.nats(`appending to ${topic}/${partition}`, async () => {
+      if (this.closed) throw new UnavailableError('the JetStream store is closed');
+      if (batches.length === 0) throw new InvalidArgumentError('an append needs at least one batch');
+      const entry = await this.catalogue.partitionOf(topic, partition);
+      return await this.appender.append(topic, partition, entry, batches);
+    });
   }
 
   async appendChecked(topic: string, partition: PartitionId, buffers: readonly Buffer[]): Promise<AppendResult> {
@@ -256,13 +299,17 @@ export class JetStreamLogStore implements LogStore {
   }
 
   async read(topic: string, partition: PartitionId, offset: Offset, maxBytes: number): Promise<ReadResult> {
-    const entry = await this.catalogue.partitionOf(topic, partition);
-    return await this.reader.read(topic, partition, entry, offset, maxBytes);
+    return await this.nats(`reading ${topic}/${partition}`, async () => {
+      const entry = await this.catalogue.partitionOf(topic, partition);
+      return await this.reader.read(topic, partition, entry, offset, maxBytes);
+    });
   }
 
   async offsetForTimestamp(topic: string, partition: PartitionId, timestamp: TimestampMs): Promise<Offset> {
-    const entry = await this.catalogue.partitionOf(topic, partition);
-    return await this.reader.offsetForTimestamp(topic, partition, entry, timestamp);
+    return await this.nats(`finding a time in ${topic}/${partition}`, async () => {
+      const entry = await this.catalogue.partitionOf(topic, partition);
+      return await this.reader.offsetForTimestamp(topic, partition, entry, timestamp);
+    });
   }
 
   async waitForAppend(
@@ -272,8 +319,10 @@ export class JetStreamLogStore implements LogStore {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<boolean> {
-    const entry = await this.catalogue.partitionOf(topic, partition);
-    return await this.reader.waitForAppend(topic, partition, entry, offset, timeoutMs, signal);
+    return await this.nats(`waiting for appends to ${topic}/${partition}`, async () => {
+      const entry = await this.catalogue.partitionOf(topic, partition);
+      return await this.reader.waitForAppend(topic, partition, entry, offset, timeoutMs, signal);
+    });
   }
 
   /**
@@ -293,12 +342,21 @@ export class JetStreamLogStore implements LogStore {
     if (this.closed) return;
     clearInterval(this.timer);
     this.catalogue.stop();
-    await this.appender.close();
+    // Appends in flight finish first (each is bounded by its publish attempts); past the deadline they fail with the
+    // connection, unacknowledged, and their senders retry.
+    await settlesWithin(this.appender.close(), 3 * CLOSE_DEADLINE_MS);
     this.closed = true;
     // Pending floor records run now: a clean shutdown leaves no gap for a collector that starts after the streams
-    // have emptied.
-    await this.floors.close();
-    await this.session.nc.drain();
+    // have emptied. With NATS unreachable they cannot, and a shutdown must not wait for it forever.
+    if (!(await settlesWithin(this.floors.close(), CLOSE_DEADLINE_MS))) {
+      this.logger.warn(
+        { nats: this.session.servers, bucket: TOPICS_BUCKET },
+        'shutdown: NATS did not answer, partition floors were not recorded (the next retention check records them)',
+      );
+    }
+    // A drain refused (no connection) or unfinished leaves the client reconnecting forever: close it then.
+    await settlesWithin(this.session.nc.drain(), CLOSE_DEADLINE_MS);
+    if (!this.session.nc.isClosed()) await this.session.nc.close();
   }
 }
 

@@ -40,9 +40,9 @@ export class JetStreamMembershipStore extends KvBucketStore implements Membershi
       const { next, result } = change(current);
       if (next === 'unchanged' || (next === undefined && current === undefined)) return result;
       try {
-        if (next === undefined) await this.kv.delete(key, { previousSeq: entry!.revision });
-        else if (entry === null) await this.kv.create(key, JSON.stringify(next));
-        else await this.kv.update(key, JSON.stringify(next), entry.revision);
+        if (next === undefined) await this.naming(this.kv.delete(key, { previousSeq: entry!.revision }));
+        else if (entry === null) await this.naming(this.kv.create(key, JSON.stringify(next)));
+        else await this.naming(this.kv.update(key, JSON.stringify(next), entry.revision));
         return result;
       } catch (error) {
         if (!isRevisionConflict(error)) throw error;

@@ -24,6 +24,13 @@ import type { JetStreamSession } from './connection.ts';
 import { logSubject, streamName } from './names.ts';
 import type { TopicEntry } from './topic-catalogue.ts';
 
+/** Retention racing a bounds read is rare (it removes messages once a second at most); a few rounds settle it. */
+const MAX_BOUNDS_ATTEMPTS = 5;
+
+function isNoMessage(error: unknown): boolean {
+  return error instanceof Error && /no message found/i.test(error.message);
+}
+
 export const H_BASE = 'Trib-Base-Offset';
 export const H_NEXT = 'Trib-Next-Offset';
 export const H_MAXTS = 'Trib-Max-Ts';
@@ -118,25 +125,34 @@ export class PartitionStreams {
     return tail;
   }
 
-  /** The offsets and sequences the stream holds now, from the stream leader. */
+  /**
+   * The offsets and sequences the stream holds now, from the stream leader. Retention may remove the first message
+   * between the stream info and the get: the info is then read again (bounded).
+   */
   async bounds(topic: string, partition: PartitionId, entry: TopicEntry): Promise<PartitionBounds> {
-    const info = await this.session.jsm.streams.info(streamName(topic, partition));
-    const { first_seq: firstSeq, last_seq: lastSeq, messages, bytes } = info.state;
-    if (messages === 0) {
-      const tail = await this.loadTail(topic, partition, entry);
-      return { startOffset: tail.nextOffset, endOffset: tail.nextOffset, firstSeq, lastSeq, bytes, info };
+    for (let attempt = 1; ; attempt++) {
+      const info = await this.session.jsm.streams.info(streamName(topic, partition));
+      const { first_seq: firstSeq, last_seq: lastSeq, messages, bytes } = info.state;
+      if (messages === 0) {
+        const tail = await this.loadTail(topic, partition, entry);
+        return { startOffset: tail.nextOffset, endOffset: tail.nextOffset, firstSeq, lastSeq, bytes, info };
+      }
+      try {
+        const [first, last] = await Promise.all([
+          this.getMsg(topic, partition, firstSeq),
+          this.getMsg(topic, partition, lastSeq),
+        ]);
+        return {
+          startOffset: headerNumber(first, H_BASE),
+          endOffset: headerNumber(last, H_NEXT),
+          firstSeq,
+          lastSeq,
+          bytes,
+          info,
+        };
+      } catch (error) {
+        if (attempt >= MAX_BOUNDS_ATTEMPTS || !isNoMessage(error)) throw error;
+      }
     }
-    const [first, last] = await Promise.all([
-      this.getMsg(topic, partition, firstSeq),
-      this.getMsg(topic, partition, lastSeq),
-    ]);
-    return {
-      startOffset: headerNumber(first, H_BASE),
-      endOffset: headerNumber(last, H_NEXT),
-      firstSeq,
-      lastSeq,
-      bytes,
-      info,
-    };
   }
 }
