@@ -2,16 +2,19 @@ import type { BenchRow } from './bench-row.ts';
 /**
  * Agent benchmark: lines from log files to the collector's acknowledgement, on loopback, side by side with rsyslog.
  *
- *   node --import tsx bench/agent.bench.ts [--quick] [--lines N] [--sink]
+ *   node --import tsx bench/agent.bench.ts [--quick] [--lines N] [--sink] [--compare-tsx | --runners tsx,dist,…]
  *
  * `--sink`: send to a bare HTTP sink in this process (CRC check, append to a file, 200) instead of the collector,
- * to measure the agent alone.
+ * to measure the agent alone. `--compare-tsx`: run row 1 twice, the agent through tsx from the sources and then
+ * compiled (dist/), side by side; `--runners` gives the list (e.g. tsx,dist,dist,tsx: alternated rounds, for a
+ * machine whose load drifts during the run); otherwise the agent runs compiled, as shipped.
  *
  * Rows:
  * 1. one file of ~200-byte lines (1 GiB full, 40 MB quick), written before the agent starts, agent -> collector to
  *    the last acknowledgement: lines/s, MB/s, agent CPU seconds per GiB, agent peak RSS. Every line is then read
  *    back from the collector and checked (a bitmap over sequence numbers).
- * 2. the same file through rsyslog (bench/rsyslog/run.sh: imfile inotify -> omfwd TCP -> imtcp -> omfile), same run.
+ * 2. the same file through rsyslog (bench/rsyslog/run.sh: imfile inotify -> omfwd TCP -> imtcp -> omfile, configured
+ *    and timed as the tuned reference ../shared/peers/rsyslog-e2e.sh), same run.
  * 3. 100 files written concurrently while the agent runs.
  * 4. latency: 10,000 lines/s written for a while; write -> visible through a long-polling fetch, p50/p99.
  *
@@ -30,10 +33,10 @@ import type { AddressInfo } from 'node:net';
 import { openSync, readFileSync as readWhole, writeSync, closeSync } from 'node:fs';
 import { forEachRecord, readBatchHeader, splitBatches } from '../shared/batch-codec.ts';
 import { startTestCollector } from '../test/agent/support.ts';
+import { REPO, type Runner, tributaryArgs } from './tributary-command.ts';
 
 export type { BenchRow } from './bench-row.ts';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LINE_BYTES = 200;
 const GIB = 1024 ** 3;
 
@@ -66,7 +69,13 @@ interface RunningAgent {
   stop(): Promise<void>;
 }
 
-async function startAgent(dir: string, include: string[], collectorUrl: string, topic: string): Promise<RunningAgent> {
+async function startAgent(
+  dir: string,
+  include: string[],
+  collectorUrl: string,
+  topic: string,
+  runner: Runner = 'dist',
+): Promise<RunningAgent> {
   await mkdir(dir, { recursive: true });
   const config = path.join(dir, 'agent.yaml');
   await writeFile(
@@ -78,7 +87,7 @@ async function startAgent(dir: string, include: string[], collectorUrl: string, 
       metrics: { listen: '127.0.0.1:0' },
     }),
   );
-  const child = spawn(process.execPath, [path.join(REPO, 'shared/cli/tributary.js'), 'agent', '--config', config], {
+  const child = spawn(process.execPath, [...tributaryArgs(runner), 'agent', '--config', config], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -326,7 +335,13 @@ async function rsyslog(
   return { seconds: r.seconds, cpu: r.agent_cpu_s, rss: r.agent_peak_rss_mb * 2 ** 20, ok: r.all_lines_arrived };
 }
 
-export async function run(opts: { quick: boolean; lines?: number; sink?: boolean }): Promise<BenchRow[]> {
+export async function run(opts: {
+  quick: boolean;
+  lines?: number;
+  sink?: boolean;
+  /** Row 1 for each runner, in this order (default: dist only). */
+  runners?: readonly Runner[];
+}): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const lines = opts.lines ?? (opts.quick ? 200_000 : Math.floor(GIB / LINE_BYTES));
   const work = path.join(os.tmpdir(), `tributary-agent-bench-${process.pid}`);
@@ -339,37 +354,41 @@ export async function run(opts: { quick: boolean; lines?: number; sink?: boolean
   const size = `${(bytes / 1e6).toFixed(0)} MB`;
   let target: Target | undefined;
   try {
-    // 1. One big file.
+    // 1. One big file (per runner: through tsx, compiled).
     target = opts.sink ? await sinkTarget(work) : await collectorTarget();
     const to = target.kind === 'sink' ? 'agent -> bare sink' : 'agent -> collector';
-    const started = performance.now();
-    const agent = await startAgent(path.join(work, 'agent-1'), [input], target.url, 'bench-one');
-    await waitAcked(agent, lines, 3_600_000);
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = agent.cpuSeconds();
-    const rss = agent.peakRssBytes();
-    await agent.stop();
-    const check = await target.verify('bench-one', lines);
-    const c1 = `${to}: one file, ${size}, ${lines} lines`;
-    rows.push({ bench: 'agent', case: c1, metric: 'throughput', value: lines / seconds, unit: 'lines/s' });
-    rows.push({ bench: 'agent', case: c1, metric: 'throughput', value: bytes / 1e6 / seconds, unit: 'MB/s' });
-    rows.push({ bench: 'agent', case: c1, metric: 'agent CPU', value: cpu / (bytes / GIB), unit: 's/GiB' });
-    rows.push({
-      bench: 'agent',
-      case: c1,
-      metric: 'agent peak RSS',
-      value: rss / 2 ** 20,
-      unit: 'MiB',
-      note: 'target <= 150',
-    });
-    rows.push({
-      bench: 'agent',
-      case: c1,
-      metric: 'lines missing / duplicated',
-      value: check.missing + check.duplicates,
-      unit: 'lines',
-      note: `missing ${check.missing}, duplicates ${check.duplicates}`,
-    });
+    let seconds = Number.NaN;
+    for (const [round, runner] of (opts.runners ?? ['dist']).entries()) {
+      const topic = `bench-one-${round}-${runner}`;
+      const started = performance.now();
+      const agent = await startAgent(path.join(work, `agent-1-${round}-${runner}`), [input], target.url, topic, runner);
+      await waitAcked(agent, lines, 3_600_000);
+      seconds = (performance.now() - started) / 1000;
+      const cpu = agent.cpuSeconds();
+      const rss = agent.peakRssBytes();
+      await agent.stop();
+      const check = await target.verify(topic, lines);
+      const c1 = `${to} (${runner}${opts.runners && opts.runners.length > 2 ? `, round ${round + 1}` : ''}): one file, ${size}, ${lines} lines`;
+      rows.push({ bench: 'agent', case: c1, metric: 'throughput', value: lines / seconds, unit: 'lines/s' });
+      rows.push({ bench: 'agent', case: c1, metric: 'throughput', value: bytes / 1e6 / seconds, unit: 'MB/s' });
+      rows.push({ bench: 'agent', case: c1, metric: 'agent CPU', value: cpu / (bytes / GIB), unit: 's/GiB' });
+      rows.push({
+        bench: 'agent',
+        case: c1,
+        metric: 'agent peak RSS',
+        value: rss / 2 ** 20,
+        unit: 'MiB',
+        note: 'target <= 150',
+      });
+      rows.push({
+        bench: 'agent',
+        case: c1,
+        metric: 'lines missing / duplicated',
+        value: check.missing + check.duplicates,
+        unit: 'lines',
+        note: `missing ${check.missing}, duplicates ${check.duplicates}`,
+      });
+    }
 
     // 2. rsyslog, same file, same run.
     const rs = await rsyslog(input, lines);
@@ -387,7 +406,7 @@ export async function run(opts: { quick: boolean; lines?: number; sink?: boolean
     rows.push({ bench: 'agent', case: c2, metric: 'agent peak RSS', value: rs.rss / 2 ** 20, unit: 'MiB' });
     rows.push({
       bench: 'agent',
-      case: 'tributary / rsyslog',
+      case: `tributary (${(opts.runners ?? ['dist']).at(-1)}) / rsyslog`,
       metric: 'throughput ratio',
       value: rs.seconds / seconds,
       unit: 'x',
@@ -509,9 +528,19 @@ async function latency(
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const quick = process.argv.includes('--quick');
   const sink = process.argv.includes('--sink');
+  const listed = process.argv.indexOf('--runners');
+  const runners: Runner[] =
+    listed > 0
+      ? (process.argv[listed + 1] ?? '').split(',').map((r) => {
+          if (r !== 'tsx' && r !== 'dist') throw new Error(`--runners takes tsx and dist, got '${r}'`);
+          return r;
+        })
+      : process.argv.includes('--compare-tsx')
+        ? ['tsx', 'dist']
+        : ['dist'];
   const i = process.argv.indexOf('--lines');
   const lines = i > 0 ? Number(process.argv[i + 1]) : undefined;
-  const rows = await run({ quick, sink, ...(lines ? { lines } : {}) });
+  const rows = await run({ quick, sink, runners, ...(lines ? { lines } : {}) });
   for (const r of rows) {
     console.log(
       `${r.case.padEnd(48)} ${r.metric.padEnd(28)} ${r.value.toFixed(r.value < 10 ? 2 : 0).padStart(12)} ${r.unit}${r.note ? `  (${r.note})` : ''}`,

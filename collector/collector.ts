@@ -9,6 +9,7 @@
 import { ConfigError, TributaryError } from '../shared/errors.ts';
 import { type Logger, silentLogger } from '../shared/logger.ts';
 import { type CollectorOptions, isLoopback } from './config.ts';
+import { GroupCoordinator } from './groups/group-coordinator.ts';
 import { createHttpServer } from './http/server.ts';
 import type { RouteModule } from './http/context.ts';
 import { CollectorMetrics } from './metrics.ts';
@@ -39,6 +40,9 @@ export interface CollectorHandle {
 }
 
 export { isLoopback } from './config.ts';
+
+/** How often consumer group members past their session timeout are removed. */
+const GROUP_EXPIRY_SWEEP_MS = 500;
 
 export async function startCollector(
   options: CollectorOptions,
@@ -83,6 +87,17 @@ export async function startCollector(
   const topics = new TopicAccess({ store, collector: options });
   const produce = new ProducePath({ store, topics, metrics, limits: options.limits });
   bridge.attach(produce);
+  // Consumer groups (collector/groups): the routes use it, and commit fencing does not depend on any route.
+  const groups = new GroupCoordinator({
+    membership: store.membership,
+    partitionsFor: (topic) => topics.partitionsFor(topic, false),
+    events: {
+      rebalanced: (group, generation, reason, members) => {
+        metrics.countRebalance(group, reason);
+        logger.info({ group, generation, reason, members }, 'consumer group rebalanced');
+      },
+    },
+  });
 
   const shutdown = new AbortController();
   const lifecycle = { ready: false, shutdownSignal: shutdown.signal };
@@ -103,6 +118,7 @@ export async function startCollector(
     lifecycle,
     topics,
     produce,
+    groups,
     ...(start.routes ? { routes: start.routes } : {}),
   });
   try {
@@ -122,6 +138,11 @@ export async function startCollector(
   const host = options.listen.host.includes(':') ? `[${options.listen.host}]` : options.listen.host;
   const url = `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   lifecycle.ready = true;
+  // Members past their session timeout are removed by this sweep (and lazily by every group request).
+  const groupExpiry = setInterval(() => {
+    groups.expireAll().catch((error: unknown) => logger.warn({ err: error }, 'group expiry sweep failed'));
+  }, GROUP_EXPIRY_SWEEP_MS);
+  groupExpiry.unref();
   logger.info(
     { address: url, dataDir: options.dataDir, auth: options.tokens.length > 0 ? 'tokens' : 'off' },
     'collector listening',
@@ -133,6 +154,7 @@ export async function startCollector(
       logger.info('collector shutting down: finishing requests in flight');
       lifecycle.ready = false;
       shutdown.abort();
+      clearInterval(groupExpiry);
       const syslogClosed = syslog.close(options.shutdownTimeoutMs);
       // Connections that turn idle after shutdown began (a long-poll just answered) are closed as they appear.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 100);

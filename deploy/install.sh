@@ -132,6 +132,8 @@ package_tarball() {
   if [ -f "$_src" ]; then
     printf '%s\n' "$_src"
   elif [ -f "$_src/package.json" ]; then
+    [ -f "$_src/dist/shared/cli/tributary.js" ] ||
+      die "$_src has no dist/ (the compiled JavaScript): run \`npm install\` or \`npm run build\` there first"
     _name=$(cd -- "$WORK" && npm pack --silent --ignore-scripts "$(cd -- "$_src" && pwd)") ||
       die "npm pack of $_src failed"
     printf '%s\n' "$WORK/$_name"
@@ -151,7 +153,7 @@ install_package() {
   rm -rf "$ROOT$APP.new" "$ROOT$APP.old"
   mkdir "$ROOT$APP.new"
   tar -xzf "$_tarball" -C "$ROOT$APP.new" --strip-components=1 --no-same-owner
-  [ -f "$ROOT$APP.new/shared/cli/tributary.js" ] || die "$_tarball is not a Tributary package (no shared/cli/tributary.js)"
+  [ -f "$ROOT$APP.new/dist/shared/cli/tributary.js" ] || die "$_tarball is not a Tributary package (no dist/shared/cli/tributary.js)"
   say "installing dependencies (npm install --omit=dev, offline: $OFFLINE)"
   set -- install --omit=dev --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error
   if [ "$OFFLINE" = yes ]; then set -- "$@" --offline; fi
@@ -169,7 +171,7 @@ install_command() {
   mkdir_tracked "$PREFIX/bin"
   _wrapper=$ROOT$PREFIX/bin/tributary
   printf '#!/bin/sh\n# Written by deploy/install.sh: runs Tributary with the Node that passed its version check.\nexec %s %s "$@"\n' \
-    "$NODE" "$APP/shared/cli/tributary.js" >"$_wrapper.tmp"
+    "$NODE" "$APP/dist/shared/cli/tributary.js" >"$_wrapper.tmp"
   chmod 0755 "$_wrapper.tmp"
   mv "$_wrapper.tmp" "$_wrapper"
   mkdir_tracked /usr/local/bin

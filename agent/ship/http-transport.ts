@@ -2,25 +2,18 @@
  * Produce over HTTP (docs/api.md): POST /v1/topics/{topic}/records with the concatenated batches as the body.
  * Several collector URLs give failover: a request that fails for a reason another collector might not share
  * (connection refused, timeout, 5xx) moves the next attempt to the next URL, round robin.
- *
- * Status handling:
- *   2xx                          ok
- *   408, 425, 429, 5xx           retry (honouring Retry-After), next URL for 5xx
- *   401, 403, 404                retry: a wrong token, role or missing topic is fixed by an operator, and until then
- *                                the lines wait on disk (the error is logged on every attempt by the shipper)
- *   other 4xx (400, 413, …)      reject: the request can never succeed as it is (a 413 of several batches is
- *                                split by the shipper first)
+ * What each answer means is outcomeOfAnswer's table (transport.ts); a 5xx also moves the next attempt to the next
+ * URL.
  */
-import type { SendOutcome, Transport } from './transport.ts';
-import { parseRetryAfter } from './retry.ts';
+import { parseRetryAfter } from '../../shared/backoff.ts';
+import { BATCH_CONTENT_TYPE } from '../../shared/wire.ts';
+import { outcomeOfAnswer, type SendOutcome, type Transport } from './transport.ts';
 
 export interface HttpTransportOptions {
   readonly urls: readonly string[];
   readonly token?: string | undefined;
   readonly timeoutMs: number;
 }
-
-export const BATCH_CONTENT_TYPE = 'application/vnd.tributary.batch';
 
 export class HttpTransport implements Transport {
   private readonly urls: readonly string[];
@@ -56,20 +49,14 @@ export class HttpTransport implements Transport {
       const why = cause?.code ?? cause?.message ?? (error as Error).message;
       return { kind: 'retry', reason: `${base} unreachable: ${why}` };
     }
-    const text = response.ok ? '' : await response.text().catch(() => '');
     if (response.ok) {
       // Drain the body so the connection is reused.
       await response.arrayBuffer().catch(() => undefined);
       return { kind: 'ok' };
     }
-    const reason = `${base} answered ${response.status}: ${errorMessage(text)}`;
-    const status = response.status;
-    if (status === 408 || status === 425 || status === 429 || status >= 500) {
-      if (status >= 500) this.failover();
-      return { kind: 'retry', reason, retryAfterMs: parseRetryAfter(response.headers.get('retry-after')) };
-    }
-    if (status === 401 || status === 403 || status === 404) return { kind: 'retry', reason };
-    return { kind: 'reject', reason, tooLarge: status === 413 };
+    if (response.status >= 500) this.failover();
+    const text = await response.text().catch(() => '');
+    return outcomeOfAnswer(response.status, base, text, parseRetryAfter(response.headers.get('retry-after')));
   }
 
   async close(): Promise<void> {}
@@ -77,14 +64,4 @@ export class HttpTransport implements Transport {
   private failover(): void {
     this.current = (this.current + 1) % this.urls.length;
   }
-}
-
-function errorMessage(text: string): string {
-  try {
-    const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
-    if (parsed.error?.message) return `${parsed.error.code ?? 'error'}: ${parsed.error.message}`;
-  } catch {
-    // not JSON: show the start of the text
-  }
-  return text.slice(0, 200) || '(no body)';
 }

@@ -1,15 +1,15 @@
 /**
  * Produce over NATS (`collector.url: nats://host:4222`): a request on `tributary.ingest.<topic>` answered by one
  * collector of the queue group `tributary-collectors` (collector/nats/ingest.ts), after the batches are durable.
- * The reply's `Tributary-Status` header is the HTTP status the same request would have got, so outcomes map as in
- * http-transport.ts: 2xx ok; 408/425/429/5xx retry; 401/403/404 retry (an operator fixes them, the lines wait on
- * disk); other 4xx reject (413 tooLarge). No responders, a timeout or a lost connection: retry (the nats client
- * reconnects to the other servers of the list by itself).
+ * The reply's `Tributary-Status` header is the HTTP status the same request would have got, so its outcome is the
+ * same as over HTTP (outcomeOfAnswer, transport.ts). No responders, a timeout or a lost connection: retry (the nats
+ * client reconnects to the other servers of the list by itself).
  */
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, headers, type NatsConnection } from 'nats';
 import { ConfigError } from '../../shared/errors.ts';
-import type { SendOutcome, Transport } from './transport.ts';
+import { INGEST_SUBJECT_PREFIX, STATUS_HEADER } from '../../shared/wire.ts';
+import { outcomeOfAnswer, type SendOutcome, type Transport } from './transport.ts';
 
 export interface NatsTransportOptions {
   /** nats://host:port URLs (tls:// or nats:// with tls options). */
@@ -33,7 +33,7 @@ export class NatsTransport implements Transport {
 
   constructor(private readonly options: NatsTransportOptions) {
     if (options.servers.length === 0) throw new RangeError('at least one NATS server URL is needed');
-    this.prefix = options.subjectPrefix ?? 'tributary.ingest';
+    this.prefix = options.subjectPrefix ?? INGEST_SUBJECT_PREFIX;
   }
 
   get target(): string {
@@ -74,22 +74,12 @@ export class NatsTransport implements Transport {
     let text: string;
     try {
       const reply = await nc.request(`${this.prefix}.${topic}`, body, { timeout: this.options.timeoutMs, headers: h });
-      status = Number(reply.headers?.get('Tributary-Status') ?? '500');
+      status = Number(reply.headers?.get(STATUS_HEADER) ?? '500');
       text = Buffer.from(reply.data).toString('utf8');
     } catch (error) {
       return { kind: 'retry', reason: `no answer from a collector over NATS: ${(error as Error).message}` };
     }
-    if (status >= 200 && status < 300) return { kind: 'ok' };
-    let reason = `collector answered ${status}`;
-    try {
-      const parsed = JSON.parse(text) as { error?: { message?: string } };
-      if (parsed.error?.message) reason += `: ${parsed.error.message}`;
-    } catch {
-      // not JSON: the status says enough
-    }
-    if (status === 408 || status === 425 || status === 429 || status >= 500) return { kind: 'retry', reason };
-    if (status === 401 || status === 403 || status === 404) return { kind: 'retry', reason };
-    return status === 413 ? { kind: 'reject', reason, tooLarge: true } : { kind: 'reject', reason };
+    return outcomeOfAnswer(status, 'collector over NATS', text);
   }
 
   async close(): Promise<void> {

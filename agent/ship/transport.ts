@@ -5,6 +5,7 @@
  *
  * A transport does not retry: it reports what happened, and the shipper (shipper.ts) decides, with retry.ts.
  */
+import { parseWireError } from '../../shared/wire-errors.ts';
 
 export type SendOutcome =
   /** The collector made every batch of the request durable. */
@@ -16,6 +17,32 @@ export type SendOutcome =
    * of several batches and sends the halves.
    */
   | { readonly kind: 'reject'; readonly reason: string; readonly tooLarge?: boolean };
+
+/**
+ * What a collector's answer means for the lines, the same over HTTP and NATS (a NATS reply carries the HTTP status
+ * the same request would have got):
+ *   2xx                          ok
+ *   408, 425, 429, 5xx           retry (honouring Retry-After)
+ *   401, 403, 404                retry: a wrong token, role or missing topic is fixed by an operator, and until then
+ *                                the lines wait on disk (the error is logged on every attempt by the shipper)
+ *   other 4xx (400, 413, …)      reject: the request can never succeed as it is (a 413 of several batches is
+ *                                split by the shipper first)
+ * `who` names the answerer in the reason ("http://c1:7070", "collector over NATS"); `body` is the answer's text.
+ */
+export function outcomeOfAnswer(
+  status: number,
+  who: string,
+  body: string,
+  retryAfterMs?: number | undefined,
+): SendOutcome {
+  if (status >= 200 && status < 300) return { kind: 'ok' };
+  const error = parseWireError(body, body.slice(0, 200) || '(no body)');
+  const reason = `${who} answered ${status}: ${error.code === 'unknown' ? '' : `${error.code}: `}${error.message}`;
+  if (status === 408 || status === 425 || status === 429 || status >= 500)
+    return { kind: 'retry', reason, retryAfterMs };
+  if (status === 401 || status === 403 || status === 404) return { kind: 'retry', reason };
+  return { kind: 'reject', reason, tooLarge: status === 413 };
+}
 
 export interface Transport {
   /** For logs: where requests go now (a URL, a NATS subject). Never includes a token. */

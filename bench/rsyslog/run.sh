@@ -3,12 +3,15 @@
 #
 #   bench/rsyslog/run.sh <input-file> <line-count> [work-dir]
 #
-# Runs rsyslog as two processes on loopback, each with its own config, pid file and work directory:
-#   agent     rsyslogd: imfile (inotify mode) reads <input-file> from its beginning -> omfwd over TCP
-#   collector rsyslogd: imtcp on a free port -> omfile (the message only, one line per message)
-# Both use one main-queue worker: rsyslog's stock queue may start a second worker and reorder lines.
-# Waits until the collector's output holds <line-count> lines, checks that every line arrived exactly as written
-# (check-lines.mjs; the syslog MSG part begins with the space after the tag, which the template drops), and prints one JSON object: seconds, lines/s, MB/s, agent CPU seconds, agent peak RSS.
+# The same pipeline, configuration and clock as the tuned reference script ../shared/peers/rsyslog-e2e.sh, so the
+# benchmark compares against rsyslog at its best (docs/benchmarks.md):
+#   agent     rsyslogd: imfile (inotify mode) tails <work>/in/app.log -> omfwd over TCP (RSYSLOG_SyslogProtocol23Format)
+#   collector rsyslogd: imtcp on a free loopback port -> omfile (the message only, one line per message)
+# Both daemons: rsyslog's stock main queue with one worker thread (in-order delivery; a second worker opens a second
+# TCP connection and reorders lines), no action queues, no asynchronous writer. Both are started and the agent's
+# inotify watch set up first; the clock runs from the copy of <input-file> into the watched path until the
+# collector's output holds every byte. Then every line is checked (check-lines.mjs: each sequence number exactly
+# once) and one JSON object is printed: seconds, lines/s, MB/s, agent CPU seconds, agent peak RSS.
 # Needs the Debian package rsyslog (apt-get install rsyslog). Exit status 1 if a line is missing or timed out.
 set -euo pipefail
 input=$(realpath "$1")
@@ -17,28 +20,31 @@ work=${3:-$(mktemp -d /tmp/tributary-rsyslog-XXXXXX)}
 timeout_s=${RSYSLOG_BENCH_TIMEOUT:-900}
 here=$(cd "$(dirname "$0")" && pwd)
 command -v rsyslogd >/dev/null || { echo "rsyslogd not found: apt-get install rsyslog" >&2; exit 2; }
-mkdir -p "$work/agent" "$work/collector"
+mkdir -p "$work/agent" "$work/collector" "$work/in"
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 out="$work/collector/out.log"
-: > "$out"
 
 cat > "$work/collector/rsyslog.conf" <<CONF
 global(workDirectory="$work/collector" maxMessageSize="64k")
-module(load="imtcp" maxSessions="10")
-main_queue(queue.type="FixedArray" queue.size="100000" queue.workerThreads="1" queue.dequeueBatchSize="4096")
-template(name="msgOnly" type="string" string="%msg:2:$%\n")
-input(type="imtcp" address="127.0.0.1" port="$port")
-action(type="omfile" file="$out" template="msgOnly" asyncWriting="on" ioBufferSize="256k" flushOnTXEnd="off")
+main_queue(queue.workerThreads="1")
+module(load="imtcp" maxSessions="100")
+template(name="lineonly" type="string" string="%msg%\n")
+ruleset(name="store") {
+  action(type="omfile" file="$out" template="lineonly" ioBufferSize="256k" flushOnTXEnd="on")
+}
+input(type="imtcp" port="$port" address="127.0.0.1" ruleset="store")
 CONF
 
 cat > "$work/agent/rsyslog.conf" <<CONF
 global(workDirectory="$work/agent" maxMessageSize="64k")
+main_queue(queue.workerThreads="1")
 module(load="imfile" mode="inotify")
-main_queue(queue.type="FixedArray" queue.size="100000" queue.workerThreads="1" queue.dequeueBatchSize="4096")
-template(name="fwd" type="string" string="<13>%timestamp:::date-rfc3339% host tag: %msg%\n")
-input(type="imfile" file="$input" tag="bench" freshStartTail="off" reopenOnTruncate="on")
-action(type="omfwd" target="127.0.0.1" port="$port" protocol="tcp" template="fwd"
-       queue.type="LinkedList" queue.size="100000" queue.dequeueBatchSize="4096" action.resumeRetryCount="-1")
+ruleset(name="fwd") {
+  action(type="omfwd" target="127.0.0.1" port="$port" protocol="tcp"
+         template="RSYSLOG_SyslogProtocol23Format" action.resumeRetryCount="-1")
+}
+input(type="imfile" file="$work/in/app.log" tag="app" facility="local0" severity="info"
+      ruleset="fwd" freshStartTail="off" addMetadata="off")
 CONF
 
 cleanup() {
@@ -49,26 +55,27 @@ cleanup() {
 trap cleanup EXIT
 
 rsyslogd -n -f "$work/collector/rsyslog.conf" -i "$work/collector/rsyslogd.pid" &
-for _ in $(seq 100); do [ -s "$work/collector/rsyslogd.pid" ] && break; sleep 0.05; done
-sleep 0.3
-start=$(date +%s.%N)
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 rsyslogd -n -f "$work/agent/rsyslog.conf" -i "$work/agent/rsyslogd.pid" &
 for _ in $(seq 100); do [ -s "$work/agent/rsyslogd.pid" ] && break; sleep 0.05; done
 agent_pid=$(cat "$work/agent/rsyslogd.pid")
+sleep 1 # let the agent set up its inotify watch
+sync    # keep write-back of the input out of the measurement
 
-# Every message of the input ends up as one line of the same bytes: wait for the output to reach the input's size.
 want=$(stat -c %s "$input")
-deadline=$(( $(date +%s) + timeout_s ))
+start=$EPOCHREALTIME
+cp "$input" "$work/in/app.log"
+deadline=$(( ${start%.*} + timeout_s ))
 peak_kb=0
 while :; do
-  have=$(stat -c %s "$out")
+  have=$(stat -c %s "$out" 2>/dev/null || echo 0)
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$agent_pid/status" 2>/dev/null || echo 0)
   [ "${hwm:-0}" -gt "$peak_kb" ] && peak_kb=$hwm
   [ "$have" -ge "$want" ] && break
-  if [ "$(date +%s)" -ge "$deadline" ]; then echo "timed out: $have of $want bytes arrived" >&2; exit 1; fi
-  sleep 0.05
+  if [ "${EPOCHREALTIME%.*}" -ge "$deadline" ]; then echo "timed out: $have of $want bytes arrived" >&2; exit 1; fi
+  sleep 0.02
 done
-end=$(date +%s.%N)
+end=$EPOCHREALTIME
 ticks=$(getconf CLK_TCK)
 cpu=$(awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$agent_pid/stat")
 cleanup

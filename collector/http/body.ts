@@ -8,10 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidArgumentError, LimitExceededError } from '../../shared/errors.ts';
+import { BATCH_CONTENT_TYPE, NDJSON_CONTENT_TYPE } from '../../shared/wire.ts';
 import type { CollectorLimits } from '../config.ts';
-
-export const BATCH_CONTENT_TYPE = 'application/vnd.tributary.batch';
-export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
 
 /** Counts bytes through and fails past `max`. */
 function cap(max: number, what: () => string): Transform {

@@ -1,6 +1,6 @@
 /**
- * What every route module gets: the store, the options, metrics, the logger, topic access, the produce path and
- * the lifecycle.
+ * What every route module gets: the store, the options, metrics, the logger, topic access, the produce path, the
+ * group coordinator and the lifecycle.
  * A route module registers its routes on the fastify instance and declares, per route, the role it needs in
  * `config.role` (no role: public, e.g. /healthz). Add a module by listing it in routes/index.ts.
  */
@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { UnauthenticatedError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { CollectorOptions, Role } from '../config.ts';
+import type { GroupCoordinator } from '../groups/group-coordinator.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { TopicAccess } from '../produce/topic-access.ts';
@@ -39,14 +40,6 @@ export interface Lifecycle {
   readonly shutdownSignal: AbortSignal;
 }
 
-/**
- * Points where one route module lets another take part in its requests, set during registration. Membership sets
- * `checkCommit` so an offset commit from a stale generation is refused (409) before anything is written.
- */
-export interface RouteHooks {
-  checkCommit?: (group: string, memberId: string | undefined, generationId: number | undefined) => void | Promise<void>;
-}
-
 export interface RouteContext {
   readonly store: LogStore;
   readonly options: CollectorOptions;
@@ -55,8 +48,9 @@ export interface RouteContext {
   readonly topics: TopicAccess;
   /** The one produce path (also used by NATS ingest and the other front ends). */
   readonly produce: ProducePath;
+  /** Consumer group membership and commit fencing (collector/groups), wired by collector.ts. */
+  readonly groups: GroupCoordinator;
   readonly lifecycle: Lifecycle;
-  readonly hooks: RouteHooks;
 }
 
 export interface RouteModule {

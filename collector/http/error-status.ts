@@ -1,50 +1,20 @@
 /**
- * The one place that maps an error to an HTTP status and the JSON error body `{"error": {"code", "message"}}`
- * (docs/api.md, "Errors"). Storage and domain code throw TributaryError subclasses and never think in HTTP.
+ * Maps anything a route throws to an HTTP answer: TributaryErrors by the one code → status table that the client
+ * shares (shared/wire-errors.ts), fastify's own errors into our codes, anything else to a 500 (docs/api.md,
+ * "Errors"). Storage and domain code throw TributaryError subclasses and never think in HTTP.
  */
-import { LimitExceededError, type TributaryError, TributaryError as TributaryErrorClass } from '../../shared/errors.ts';
-
-/** The status for each error code, as in the docs/api.md table. `limit_exceeded` depends on the limit. */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  invalid_argument: 400,
-  corrupt_batch: 400,
-  config_invalid: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  topic_not_found: 404,
-  partition_not_found: 404,
-  group_not_found: 404,
-  topic_exists: 409,
-  stale_generation: 409,
-  unknown_member: 409,
-  rebalance_in_progress: 409,
-  group_not_empty: 409,
-  offset_out_of_range: 416,
-  limit_exceeded: 400,
-  storage_full: 507,
-  unavailable: 503,
-  closed: 503,
-  corrupt_data: 500,
-};
-
-const STATUS_BY_LIMIT = { body: 413, line: 400, count: 400, rate: 429 } as const;
+import { TributaryError } from '../../shared/errors.ts';
+import { statusOf, type WireErrorBody, wireError } from '../../shared/wire-errors.ts';
 
 /** Seconds a client should wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 1;
 
-export interface ErrorBody {
-  readonly error: { readonly code: string; readonly message: string };
-}
+export type ErrorBody = WireErrorBody;
 
 export interface HttpError {
   readonly status: number;
   readonly body: ErrorBody;
   readonly headers: Readonly<Record<string, string>>;
-}
-
-function tributaryStatus(error: TributaryError): number {
-  if (error instanceof LimitExceededError) return STATUS_BY_LIMIT[error.limit];
-  return STATUS_BY_CODE[error.code] ?? 500;
 }
 
 /** Fastify's own errors (parsing, routing, body size) mapped into our codes, with messages a user can act on. */
@@ -78,13 +48,17 @@ function fastifyError(
 }
 
 function make(status: number, code: string, message: string): HttpError {
+  return answer(status, { code, message });
+}
+
+function answer(status: number, error: WireErrorBody['error']): HttpError {
   const headers: Record<string, string> = status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
-  return { status, body: { error: { code, message } }, headers };
+  return { status, body: { error }, headers };
 }
 
 /** Maps anything thrown by a route to a response. Unknown errors are 500 `internal` with a generic message. */
 export function httpErrorFor(error: unknown, contentType?: string): HttpError {
-  if (error instanceof TributaryErrorClass) return make(tributaryStatus(error), error.code, error.message);
+  if (error instanceof TributaryError) return answer(statusOf(error), wireError(error));
   if (error !== null && typeof error === 'object' && 'code' in error && typeof error.code === 'string') {
     const mapped = fastifyError(error as { code: string; message: string; statusCode?: number }, contentType);
     if (mapped) return mapped;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../../shared/logger.ts';
 import type { CollectorOptions } from '../config.ts';
+import type { GroupCoordinator } from '../groups/group-coordinator.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { TopicAccess } from '../produce/topic-access.ts';
@@ -25,6 +26,7 @@ export interface HttpServerOptions {
   /** Shared with NATS ingest: one cache of partition counts, one produce path. */
   readonly topics: TopicAccess;
   readonly produce: ProducePath;
+  readonly groups: GroupCoordinator;
   /** Defaults to ROUTE_MODULES. */
   readonly routes?: readonly RouteModule[];
 }
@@ -76,7 +78,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     topics: options.topics,
     produce: options.produce,
     lifecycle: options.lifecycle,
-    hooks: {},
+    groups: options.groups,
   };
 
   registerBodyParsers(app, collector.limits);

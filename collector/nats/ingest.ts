@@ -14,15 +14,12 @@ import { performance } from 'node:perf_hooks';
 import { headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { LimitExceededError } from '../../shared/errors.ts';
 import { assertValidName } from '../../shared/names.ts';
+import { INGEST_QUEUE_GROUP, INGEST_SUBJECT_PREFIX, STATUS_HEADER } from '../../shared/wire.ts';
 import type { CollectorLimits } from '../config.ts';
 import type { Authenticator } from '../http/auth.ts';
 import { httpErrorFor } from '../http/error-status.ts';
 import { decodeBinaryBody } from '../produce/produce-body.ts';
 import { type ProducePath, produceResponseBody } from '../produce/produce.ts';
-
-export const INGEST_SUBJECT_PREFIX = 'tributary.ingest';
-export const INGEST_QUEUE_GROUP = 'tributary-collectors';
-export const STATUS_HEADER = 'Tributary-Status';
 
 export interface NatsIngestOptions {
   readonly connection: NatsConnection;

@@ -40,7 +40,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (name === '--version' || name === '-V') {
     const { createRequire } = await import('node:module');
-    process.stdout.write(`${createRequire(import.meta.url)('../../package.json').version}\n`);
+    // By the package's own name (its `exports` lists ./package.json): the same from the sources and from dist/.
+    process.stdout.write(`${createRequire(import.meta.url)('tributary/package.json').version}\n`);
     return 0;
   }
   const entry = SUBCOMMANDS[name];

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { Command } from 'commander';
 import { compileLineFilter } from '../../collector/query/line-filter.ts';
-import { errorFromBody } from '../client/collector-client.ts';
+import { errorFromWire, parseWireError } from '../wire-errors.ts';
 import { UnavailableError } from '../errors.ts';
 import { connectionFrom } from './connection.ts';
 import { filterOptions, filterParams } from './query.ts';
@@ -41,8 +41,7 @@ export function command(): Command {
       throw new UnavailableError(`cannot reach the collector at ${base}: ${(error as Error).message}`);
     }
     if (!res.ok || !res.body) {
-      const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-      throw errorFromBody(res.status, body.error?.code ?? 'unknown', body.error?.message ?? `HTTP ${res.status}`);
+      throw errorFromWire(res.status, parseWireError(await res.text().catch(() => ''), `HTTP ${res.status}`));
     }
     const filter = compileLineFilter({
       ...(flags.grep ? { grep: flags.grep } : {}),

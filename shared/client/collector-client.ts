@@ -8,31 +8,10 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import {
-  ClosedError,
-  CorruptBatchError,
-  CorruptDataError,
-  ForbiddenError,
-  GroupNotEmptyError,
-  GroupNotFoundError,
-  InvalidArgumentError,
-  LimitExceededError,
-  OffsetOutOfRangeError,
-  PartitionNotFoundError,
-  RebalanceInProgressError,
-  StaleGenerationError,
-  StorageFullError,
-  TopicExistsError,
-  TopicNotFoundError,
-  type TributaryError,
-  UnauthenticatedError,
-  UnavailableError,
-  UnknownMemberError,
-} from '../errors.ts';
+import { InvalidArgumentError, UnavailableError } from '../errors.ts';
+import { BATCH_CONTENT_TYPE, JSON_CONTENT_TYPE, NDJSON_CONTENT_TYPE } from '../wire.ts';
+import { errorFromWire, parseWireError } from '../wire-errors.ts';
 import type { Fields, Labels, Offset, PartitionId, TimestampMs, WireRecord } from '../record.ts';
-
-export const BATCH_CONTENT_TYPE = 'application/vnd.tributary.batch';
-export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Wire types
@@ -171,60 +150,6 @@ export interface RawResponse {
   readonly body: Buffer;
 }
 
-function overrideMessage<E extends Error>(error: E, message: string): E {
-  error.message = message;
-  return error;
-}
-
-/** The TributaryError for an error body; the class follows the code, the message is the server's. */
-export function errorFromBody(status: number, code: string, message: string): TributaryError {
-  switch (code) {
-    case 'invalid_argument':
-      return new InvalidArgumentError(message);
-    case 'corrupt_batch':
-      return new CorruptBatchError(message);
-    case 'corrupt_data':
-      return new CorruptDataError(message);
-    case 'unauthenticated':
-      return new UnauthenticatedError(message);
-    case 'forbidden':
-      return new ForbiddenError(message);
-    case 'topic_not_found':
-      return overrideMessage(new TopicNotFoundError(''), message);
-    case 'topic_exists':
-      return overrideMessage(new TopicExistsError(''), message);
-    case 'partition_not_found':
-      return overrideMessage(new PartitionNotFoundError('', 0, 0), message);
-    case 'group_not_found':
-      return overrideMessage(new GroupNotFoundError(''), message);
-    case 'offset_out_of_range': {
-      const m = /\[(\d+), (\d+)\)/.exec(message);
-      return overrideMessage(new OffsetOutOfRangeError(0, Number(m?.[1] ?? 0), Number(m?.[2] ?? 0)), message);
-    }
-    case 'limit_exceeded':
-      return new LimitExceededError(
-        message,
-        status === 413 ? 'body' : status === 429 ? 'rate' : /line/.test(message) ? 'line' : 'count',
-      );
-    case 'storage_full':
-      return new StorageFullError(message);
-    case 'closed':
-      return overrideMessage(new ClosedError('the collector'), message);
-    case 'unavailable':
-      return new UnavailableError(message);
-    case 'stale_generation':
-      return new StaleGenerationError(message);
-    case 'unknown_member':
-      return new UnknownMemberError(message);
-    case 'rebalance_in_progress':
-      return new RebalanceInProgressError(message);
-    case 'group_not_empty':
-      return new GroupNotEmptyError(message);
-    default:
-      return status >= 500 ? new UnavailableError(message) : new InvalidArgumentError(message);
-  }
-}
-
 export class CollectorClient {
   private readonly urls: readonly string[];
   private readonly token: string | undefined;
@@ -256,7 +181,7 @@ export class CollectorClient {
     let body: Buffer | string | undefined = options.body;
     if (options.json !== undefined) {
       body = JSON.stringify(options.json);
-      headers['content-type'] = 'application/json';
+      headers['content-type'] = JSON_CONTENT_TYPE;
     }
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) query.set(k, String(v));
@@ -278,16 +203,7 @@ export class CollectorClient {
       this.preferred = index;
       const bytes = res.body;
       if (res.status >= 200 && res.status < 300) return res;
-      let code = 'unknown';
-      let message = `HTTP ${res.status} from ${base}${path}`;
-      try {
-        const parsed = JSON.parse(bytes.toString('utf8')) as { error?: { code?: string; message?: string } };
-        code = parsed.error?.code ?? code;
-        message = parsed.error?.message ?? message;
-      } catch {
-        // not our error body (a proxy?): keep the status line
-      }
-      throw errorFromBody(res.status, code, message);
+      throw errorFromWire(res.status, parseWireError(bytes.toString('utf8'), `HTTP ${res.status} from ${base}${path}`));
     }
     const cause = lastError as Error & { cause?: Error };
     throw new UnavailableError(

@@ -10,10 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { CollectorProcess } from '../helpers/collector-process.ts';
+import { CLI, CollectorProcess } from '../helpers/collector-process.ts';
+
+export { CLI };
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(REPO, 'shared/cli/tributary.js');
 
 export async function tempDir(prefix = 'tributary-agent-test-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
@@ -94,7 +95,7 @@ export async function startAgentProcess(
   configFile: string,
   options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [BIN, 'agent', '--config', configFile], {
+  const child = spawn(process.execPath, [CLI, 'agent', '--config', configFile], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },

@@ -3,23 +3,14 @@ import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { freePort } from '../helpers/ports.ts';
-import { fetchAll, REPO, tempDir, waitFor } from './support.ts';
+import { CLI, fetchAll, REPO, tempDir, waitFor } from './support.ts';
 
 test('tributary up - a collector and an agent in one process: a line appended to the demo log can be fetched', async (t) => {
   const dir = await tempDir('tributary-up-');
   const [port, metricsPort] = [await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
-    [
-      path.join(REPO, 'shared/cli/tributary.js'),
-      'up',
-      '--dir',
-      dir,
-      '--port',
-      String(port),
-      '--metrics-port',
-      String(metricsPort),
-    ],
+    [CLI, 'up', '--dir', dir, '--port', String(port), '--metrics-port', String(metricsPort)],
     { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -6,7 +6,7 @@ import test from 'ava';
 import { gzipSync } from 'node:zlib';
 import { decodeRecords } from '../../shared/batch-codec.ts';
 import { CollectorClient } from '../../shared/client/collector-client.ts';
-import { TopicNotFoundError } from '../../shared/errors.ts';
+import { OffsetOutOfRangeError, TopicNotFoundError } from '../../shared/errors.ts';
 import { partitionForKey } from '../../shared/partitioner.ts';
 import { CollectorProcess } from '../helpers/collector-process.ts';
 import { batchOf, call, ndjson } from './support.ts';
@@ -168,6 +168,10 @@ test('api - fetch outside the partition range is 416 naming the valid range; unk
   const res = await call(`${collector.url}/v1/topics/ranges/partitions/${partition}/records?offset=99`);
   t.is(res.status, 416);
   t.regex(res.text, /\[0, 1\)/);
+  t.like(JSON.parse(res.text), { error: { code: 'offset_out_of_range', start_offset: 0, end_offset: 1 } });
+  // The client rebuilds the error from the body's fields, not from its message.
+  const thrown = await t.throwsAsync(client.fetch('ranges', partition, 99), { instanceOf: OffsetOutOfRangeError });
+  t.deepEqual([thrown?.startOffset, thrown?.endOffset], [0, 1]);
   t.is((await call(`${collector.url}/v1/topics/ranges/partitions/9/records?offset=0`)).status, 404);
   t.is((await call(`${collector.url}/v1/topics/missing-topic/partitions/0/records?offset=0`)).status, 404);
   t.is((await call(`${collector.url}/v1/topics/ranges/partitions/0/records`)).status, 400);

@@ -1,10 +1,11 @@
 /**
- * The real collector as a child process (`node shared/cli/tributary.js collector --config …`) on a free loopback
+ * The real collector as a child process (`node dist/shared/cli/tributary.js collector --config …`) on a free loopback
  * port with a temporary data directory, for tests that must see what a user sees: real sockets, real signals,
  * real restarts. `stop()` sends a signal and waits for the exit; `kill()` is SIGKILL; `restart()` starts again on
  * the same data directory and port. `dispose()` removes the temporary directory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
@@ -14,7 +15,14 @@ import { stringify } from 'yaml';
 import { freePort } from './ports.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = path.join(REPO_ROOT, 'shared/cli/tributary.js');
+/**
+ * The `tributary` command as users run it: the compiled JavaScript in dist/ (package.json `bin`). `npm test` builds
+ * it first; the one place tests name it (test/agent/support.ts re-exports it).
+ */
+export const CLI = path.join(REPO_ROOT, 'dist/shared/cli/tributary.js');
+if (!existsSync(CLI)) {
+  throw new Error(`${CLI} does not exist: run \`npm run build\` first (\`npm test\` does)`);
+}
 
 export interface CollectorProcessOptions {
   /** Keys merged (deeply) over the test defaults: loopback, free port, temp data_dir, log_level warn. */
@@ -22,7 +30,7 @@ export interface CollectorProcessOptions {
   /** Reuse a data directory (e.g. one left by another collector). */
   readonly dataDir?: string;
   readonly env?: NodeJS.ProcessEnv;
-  /** How long to wait for /readyz (default 60 s: a loaded 2-core machine is slow to start tsx). */
+  /** How long to wait for /readyz (default 60 s: a loaded 2-core machine is slow to start). */
   readonly readyTimeoutMs?: number;
   /** With TLS configured: the CA (or self-signed certificate) to trust; the URL becomes https. */
   readonly ca?: Buffer;

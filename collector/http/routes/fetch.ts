@@ -9,7 +9,7 @@ import { decodeRecords } from '../../../shared/batch-codec.ts';
 import { PartitionNotFoundError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
 import { toWireRecord } from '../../../shared/record.ts';
-import { BATCH_CONTENT_TYPE } from '../body.ts';
+import { BATCH_CONTENT_TYPE } from '../../../shared/wire.ts';
 import type { RouteModule } from '../context.ts';
 import { intParam } from '../query-params.ts';
 

@@ -1,20 +1,16 @@
 /**
  * Consumer group membership over HTTP (docs/api.md, "Consumer groups"): join, heartbeat, leave, describe, and
- * resetting a group's offsets, which is refused while members are active. The coordinator (collector/groups) holds
- * the rules; this module parses requests, runs the coordinator's expiry sweep on a timer, and fences offset commits
- * through `hooks.checkCommit`.
+ * resetting a group's offsets, which is refused while members are active. The coordinator (collector/groups, wired
+ * in collector.ts with its expiry sweep) holds the rules; this module parses requests.
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../../../shared/errors.ts';
 import { assertValidName, isValidName } from '../../../shared/names.ts';
-import { GroupCoordinator, heartbeatIntervalFor } from '../../groups/group-coordinator.ts';
+import { heartbeatIntervalFor } from '../../groups/group-coordinator.ts';
 import type { CommitRequest } from '../../storage/log-store.ts';
 import type { RouteModule } from '../context.ts';
 import { parseJsonBody } from '../json-body.ts';
 import { offsetsAt, parseAt } from './offsets.ts';
-
-/** How often members past their session timeout are removed (lazily, every request also removes them). */
-const EXPIRY_SWEEP_MS = 500;
 
 const JoinBody = z.strictObject({
   topics: z
@@ -47,26 +43,7 @@ function memberIdParam(memberId: string): string {
 export const groupMembersRoutes: RouteModule = {
   name: 'group-members',
   register(app, ctx) {
-    const coordinator = new GroupCoordinator({
-      membership: ctx.store.membership,
-      partitionsFor: (topic) => ctx.topics.partitionsFor(topic, false),
-      events: {
-        rebalanced: (group, generation, reason, members) => {
-          ctx.metrics.countRebalance(group, reason);
-          ctx.logger.info({ group, generation, reason, members }, 'consumer group rebalanced');
-        },
-      },
-    });
-    ctx.hooks.checkCommit = (group, memberId, generation) => coordinator.checkCommit(group, memberId, generation);
-
-    let sweep: NodeJS.Timeout | undefined;
-    app.addHook('onReady', async () => {
-      sweep = setInterval(() => {
-        coordinator.expireAll().catch((error: unknown) => ctx.logger.warn({ err: error }, 'group expiry sweep failed'));
-      }, EXPIRY_SWEEP_MS);
-      sweep.unref();
-    });
-    app.addHook('onClose', async () => clearInterval(sweep));
+    const coordinator = ctx.groups;
 
     app.post<{ Params: { group: string } }>(
       '/v1/groups/:group/members',

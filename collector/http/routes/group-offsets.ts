@@ -1,7 +1,7 @@
 /**
  * Consumer group offsets: commit, fetch (with each partition's end offset and lag), list groups, delete a group.
- * Membership (join / heartbeat / generation checks) belongs to a group-members module, which sets
- * `context.hooks.checkCommit` to reject commits from stale members; without one, any reader may commit.
+ * A commit that names a member and generation is fenced by the group coordinator (`context.groups.checkCommit`):
+ * a stale member's commit is refused (409) before anything is written.
  */
 import { z } from 'zod';
 import { PartitionNotFoundError } from '../../../shared/errors.ts';
@@ -36,7 +36,7 @@ export const groupOffsetsRoutes: RouteModule = {
         const { group } = request.params;
         assertValidName('group', group);
         const body = parseJsonBody(CommitBody, request.body, 'commit');
-        await ctx.hooks.checkCommit?.(group, body.member_id, body.generation_id);
+        await ctx.groups.checkCommit(group, body.member_id, body.generation_id);
         for (const o of body.offsets) {
           const partitions = await ctx.topics.partitionsFor(o.topic, false);
           if (o.partition >= partitions) throw new PartitionNotFoundError(o.topic, o.partition, partitions);

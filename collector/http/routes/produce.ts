@@ -5,9 +5,9 @@
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
+import { BATCH_CONTENT_TYPE, NDJSON_CONTENT_TYPE } from '../../../shared/wire.ts';
 import { decodeBinaryBody, decodeNdjsonBody } from '../../produce/produce-body.ts';
 import { produceResponseBody } from '../../produce/produce.ts';
-import { BATCH_CONTENT_TYPE, NDJSON_CONTENT_TYPE } from '../body.ts';
 import { principalOf, type RouteModule } from '../context.ts';
 
 export const produceRoutes: RouteModule = {
