@@ -1,6 +1,7 @@
 /**
- * The agent's Prometheus metrics: the only agent module that imports prom-client. Components call the narrow
- * methods of `AgentMetrics`; the names below are a contract with the Grafana dashboards and alert rules in deploy/.
+ * The agent's Prometheus metrics: the only agent module that imports prom-client (through shared/metric-table.ts).
+ * Components call the narrow methods of `AgentMetrics`; the names below, defined in one table (agentMetricTable),
+ * are a contract with the Grafana dashboards and alert rules in deploy/.
  *
  *   tributary_agent_files_watched                     gauge      files open for reading
  *   tributary_agent_lines_read_total                  counter    lines (events, after multiline) read from files
@@ -25,7 +26,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { counter, gauge, histogram, registerMetrics } from '../shared/metric-table.ts';
 
 export type RotationKind = 'rename' | 'copytruncate' | 'deleted' | 'inode_reused';
 export type SendResult = 'ok' | 'retried' | 'rejected';
@@ -36,175 +38,133 @@ export interface SourceLabels {
 }
 export type FileErrorKind = 'permission' | 'not_found' | 'other';
 
+const SOURCE = ['source', 'service', 'topic'] as const;
+const SEND_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Every agent metric; `unacked` is read at scrape time (it changes once per line: too often to push). */
+function agentMetricTable(unacked: () => { bytes: number; limit: number }) {
+  return {
+    filesWatched: gauge('tributary_agent_files_watched', 'Files open for reading.'),
+    linesRead: counter('tributary_agent_lines_read_total', 'Lines (events, after multiline grouping) read from files.'),
+    bytesRead: counter('tributary_agent_bytes_read_total', 'Bytes read from files.'),
+    linesAcked: counter('tributary_agent_lines_acknowledged_total', 'Lines acknowledged by the collector.'),
+    bytesAcked: counter('tributary_agent_bytes_acknowledged_total', 'Line bytes acknowledged by the collector.'),
+    // Per source, so dashboards can show ingest by service; the unlabelled totals above stay for simple checks.
+    sourceLinesAcked: counter(
+      'tributary_agent_source_lines_acknowledged_total',
+      'Lines acknowledged by the collector, per configured source.',
+      SOURCE,
+    ),
+    sourceBytesAcked: counter(
+      'tributary_agent_source_bytes_acknowledged_total',
+      'Line bytes acknowledged by the collector, per configured source.',
+      SOURCE,
+    ),
+    linesDropped: counter(
+      'tributary_agent_lines_dropped_total',
+      'Lines in requests the collector rejected for good (a 4xx that retrying cannot fix).',
+    ),
+    batchesSent: counter(
+      'tributary_agent_batches_sent_total',
+      'Produce requests by result: ok, retried (will be sent again), rejected (dropped).',
+      ['result'],
+    ),
+    sendDuration: histogram(
+      'tributary_agent_send_duration_seconds',
+      'Time from sending a produce request to its response.',
+      SEND_BUCKETS,
+    ),
+    retries: counter('tributary_agent_retries_total', 'Produce requests retried after a failure.'),
+    bytesBehind: gauge('tributary_agent_bytes_behind', 'File size minus acknowledged position, per file.', ['path']),
+    linesTruncated: counter('tributary_agent_lines_truncated_total', 'Lines longer than max_line_bytes, cut to it.'),
+    rotations: counter('tributary_agent_rotations_total', 'File rotations detected, by kind.', ['kind']),
+    fileErrors: counter(
+      'tributary_agent_file_errors_total',
+      'Files that matched but could not be opened or read, by kind.',
+      ['kind'],
+    ),
+    parseFailures: counter(
+      'tributary_agent_parse_failures_total',
+      'Lines the configured parser could not parse (kept without fields).',
+    ),
+    unackedBytes: gauge(
+      'tributary_agent_unacked_bytes',
+      'Bytes read but not yet acknowledged by the collector.',
+      [],
+      (set) => set(unacked().bytes),
+    ),
+    memoryLimit: gauge(
+      'tributary_agent_memory_limit_bytes',
+      'Bound on unacknowledged bytes; readers pause when it is reached.',
+      [],
+      (set) => set(unacked().limit),
+    ),
+    checkpointWrites: counter('tributary_agent_checkpoint_writes_total', 'Checkpoint file writes.'),
+  };
+}
+
 export class AgentMetrics {
   readonly registry = new Registry();
-  private readonly filesWatched = new Gauge({
-    name: 'tributary_agent_files_watched',
-    help: 'Files open for reading.',
-    registers: [this.registry],
-  });
-  private readonly linesRead = new Counter({
-    name: 'tributary_agent_lines_read_total',
-    help: 'Lines (events, after multiline grouping) read from files.',
-    registers: [this.registry],
-  });
-  private readonly bytesRead = new Counter({
-    name: 'tributary_agent_bytes_read_total',
-    help: 'Bytes read from files.',
-    registers: [this.registry],
-  });
-  private readonly linesAcked = new Counter({
-    name: 'tributary_agent_lines_acknowledged_total',
-    help: 'Lines acknowledged by the collector.',
-    registers: [this.registry],
-  });
-  private readonly bytesAcked = new Counter({
-    name: 'tributary_agent_bytes_acknowledged_total',
-    help: 'Line bytes acknowledged by the collector.',
-    registers: [this.registry],
-  });
-  // Per source, so dashboards can show ingest by service; the unlabelled totals above stay for simple checks.
-  private readonly sourceLinesAcked = new Counter({
-    name: 'tributary_agent_source_lines_acknowledged_total',
-    help: 'Lines acknowledged by the collector, per configured source.',
-    labelNames: ['source', 'service', 'topic'],
-    registers: [this.registry],
-  });
-  private readonly sourceBytesAcked = new Counter({
-    name: 'tributary_agent_source_bytes_acknowledged_total',
-    help: 'Line bytes acknowledged by the collector, per configured source.',
-    labelNames: ['source', 'service', 'topic'],
-    registers: [this.registry],
-  });
-  private readonly linesDropped = new Counter({
-    name: 'tributary_agent_lines_dropped_total',
-    help: 'Lines in requests the collector rejected for good (a 4xx that retrying cannot fix).',
-    registers: [this.registry],
-  });
-  private readonly batchesSent = new Counter({
-    name: 'tributary_agent_batches_sent_total',
-    help: 'Produce requests by result: ok, retried (will be sent again), rejected (dropped).',
-    labelNames: ['result'],
-    registers: [this.registry],
-  });
-  private readonly sendDuration = new Histogram({
-    name: 'tributary_agent_send_duration_seconds',
-    help: 'Time from sending a produce request to its response.',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
-  private readonly retries = new Counter({
-    name: 'tributary_agent_retries_total',
-    help: 'Produce requests retried after a failure.',
-    registers: [this.registry],
-  });
-  private readonly bytesBehind = new Gauge({
-    name: 'tributary_agent_bytes_behind',
-    help: 'File size minus acknowledged position, per file.',
-    labelNames: ['path'],
-    registers: [this.registry],
-  });
-  private readonly linesTruncated = new Counter({
-    name: 'tributary_agent_lines_truncated_total',
-    help: 'Lines longer than max_line_bytes, cut to it.',
-    registers: [this.registry],
-  });
-  private readonly rotations = new Counter({
-    name: 'tributary_agent_rotations_total',
-    help: 'File rotations detected, by kind.',
-    labelNames: ['kind'],
-    registers: [this.registry],
-  });
-  private readonly fileErrors = new Counter({
-    name: 'tributary_agent_file_errors_total',
-    help: 'Files that matched but could not be opened or read, by kind.',
-    labelNames: ['kind'],
-    registers: [this.registry],
-  });
-  private readonly parseFailures = new Counter({
-    name: 'tributary_agent_parse_failures_total',
-    help: 'Lines the configured parser could not parse (kept without fields).',
-    registers: [this.registry],
-  });
   private unackedSource: () => { bytes: number; limit: number } = () => ({ bytes: 0, limit: 0 });
-  private readonly checkpointWrites = new Counter({
-    name: 'tributary_agent_checkpoint_writes_total',
-    help: 'Checkpoint file writes.',
-    registers: [this.registry],
-  });
+  private readonly m = registerMetrics(
+    agentMetricTable(() => this.unackedSource()),
+    this.registry,
+  );
 
   constructor(options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    // Read at scrape time from the bound itself (it changes once per line: too often to push).
-    const read = () => this.unackedSource();
-    new Gauge({
-      name: 'tributary_agent_unacked_bytes',
-      help: 'Bytes read but not yet acknowledged by the collector.',
-      registers: [this.registry],
-      collect() {
-        this.set(read().bytes);
-      },
-    });
-    new Gauge({
-      name: 'tributary_agent_memory_limit_bytes',
-      help: 'Bound on unacknowledged bytes; readers pause when it is reached.',
-      registers: [this.registry],
-      collect() {
-        this.set(read().limit);
-      },
-    });
-    for (const result of ['ok', 'retried', 'rejected'] as const) this.batchesSent.inc({ result }, 0);
+    for (const result of ['ok', 'retried', 'rejected'] as const) this.m.batchesSent.inc({ result }, 0);
   }
 
   setFilesWatched(count: number): void {
-    this.filesWatched.set(count);
+    this.m.filesWatched.set(count);
   }
   read(lines: number, bytes: number): void {
-    this.linesRead.inc(lines);
-    this.bytesRead.inc(bytes);
+    this.m.linesRead.inc(lines);
+    this.m.bytesRead.inc(bytes);
   }
   acknowledged(lines: number, bytes: number, source?: SourceLabels): void {
-    this.linesAcked.inc(lines);
-    this.bytesAcked.inc(bytes);
+    this.m.linesAcked.inc(lines);
+    this.m.bytesAcked.inc(bytes);
     if (source) {
-      this.sourceLinesAcked.inc(source, lines);
-      this.sourceBytesAcked.inc(source, bytes);
+      this.m.sourceLinesAcked.inc(source, lines);
+      this.m.sourceBytesAcked.inc(source, bytes);
     }
   }
   dropped(lines: number): void {
-    this.linesDropped.inc(lines);
+    this.m.linesDropped.inc(lines);
   }
   sent(result: SendResult, seconds: number): void {
-    this.batchesSent.inc({ result });
-    this.sendDuration.observe(seconds);
+    this.m.batchesSent.inc({ result });
+    this.m.sendDuration.observe(seconds);
   }
   retried(): void {
-    this.retries.inc();
+    this.m.retries.inc();
   }
   setBytesBehind(filePath: string, bytes: number): void {
-    this.bytesBehind.set({ path: filePath }, bytes);
+    this.m.bytesBehind.set({ path: filePath }, bytes);
   }
   forgetFile(filePath: string): void {
-    this.bytesBehind.remove({ path: filePath });
+    this.m.bytesBehind.remove({ path: filePath });
   }
   truncatedLine(): void {
-    this.linesTruncated.inc();
+    this.m.linesTruncated.inc();
   }
   rotation(kind: RotationKind): void {
-    this.rotations.inc({ kind });
+    this.m.rotations.inc({ kind });
   }
   fileError(kind: FileErrorKind): void {
-    this.fileErrors.inc({ kind });
+    this.m.fileErrors.inc({ kind });
   }
   parseFailure(): void {
-    this.parseFailures.inc();
+    this.m.parseFailures.inc();
   }
   /** The unacked-bytes gauges read `read()` at scrape time (it changes once per line: too often to push). */
   observeUnackedBytes(read: () => { bytes: number; limit: number }): void {
     this.unackedSource = read;
   }
   checkpointWritten(): void {
-    this.checkpointWrites.inc();
+    this.m.checkpointWrites.inc();
   }
 
   async text(): Promise<string> {

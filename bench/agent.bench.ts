@@ -2,11 +2,12 @@ import type { BenchRow } from './bench-row.ts';
 /**
  * Agent benchmark: lines from log files to the collector's acknowledgement, on loopback, side by side with rsyslog.
  *
- *   node --import tsx bench/agent.bench.ts [--quick] [--lines N] [--sink] [--compare-tsx]
+ *   node --import tsx bench/agent.bench.ts [--quick] [--lines N] [--sink] [--compare-tsx | --runners tsx,dist,…]
  *
  * `--sink`: send to a bare HTTP sink in this process (CRC check, append to a file, 200) instead of the collector,
  * to measure the agent alone. `--compare-tsx`: run row 1 twice, the agent through tsx from the sources and then
- * compiled (dist/), side by side; otherwise the agent runs compiled, as shipped.
+ * compiled (dist/), side by side; `--runners` gives the list (e.g. tsx,dist,dist,tsx: alternated rounds, for a
+ * machine whose load drifts during the run); otherwise the agent runs compiled, as shipped.
  *
  * Rows:
  * 1. one file of ~200-byte lines (1 GiB full, 40 MB quick), written before the agent starts, agent -> collector to
@@ -357,17 +358,17 @@ export async function run(opts: {
     target = opts.sink ? await sinkTarget(work) : await collectorTarget();
     const to = target.kind === 'sink' ? 'agent -> bare sink' : 'agent -> collector';
     let seconds = Number.NaN;
-    for (const runner of opts.runners ?? ['dist']) {
-      const topic = `bench-one-${runner}`;
+    for (const [round, runner] of (opts.runners ?? ['dist']).entries()) {
+      const topic = `bench-one-${round}-${runner}`;
       const started = performance.now();
-      const agent = await startAgent(path.join(work, `agent-1-${runner}`), [input], target.url, topic, runner);
+      const agent = await startAgent(path.join(work, `agent-1-${round}-${runner}`), [input], target.url, topic, runner);
       await waitAcked(agent, lines, 3_600_000);
       seconds = (performance.now() - started) / 1000;
       const cpu = agent.cpuSeconds();
       const rss = agent.peakRssBytes();
       await agent.stop();
       const check = await target.verify(topic, lines);
-      const c1 = `${to} (${runner}): one file, ${size}, ${lines} lines`;
+      const c1 = `${to} (${runner}${opts.runners && opts.runners.length > 2 ? `, round ${round + 1}` : ''}): one file, ${size}, ${lines} lines`;
       rows.push({ bench: 'agent', case: c1, metric: 'throughput', value: lines / seconds, unit: 'lines/s' });
       rows.push({ bench: 'agent', case: c1, metric: 'throughput', value: bytes / 1e6 / seconds, unit: 'MB/s' });
       rows.push({ bench: 'agent', case: c1, metric: 'agent CPU', value: cpu / (bytes / GIB), unit: 's/GiB' });
@@ -527,7 +528,16 @@ async function latency(
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const quick = process.argv.includes('--quick');
   const sink = process.argv.includes('--sink');
-  const runners: Runner[] = process.argv.includes('--compare-tsx') ? ['tsx', 'dist'] : ['dist'];
+  const listed = process.argv.indexOf('--runners');
+  const runners: Runner[] =
+    listed > 0
+      ? (process.argv[listed + 1] ?? '').split(',').map((r) => {
+          if (r !== 'tsx' && r !== 'dist') throw new Error(`--runners takes tsx and dist, got '${r}'`);
+          return r;
+        })
+      : process.argv.includes('--compare-tsx')
+        ? ['tsx', 'dist']
+        : ['dist'];
   const i = process.argv.indexOf('--lines');
   const lines = i > 0 ? Number(process.argv[i + 1]) : undefined;
   const rows = await run({ quick, sink, runners, ...(lines ? { lines } : {}) });

@@ -5,8 +5,8 @@
  * What each answer means is outcomeOfAnswer's table (transport.ts); a 5xx also moves the next attempt to the next
  * URL.
  */
+import { parseRetryAfter } from '../../shared/backoff.ts';
 import { BATCH_CONTENT_TYPE } from '../../shared/wire.ts';
-import { parseRetryAfter } from './retry.ts';
 import { outcomeOfAnswer, type SendOutcome, type Transport } from './transport.ts';
 
 export interface HttpTransportOptions {

@@ -12,7 +12,7 @@
  * after the restart.
  */
 import type { SealedBatch } from '../batch/batcher.ts';
-import { type BackoffOptions, backoffDelay } from './retry.ts';
+import { type BackoffOptions, backoffDelay } from '../../shared/backoff.ts';
 import type { Transport } from './transport.ts';
 
 export type Settlement = 'acked' | 'dropped';

@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../../shared/atomic-file.ts';
 import { encodeBatch } from '../../shared/batch-codec.ts';
 import type { Labels, RecordInput } from '../../shared/record.ts';
 import type { AgentMetrics } from '../metrics.ts';
-import { backoffDelay } from '../ship/retry.ts';
+import { backoffDelay } from '../../shared/backoff.ts';
 import type { Transport } from '../ship/transport.ts';
 import { type JournalEntry, parseJournalLine } from './journal-entry.ts';
 

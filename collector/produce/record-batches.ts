@@ -57,6 +57,7 @@ export function batchesFromRecords(
   const out: ProducedBatch[] = [];
   let builder: BatchBuilder | undefined;
   let builderLabels = '';
+  let lastLabels: Labels | undefined;
   const flush = () => {
     if (builder && builder.recordCount > 0) {
       const bytes = builder.finish();
@@ -68,7 +69,9 @@ export function batchesFromRecords(
   for (const r of records) {
     if (++count > limits.maxRecordsPerRequest) throw tooManyRecords(limits);
     if (r.value.length > limits.maxLineBytes) throw lineTooLong(r.value.length, describe(count - 1), limits);
-    const labels = JSON.stringify(r.labels);
+    // Front ends that share one label object per source (syslog) skip the stringify.
+    const labels = r.labels === lastLabels ? builderLabels : JSON.stringify(r.labels);
+    lastLabels = r.labels;
     if (!builder || builder.key !== r.key || builderLabels !== labels || builder.recordBytes >= BATCH_RECORD_BYTES) {
       flush();
       builder = new BatchBuilder(r.key, r.labels, Math.min(64 * 1024, r.value.length * 2 + 64));

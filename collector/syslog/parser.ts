@@ -226,13 +226,15 @@ function sdNameEnd(bytes: Buffer, pos: number): number {
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const BSD_TIMESTAMP = /^([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2})/;
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})/;
-/** A tag: up to 32 characters of [A-Za-z0-9_./-], optionally `[pid]`, then `:`. */
-const TAG = /^([A-Za-z0-9_./@-]{1,48})(?:\[([^\]\s]{1,128})\])?:/;
+/** A tag: up to 48 characters of [A-Za-z0-9_./@-], optionally `[pid]`, then `:` (sticky: matched at lastIndex). */
+const TAG = /([A-Za-z0-9_./@-]{1,48})(?:\[([^\]\s]{1,128})\])?:/y;
+/** Timestamp (≤ 35) + hostname (≤ 255) + tag: enough of the message to read the header. */
+const HEADER_WINDOW = 460;
 const WEEK_MS = 7 * 86_400_000;
 
 function parse3164(bytes: Buffer, start: number, facility: number, severity: number, now: TimestampMs): SyslogMessage {
   // The header is ASCII; look at a bounded prefix as latin1 (one char per byte, so indexes are byte positions).
-  const head = bytes.toString('latin1', start, Math.min(bytes.length, start + 400));
+  const head = bytes.toString('latin1', start, Math.min(bytes.length, start + HEADER_WINDOW));
   let pos = 0;
   let timestamp: TimestampMs | undefined;
   const bsd = BSD_TIMESTAMP.exec(head);
@@ -255,30 +257,29 @@ function parse3164(bytes: Buffer, start: number, facility: number, severity: num
   let procId: string | undefined;
   if (timestamp !== undefined && head[pos] === ' ') {
     pos++;
-    const rest = head.slice(pos);
-    const tagFirst = TAG.exec(rest);
+    TAG.lastIndex = pos;
+    const tagFirst = TAG.exec(head);
     if (tagFirst) {
       // "Dec  2 10:00:00 sshd[42]: …" — no hostname
       appName = tagFirst[1];
       procId = tagFirst[2];
-      pos += tagFirst[0].length;
+      pos = TAG.lastIndex;
     } else {
-      const sp = rest.indexOf(' ');
-      if (sp > 0 && sp <= 255) {
-        hostname = rest.slice(0, sp);
-        pos += sp + 1;
-        const tag = TAG.exec(head.slice(pos));
+      const sp = head.indexOf(' ', pos);
+      if (sp > pos && sp - pos <= 255) {
+        hostname = head.slice(pos, sp);
+        pos = sp + 1;
+        TAG.lastIndex = pos;
+        const tag = TAG.exec(head);
         if (tag) {
           appName = tag[1];
           procId = tag[2];
-          pos += tag[0].length;
+          pos = TAG.lastIndex;
         }
       }
     }
     if (appName !== undefined && head[pos] === ' ') pos++;
-  } else if (timestamp !== undefined) {
-    // timestamp then end of message or no separator: keep the rest as the message
-  } else {
+  } else if (timestamp === undefined) {
     pos = 0;
   }
   return {

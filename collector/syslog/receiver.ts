@@ -21,7 +21,7 @@ import type { ReceiverEvents } from '../receivers/receiver-events.ts';
 import { SyslogFrameSplitter } from './framing.ts';
 import { type Deliver, IngestQueue } from './ingest-queue.ts';
 import { parseSyslog } from './parser.ts';
-import { syslogRecord } from './records.ts';
+import { SyslogRecordBuilder } from './records.ts';
 
 export type SyslogProtocol = 'tcp' | 'udp' | 'tls';
 
@@ -126,6 +126,7 @@ export class SyslogReceiver {
       },
       onStored: (n) => events.stored(n),
     });
+    const builders = new Map<string, SyslogRecordBuilder>();
     socket.on('message', (msg, rinfo) => {
       if (msg.length > l.maxMessageBytes) {
         events.error('oversized');
@@ -144,7 +145,13 @@ export class SyslogReceiver {
         return;
       }
       events.received(1, msg.length);
-      queue.add(syslogRecord(parsed.message, rinfo.address, received));
+      let builder = builders.get(rinfo.address);
+      if (!builder) {
+        if (builders.size >= 1024) builders.clear();
+        builder = new SyslogRecordBuilder(rinfo.address);
+        builders.set(rinfo.address, builder);
+      }
+      queue.add(builder.build(parsed.message, received));
       queue.kick();
     });
     await new Promise<void>((resolve, reject) => {
@@ -196,6 +203,7 @@ class Connection {
   private readonly splitter: SyslogFrameSplitter;
   private readonly queue: IngestQueue;
   private readonly peer: string;
+  private readonly records: SyslogRecordBuilder;
 
   constructor(
     private readonly socket: net.Socket,
@@ -205,6 +213,7 @@ class Connection {
   ) {
     const { events, listener } = options;
     this.peer = socket.remoteAddress ?? 'unknown';
+    this.records = new SyslogRecordBuilder(this.peer);
     this.splitter = new SyslogFrameSplitter(listener.maxMessageBytes);
     this.queue = new IngestQueue({
       deliver: options.deliver,
@@ -256,7 +265,7 @@ class Connection {
           events.error('malformed');
           continue;
         }
-        this.queue.add(syslogRecord(parsed.message, this.peer, received));
+        this.queue.add(this.records.build(parsed.message, received));
         count++;
         bytes += frame.bytes.length;
       }

@@ -17,6 +17,7 @@
  * joins as a new member. Partitions kept across the rebalance continue from this consumer's own position;
  * partitions gained start at the group's committed offset (or `from` when there is none).
  */
+import { type BackoffOptions, backoffDelay, sleep } from '../backoff.ts';
 import { forEachRecord, readBatchSource, splitBatches } from '../batch-codec.ts';
 import {
   InvalidArgumentError,
@@ -81,8 +82,8 @@ interface PartitionReader {
 
 /** Chunks held per partition: memory is bounded by partitions × PREFETCH_CHUNKS × maxBytes. */
 const PREFETCH_CHUNKS = 2;
-const RETRY_MIN_MS = 200;
-const RETRY_MAX_MS = 5_000;
+/** Joins and fetches that failed for a reason that may pass (unreachable, 503) are retried with this backoff. */
+const RETRY_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 5_000 };
 
 export class Consumer implements AsyncIterable<ConsumedRecord> {
   private readonly client: CollectorClient;
@@ -230,13 +231,13 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     this.rebalanceNeeded = false;
     const previous = new Set(this.readers.map((r) => key(r.topic, r.partition)));
     let joined: Awaited<ReturnType<CollectorClient['joinGroup']>> | undefined;
-    for (let delay = RETRY_MIN_MS; joined === undefined; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+    for (let attempt = 0; joined === undefined; attempt++) {
       try {
         joined = await this.client.joinGroup(this.options.group, this.joinRequest());
       } catch (error) {
         if (!isRetryable(error) || this.closed) throw error;
         this.options.onError?.(error as Error);
-        await sleep(delay);
+        await sleep(backoffDelay(attempt, RETRY_BACKOFF));
       }
     }
     this.memberId = joined.member_id;
@@ -381,7 +382,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   }
 
   private async fetchLoop(reader: PartitionReader, signal: AbortSignal): Promise<void> {
-    let delay = RETRY_MIN_MS;
+    let failures = 0;
     while (!signal.aborted) {
       // One chunk being handed out and one fetched ahead: the next fetch overlaps the handing out of this one.
       if (reader.chunks.length >= PREFETCH_CHUNKS) {
@@ -399,7 +400,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
         if (signal.aborted) return;
         const records = recordsFrom(got.batches, reader);
         reader.fetchPosition = Math.max(reader.fetchPosition, got.nextOffset);
-        delay = RETRY_MIN_MS;
+        failures = 0;
         if (records.length > 0) {
           reader.chunks.push(records);
           this.wake?.();
@@ -415,8 +416,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
           continue;
         }
         this.options.onError?.(error as Error);
-        await sleep(delay, signal);
-        delay = Math.min(delay * 2, RETRY_MAX_MS);
+        await sleep(backoffDelay(failures++, RETRY_BACKOFF), signal);
       }
     }
   }
@@ -466,18 +466,4 @@ function parseKey(k: string): { topic: string; partition: PartitionId } {
 
 function isRetryable(error: unknown): boolean {
   return !(error instanceof TributaryError) || error.code === 'unavailable' || error.code === 'closed';
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

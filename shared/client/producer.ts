@@ -7,6 +7,7 @@
  * backoff up to `retries` times. If an answer is lost after the collector stored the records, the retry stores
  * them again: delivery is at-least-once, as for the agent.
  */
+import { type BackoffOptions, backoffDelay, sleep } from '../backoff.ts';
 import { LimitExceededError, TributaryError } from '../errors.ts';
 import type { Fields, Labels, TimestampMs } from '../record.ts';
 import { CollectorClient, type CollectorClientOptions, type ProduceResponse } from './collector-client.ts';
@@ -25,8 +26,7 @@ export interface ProducerOptions extends CollectorClientOptions {
   readonly retries?: number;
 }
 
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5_000;
+const RETRY_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
 
 export class Producer {
   private readonly client: CollectorClient;
@@ -49,12 +49,12 @@ export class Producer {
         ? { timestamp: r.timestamp instanceof Date ? r.timestamp.getTime() : r.timestamp }
         : {}),
     }));
-    for (let attempt = 0, delay = RETRY_MIN_MS; ; attempt++, delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+    for (let attempt = 0; ; attempt++) {
       try {
         return await this.client.produce(topic, wire);
       } catch (error) {
         if (attempt >= this.retries || !mayPass(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(backoffDelay(attempt, RETRY_BACKOFF));
       }
     }
   }

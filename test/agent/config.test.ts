@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { loadAgentConfig, parseAgentConfig } from '../../agent/config.ts';
-import { backoffDelay, parseRetryAfter } from '../../agent/ship/retry.ts';
 import { ConfigError } from '../../shared/errors.ts';
 
 const minimal = {
@@ -75,31 +74,4 @@ test('agent config - YAML file with environment interpolation in values only', a
   t.is(o.collector.token, 's3cret');
   const error = await t.throwsAsync(loadAgentConfig(file, { TOPIC: 'app' }), { instanceOf: ConfigError });
   t.regex(error.message, /TOKEN/);
-});
-
-test('retry - backoff grows, is capped, jittered, and honours Retry-After', (t) => {
-  const options = { initialMs: 100, maxMs: 10_000 };
-  t.is(
-    backoffDelay(0, options, undefined, () => 0),
-    50,
-  );
-  t.is(
-    backoffDelay(0, options, undefined, () => 1),
-    100,
-  );
-  t.is(
-    backoffDelay(3, options, undefined, () => 1),
-    800,
-  );
-  t.is(
-    backoffDelay(30, options, undefined, () => 1),
-    10_000,
-  );
-  t.is(
-    backoffDelay(0, options, 5000, () => 0),
-    5000,
-  );
-  t.is(parseRetryAfter('3'), 3000);
-  t.is(parseRetryAfter(new Date(Date.now() + 10_000).toUTCString()) !== undefined, true);
-  t.is(parseRetryAfter('soon'), undefined);
 });

@@ -12,6 +12,7 @@ import path from 'node:path';
 import test from 'ava';
 import { parse } from 'yaml';
 import { parseAgentConfig } from '../../agent/config.ts';
+import { needs } from '../helpers/requirement.ts';
 import { DEPLOY, snapshotTree, treeDiff, which } from './support.ts';
 
 const REPO = path.dirname(DEPLOY);
@@ -178,62 +179,55 @@ test('deploy - install.sh rejects unknown options and a relative --prefix', (t) 
   t.regex(rel.out, /--prefix must be an absolute path/);
 });
 
-test('deploy - the systemd units pass systemd-analyze verify', async (t) => {
-  const analyze = which('systemd-analyze');
-  if (!analyze) {
-    // The one assertion skipped without the binary (it is not a server the test could start).
-    t.log('SKIPPED: systemd-analyze is not installed here; the units were not verified');
-    t.pass();
-    return;
-  }
-  // verify checks that ExecStart's binary exists: point it at a stand-in inside a temporary directory.
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-units-'));
-  try {
-    await mkdir(path.join(dir, 'opt/tributary/bin'), { recursive: true });
-    await copyFile('/bin/true', path.join(dir, 'opt/tributary/bin/tributary'));
-    const units: string[] = [];
-    for (const unit of ['tributary-agent.service', 'tributary-collector.service']) {
-      const text = await readFile(path.join(DEPLOY, 'systemd', unit), 'utf8');
-      t.regex(text, /^ExecStart=\/opt\/tributary\/bin\/tributary /m);
-      for (const directive of [
-        'User=tributary',
-        'ProtectSystem=strict',
-        'ProtectHome=yes',
-        'PrivateTmp=yes',
-        'NoNewPrivileges=yes',
-        'CapabilityBoundingSet=\n',
-        'Restart=on-failure',
-        'LimitNOFILE=',
-        'StateDirectory=tributary/',
-      ]) {
-        t.true(text.includes(directive), `${unit}: ${directive.trim()}`);
+needs(which('systemd-analyze'), 'systemd-analyze is not installed (apt install systemd)').test(
+  'deploy - the systemd units pass systemd-analyze verify',
+  async (t, analyze) => {
+    // verify checks that ExecStart's binary exists: point it at a stand-in inside a temporary directory.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-units-'));
+    try {
+      await mkdir(path.join(dir, 'opt/tributary/bin'), { recursive: true });
+      await copyFile('/bin/true', path.join(dir, 'opt/tributary/bin/tributary'));
+      const units: string[] = [];
+      for (const unit of ['tributary-agent.service', 'tributary-collector.service']) {
+        const text = await readFile(path.join(DEPLOY, 'systemd', unit), 'utf8');
+        t.regex(text, /^ExecStart=\/opt\/tributary\/bin\/tributary /m);
+        for (const directive of [
+          'User=tributary',
+          'ProtectSystem=strict',
+          'ProtectHome=yes',
+          'PrivateTmp=yes',
+          'NoNewPrivileges=yes',
+          'CapabilityBoundingSet=\n',
+          'Restart=on-failure',
+          'LimitNOFILE=',
+          'StateDirectory=tributary/',
+        ]) {
+          t.true(text.includes(directive), `${unit}: ${directive.trim()}`);
+        }
+        const file = path.join(dir, unit);
+        await writeFile(file, text.replaceAll('/opt/tributary/', `${dir}/opt/tributary/`));
+        units.push(file);
       }
-      const file = path.join(dir, unit);
-      await writeFile(file, text.replaceAll('/opt/tributary/', `${dir}/opt/tributary/`));
-      units.push(file);
+      const agentUnit = await readFile(path.join(DEPLOY, 'systemd/tributary-agent.service'), 'utf8');
+      t.regex(agentUnit, /^SupplementaryGroups=adm$/m);
+      t.regex(agentUnit, /^ReadOnlyPaths=\/var\/log$/m);
+      const r = spawnSync(analyze, ['verify', ...units], { encoding: 'utf8' });
+      t.is(r.status, 0, r.stdout + r.stderr);
+      // Only the restart-backoff keys of systemd >= 254 may be reported (ignored by older systemd, with a notice).
+      const complaints = `${r.stdout}${r.stderr}`
+        .split('\n')
+        .filter((l) => l.trim() && !/Unknown key '(RestartSteps|RestartMaxDelaySec)'/.test(l));
+      t.deepEqual(complaints, []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-    const agentUnit = await readFile(path.join(DEPLOY, 'systemd/tributary-agent.service'), 'utf8');
-    t.regex(agentUnit, /^SupplementaryGroups=adm$/m);
-    t.regex(agentUnit, /^ReadOnlyPaths=\/var\/log$/m);
-    const r = spawnSync(analyze, ['verify', ...units], { encoding: 'utf8' });
-    t.is(r.status, 0, r.stdout + r.stderr);
-    // Only the restart-backoff keys of systemd >= 254 may be reported (ignored by older systemd, with a notice).
-    const complaints = `${r.stdout}${r.stderr}`
-      .split('\n')
-      .filter((l) => l.trim() && !/Unknown key '(RestartSteps|RestartMaxDelaySec)'/.test(l));
-    t.deepEqual(complaints, []);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
-test('deploy - install.sh is shellcheck-clean', (t) => {
-  const shellcheck = which('shellcheck');
-  if (!shellcheck) {
-    t.log('SKIPPED: shellcheck is not installed (apt install shellcheck)');
-    t.pass();
-    return;
-  }
-  const r = spawnSync(shellcheck, ['--shell=sh', SCRIPT], { encoding: 'utf8' });
-  t.is(r.status, 0, r.stdout + r.stderr);
-});
+needs(which('shellcheck'), 'shellcheck is not installed (apt install shellcheck)').test(
+  'deploy - install.sh is shellcheck-clean',
+  (t, shellcheck) => {
+    const r = spawnSync(shellcheck, ['--shell=sh', SCRIPT], { encoding: 'utf8' });
+    t.is(r.status, 0, r.stdout + r.stderr);
+  },
+);

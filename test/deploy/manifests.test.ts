@@ -15,6 +15,7 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { parseCollectorConfig } from '../../collector/config.ts';
 import { interpolateEnv } from '../../shared/config-file.ts';
+import { needs } from '../helpers/requirement.ts';
 import {
   ALERTS,
   alertRules,
@@ -29,11 +30,7 @@ import {
 
 const REPO = path.dirname(DEPLOY);
 
-function promtool(): string | undefined {
-  const bin = which('promtool');
-  if (!bin && process.env.CI === 'true') throw new Error('promtool is required under CI=true (apt install prometheus)');
-  return bin;
-}
+const withPromtool = needs(which('promtool'), 'promtool is not installed (apt install prometheus)');
 
 /** The parts of the manifests the test reads (parsed YAML, so only a shape, not a checked type). */
 interface K8sObject {
@@ -65,13 +62,7 @@ async function yamlDocs(file: string): Promise<Record<string, unknown>[]> {
   return docs.map((d) => d.toJS() as Record<string, unknown>);
 }
 
-test('deploy - promtool accepts the alert rules and the scrape config', async (t) => {
-  const bin = promtool();
-  if (!bin) {
-    t.log('SKIPPED: promtool is not installed (apt install prometheus)');
-    t.pass();
-    return;
-  }
+withPromtool.test('deploy - promtool accepts the alert rules and the scrape config', async (t, bin) => {
   const rules = spawnSync(bin, ['check', 'rules', ALERTS], { encoding: 'utf8' });
   t.is(rules.status, 0, rules.stdout + rules.stderr);
   t.regex(rules.stdout, /SUCCESS: \d+ rules found/);
@@ -85,31 +76,28 @@ test('deploy - promtool accepts the alert rules and the scrape config', async (t
   }
 });
 
-test('deploy - every dashboard query and alert signal is valid PromQL (promtool, no server needed)', async (t) => {
-  const bin = promtool();
-  if (!bin) {
-    t.log('SKIPPED: promtool is not installed (apt install prometheus)');
-    t.pass();
-    return;
-  }
-  // Each query as a recording rule: promtool parses every expression and names the broken one. The alert signals
-  // (monitoring.test.ts runs them) too.
-  const queries = await dashboardQueries();
-  t.true(queries.length > 40);
-  for (const rule of await alertRules()) {
-    for (const signal of alertSignals(rule.expr)) queries.push({ where: rule.alert, promql: signal });
-  }
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-deploy-promql-'));
-  try {
-    const file = path.join(dir, 'dashboards.rules.yaml');
-    const rules = queries.map((q, i) => ({ record: `tributary:dashboard_query:${i}`, expr: q.promql }));
-    await writeFile(file, stringify({ groups: [{ name: 'dashboards', rules }] }));
-    const r = spawnSync(bin, ['check', 'rules', file], { encoding: 'utf8' });
-    t.is(r.status, 0, r.stdout + r.stderr);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+withPromtool.test(
+  'deploy - every dashboard query and alert signal is valid PromQL (promtool, no server needed)',
+  async (t, bin) => {
+    // Each query as a recording rule: promtool parses every expression and names the broken one. The alert signals
+    // (monitoring.test.ts runs them) too.
+    const queries = await dashboardQueries();
+    t.true(queries.length > 40);
+    for (const rule of await alertRules()) {
+      for (const signal of alertSignals(rule.expr)) queries.push({ where: rule.alert, promql: signal });
+    }
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-deploy-promql-'));
+    try {
+      const file = path.join(dir, 'dashboards.rules.yaml');
+      const rules = queries.map((q, i) => ({ record: `tributary:dashboard_query:${i}`, expr: q.promql }));
+      await writeFile(file, stringify({ groups: [{ name: 'dashboards', rules }] }));
+      const r = spawnSync(bin, ['check', 'rules', file], { encoding: 'utf8' });
+      t.is(r.status, 0, r.stdout + r.stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('deploy - the alert rules cover the required situations and each has a runbook section', async (t) => {
   const doc = parse(await readFile(ALERTS, 'utf8')) as {

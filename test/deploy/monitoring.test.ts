@@ -6,10 +6,10 @@
  */
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import test from 'ava';
 import { startAgentProcess, tempDir, waitFor, writeAgentConfig } from '../agent/support.ts';
 import { CollectorProcess } from '../helpers/collector-process.ts';
 import { prometheusBinary } from '../helpers/prometheus.ts';
+import { needs } from '../helpers/requirement.ts';
 import {
   alertRules,
   alertSignals,
@@ -20,17 +20,12 @@ import {
   mentionedMetricNames,
 } from './support.ts';
 
-const bin = prometheusBinary();
+const withPrometheus = needs(prometheusBinary(), 'prometheus is not installed (apt install prometheus)');
 
-// The whole stack is started once: starting tsx processes is slow on a loaded 2-core machine.
-test.serial(
+// The whole stack is started once: starting processes is slow on a loaded 2-core machine.
+withPrometheus.serial(
   'deploy - every dashboard and alert expression returns series from a running agent and collector',
-  async (t) => {
-    if (!bin) {
-      t.log('SKIPPED: prometheus is not installed (apt install prometheus); under CI=true this is a failure');
-      t.pass();
-      return;
-    }
+  async (t, bin) => {
     t.timeout(300_000);
     const dir = await tempDir('tributary-deploy-test-');
     const logDir = path.join(dir, 'logs');
@@ -190,49 +185,47 @@ test.serial(
   },
 );
 
-test('deploy - an alert fires: TributaryAgentDown once the agent is gone (rule evaluated with a short for)', async (t) => {
-  // The shipped rule waits 5 minutes; here the same expression is checked to turn true when the target dies.
-  if (!bin) {
-    t.log('SKIPPED: prometheus is not installed');
-    t.pass();
-    return;
-  }
-  t.timeout(240_000);
-  const dir = await tempDir('tributary-deploy-test-');
-  await mkdir(path.join(dir, 'logs'));
-  const collector = await CollectorProcess.start();
-  let prometheus: DeployedPrometheus | undefined;
-  try {
-    const configFile = await writeAgentConfig({
-      dir,
-      collectorUrl: collector.url,
-      sources: [{ name: 'app', include: [path.join(dir, 'logs/*.log')], topic: 'app' }],
-    });
-    const agent = await startAgentProcess(configFile);
-    prometheus = await DeployedPrometheus.start(bin, {
-      agents: [new URL(agent.metricsUrl).host],
-      collectors: [new URL(collector.url).host],
-    });
-    const p = prometheus;
-    const expr = (await alertRules()).find((r) => r.alert === 'TributaryAgentDown')!.expr;
-    await waitFor('the agent scraped', async () => (await p.query('up{job="tributary-agent"} == 1')).length === 1);
-    t.deepEqual(await p.query(expr), [], 'silent while the agent runs');
-    await agent.stop();
-    const firing = await waitFor('the AgentDown expression to turn true', async () => {
-      const r = await p.query(expr);
-      return r.length === 1 ? r : undefined;
-    });
-    t.is(firing[0]!.metric.host, '127.0.0.1');
-    // And Prometheus itself sees the alert pending (its `for` has not run out yet).
-    await waitFor('the alert pending', async () => {
-      const alerts = await p.api<{ alerts: { labels: { alertname: string }; state: string }[] }>('/api/v1/alerts');
-      return alerts.alerts.some((a) => a.labels.alertname === 'TributaryAgentDown' && a.state === 'pending')
-        ? true
-        : undefined;
-    });
-  } finally {
-    await prometheus?.stop();
-    await collector.dispose();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+withPrometheus.test(
+  'deploy - an alert fires: TributaryAgentDown once the agent is gone (rule evaluated with a short for)',
+  async (t, bin) => {
+    // The shipped rule waits 5 minutes; here the same expression is checked to turn true when the target dies.
+    t.timeout(240_000);
+    const dir = await tempDir('tributary-deploy-test-');
+    await mkdir(path.join(dir, 'logs'));
+    const collector = await CollectorProcess.start();
+    let prometheus: DeployedPrometheus | undefined;
+    try {
+      const configFile = await writeAgentConfig({
+        dir,
+        collectorUrl: collector.url,
+        sources: [{ name: 'app', include: [path.join(dir, 'logs/*.log')], topic: 'app' }],
+      });
+      const agent = await startAgentProcess(configFile);
+      prometheus = await DeployedPrometheus.start(bin, {
+        agents: [new URL(agent.metricsUrl).host],
+        collectors: [new URL(collector.url).host],
+      });
+      const p = prometheus;
+      const expr = (await alertRules()).find((r) => r.alert === 'TributaryAgentDown')!.expr;
+      await waitFor('the agent scraped', async () => (await p.query('up{job="tributary-agent"} == 1')).length === 1);
+      t.deepEqual(await p.query(expr), [], 'silent while the agent runs');
+      await agent.stop();
+      const firing = await waitFor('the AgentDown expression to turn true', async () => {
+        const r = await p.query(expr);
+        return r.length === 1 ? r : undefined;
+      });
+      t.is(firing[0]!.metric.host, '127.0.0.1');
+      // And Prometheus itself sees the alert pending (its `for` has not run out yet).
+      await waitFor('the alert pending', async () => {
+        const alerts = await p.api<{ alerts: { labels: { alertname: string }; state: string }[] }>('/api/v1/alerts');
+        return alerts.alerts.some((a) => a.labels.alertname === 'TributaryAgentDown' && a.state === 'pending')
+          ? true
+          : undefined;
+      });
+    } finally {
+      await prometheus?.stop();
+      await collector.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

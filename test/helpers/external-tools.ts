@@ -1,11 +1,10 @@
 /**
- * Real programs the source and receiver tests drive (logger, rsyslogd, systemd-journal-remote, journalctl): where
- * they are, and the rule for a missing one: under CI=true a missing tool is a failure, outside CI the test is
- * skipped with the reason (common rule of the project's tests).
+ * Where the real programs that the source and receiver tests drive live (logger, rsyslogd, systemd-journal-remote,
+ * journalctl): the first existing candidate path, else the name on PATH, else undefined. Tests declare what they
+ * need with test/helpers/requirement.ts (`needs`), which fails under CI=true and skips elsewhere.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { ExecutionContext } from 'ava';
 
 export function findTool(name: string, candidates: readonly string[] = []): string | undefined {
   for (const c of candidates) if (existsSync(c)) return c;
@@ -14,22 +13,4 @@ export function findTool(name: string, candidates: readonly string[] = []): stri
   } catch {
     return undefined;
   }
-}
-
-/** The tool's path, or undefined after failing (CI) or marking the test skipped (elsewhere). */
-export function requireTool(
-  t: ExecutionContext,
-  name: string,
-  candidates: readonly string[] = [],
-  install = `apt-get install -y ${name}`,
-): string | undefined {
-  const found = findTool(name, candidates);
-  if (found) return found;
-  const reason = `${name} is not installed (${install})`;
-  if (process.env.CI === 'true') t.fail(`${reason}: required under CI=true`);
-  else {
-    t.log(`skipped: ${reason}`);
-    t.pass();
-  }
-  return undefined;
 }

@@ -14,12 +14,18 @@ import test from 'ava';
 import { CollectorClient } from '../../../shared/client/collector-client.ts';
 import type { WireRecord } from '../../../shared/record.ts';
 import { CollectorProcess } from '../../helpers/collector-process.ts';
-import { requireTool } from '../../helpers/external-tools.ts';
+import { findTool } from '../../helpers/external-tools.ts';
+import { needs } from '../../helpers/requirement.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { waitFor } from '../support.ts';
 
 const run = promisify(execFile);
 const RSYSLOG_MODULES = '/usr/lib/x86_64-linux-gnu/rsyslog';
+const withLogger = needs(findTool('logger'), 'logger is not installed (apt-get install bsdutils)');
+const withRsyslog = needs(
+  findTool('rsyslogd', ['/usr/sbin/rsyslogd']),
+  'rsyslogd is not installed (apt-get install rsyslog)',
+);
 
 let collector: CollectorProcess;
 let client: CollectorClient;
@@ -96,38 +102,37 @@ async function metric(name: string, labels: string): Promise<number> {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-test('syslog - logger RFC 5424 over TCP (newline and octet-counting framing): labels, structured data as fields', async (t) => {
-  const logger = requireTool(t, 'logger', [], 'apt-get install -y bsdutils');
-  if (!logger) return;
-  const base = ['--server', '127.0.0.1', '--port', String(tcpPort), '--tcp', '--rfc5424', '-i', '-t', 'billing'];
-  await run(logger, [
-    ...base,
-    '-p',
-    'local3.warning',
-    '--msgid',
-    'PAY1',
-    '--sd-id',
-    'order@32473',
-    '--sd-param',
-    'id="A-17"',
-    '--sd-param',
-    'amount="12.50"',
-    'payment retried for order A-17',
-  ]);
-  await run(logger, [...base, '--octet-count', '-p', 'user.err', 'counted frame from logger']);
-  const [retried] = await waitForRecords('syslog-tcp', (r) => r.value === 'payment retried for order A-17');
-  t.like(retried!.labels, { app: 'billing', msgid: 'PAY1', facility: 'local3', level: 'warning' });
-  t.truthy(retried!.labels.host);
-  t.truthy(retried!.labels.procid);
-  t.like(retried!.fields, { 'order@32473.id': 'A-17', 'order@32473.amount': '12.50' });
-  t.true(Math.abs(retried!.timestamp - Date.now()) < 5 * 60_000);
-  const [counted] = await waitForRecords('syslog-tcp', (r) => r.value === 'counted frame from logger');
-  t.like(counted!.labels, { facility: 'user', level: 'err', app: 'billing' });
-});
+withLogger.test(
+  'syslog - logger RFC 5424 over TCP (newline and octet-counting framing): labels, structured data as fields',
+  async (t, logger) => {
+    const base = ['--server', '127.0.0.1', '--port', String(tcpPort), '--tcp', '--rfc5424', '-i', '-t', 'billing'];
+    await run(logger, [
+      ...base,
+      '-p',
+      'local3.warning',
+      '--msgid',
+      'PAY1',
+      '--sd-id',
+      'order@32473',
+      '--sd-param',
+      'id="A-17"',
+      '--sd-param',
+      'amount="12.50"',
+      'payment retried for order A-17',
+    ]);
+    await run(logger, [...base, '--octet-count', '-p', 'user.err', 'counted frame from logger']);
+    const [retried] = await waitForRecords('syslog-tcp', (r) => r.value === 'payment retried for order A-17');
+    t.like(retried!.labels, { app: 'billing', msgid: 'PAY1', facility: 'local3', level: 'warning' });
+    t.truthy(retried!.labels.host);
+    t.truthy(retried!.labels.procid);
+    t.like(retried!.fields, { 'order@32473.id': 'A-17', 'order@32473.amount': '12.50' });
+    t.true(Math.abs(retried!.timestamp - Date.now()) < 5 * 60_000);
+    const [counted] = await waitForRecords('syslog-tcp', (r) => r.value === 'counted frame from logger');
+    t.like(counted!.labels, { facility: 'user', level: 'err', app: 'billing' });
+  },
+);
 
-test('syslog - logger RFC 3164 over UDP and TCP', async (t) => {
-  const logger = requireTool(t, 'logger', [], 'apt-get install -y bsdutils');
-  if (!logger) return;
+withLogger.test('syslog - logger RFC 3164 over UDP and TCP', async (t, logger) => {
   await run(logger, [
     '--server',
     '127.0.0.1',
@@ -160,16 +165,16 @@ test('syslog - logger RFC 3164 over UDP and TCP', async (t) => {
   t.like(tcp!.labels, { app: 'sshd', facility: 'auth', level: 'notice', host: os.hostname() });
 });
 
-test('syslog - rsyslog omfwd forwards a file to the TCP listener, every line arrives in order', async (t) => {
-  const rsyslogd = requireTool(t, 'rsyslogd', ['/usr/sbin/rsyslogd'], 'apt-get install -y rsyslog');
-  if (!rsyslogd) return;
-  const work = await mkdtemp(path.join(dir, 'rsyslog-'));
-  const input = path.join(work, 'app.log');
-  await writeFile(input, '');
-  const conf = path.join(work, 'rsyslog.conf');
-  await writeFile(
-    conf,
-    `global(workDirectory="${work}")
+withRsyslog.test(
+  'syslog - rsyslog omfwd forwards a file to the TCP listener, every line arrives in order',
+  async (t, rsyslogd) => {
+    const work = await mkdtemp(path.join(dir, 'rsyslog-'));
+    const input = path.join(work, 'app.log');
+    await writeFile(input, '');
+    const conf = path.join(work, 'rsyslog.conf');
+    await writeFile(
+      conf,
+      `global(workDirectory="${work}")
 module(load="${RSYSLOG_MODULES}/imfile.so" mode="polling" pollingInterval="1")
 ruleset(name="fwd") {
   action(type="omfwd" target="127.0.0.1" port="${tcpPort}" protocol="tcp" tcp_framing="octet-counted"
@@ -177,32 +182,33 @@ ruleset(name="fwd") {
 }
 input(type="imfile" file="${input}" tag="shop" facility="local0" severity="info" ruleset="fwd" addMetadata="off")
 `,
-  );
-  const child = spawn(rsyslogd, ['-n', '-f', conf, '-i', path.join(work, 'rsyslogd.pid'), '-M', RSYSLOG_MODULES], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  try {
-    const lines = Array.from({ length: 500 }, (_v, i) => `order ${String(i).padStart(4, '0')} shipped`);
-    await appendFile(input, `${lines.slice(0, 250).join('\n')}\n`);
-    await new Promise((r) => setTimeout(r, 500));
-    await appendFile(input, `${lines.slice(250).join('\n')}\n`);
-    const got = await waitForRecords('syslog-tcp', (r) => r.labels.app === 'shop', 500).catch((error: Error) => {
-      throw new Error(`${error.message}; rsyslogd said: ${stderr}`);
-    });
-    t.deepEqual(
-      got.map((r) => r.value),
-      lines,
     );
-    t.like(got[0]!.labels, { facility: 'local0', level: 'info' });
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  }
-});
+    const child = spawn(rsyslogd, ['-n', '-f', conf, '-i', path.join(work, 'rsyslogd.pid'), '-M', RSYSLOG_MODULES], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    try {
+      const lines = Array.from({ length: 500 }, (_v, i) => `order ${String(i).padStart(4, '0')} shipped`);
+      await appendFile(input, `${lines.slice(0, 250).join('\n')}\n`);
+      await new Promise((r) => setTimeout(r, 500));
+      await appendFile(input, `${lines.slice(250).join('\n')}\n`);
+      const got = await waitForRecords('syslog-tcp', (r) => r.labels.app === 'shop', 500).catch((error: Error) => {
+        throw new Error(`${error.message}; rsyslogd said: ${stderr}`);
+      });
+      t.deepEqual(
+        got.map((r) => r.value),
+        lines,
+      );
+      t.like(got[0]!.labels, { facility: 'local0', level: 'info' });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  },
+);
 
 test('syslog - TLS listener (RFC 5425): octet-counted messages over TLS are stored', async (t) => {
   const socket = tls.connect({ host: '127.0.0.1', port: tlsPort, ca: certPem });

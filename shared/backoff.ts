@@ -1,7 +1,8 @@
 /**
- * When to send a failed request again: exponential backoff with full jitter (AWS architecture blog, "Exponential
- * Backoff And Jitter"), so that a fleet of agents does not hammer a collector that comes back in lock step, and
- * never sooner than the collector's Retry-After.
+ * When to try a failed request again, for every retrying caller (the agent's shipper, the client's Consumer and
+ * Producer): exponential backoff with equal jitter (AWS architecture blog, "Exponential Backoff And Jitter": half
+ * of each delay fixed, half random), so that a fleet of agents does not hammer a collector that comes back in lock
+ * step, no delay is near zero in a tight failure loop, and never sooner than the collector's Retry-After.
  */
 
 export interface BackoffOptions {
@@ -19,9 +20,22 @@ export function backoffDelay(
   random: () => number = Math.random,
 ): number {
   const cap = Math.min(options.maxMs, options.initialMs * 2 ** Math.min(attempt, 30));
-  // Half fixed, half random ("equal jitter"): never a near-zero delay in a tight failure loop.
   const jittered = cap / 2 + random() * (cap / 2);
   return Math.round(Math.max(jittered, Math.min(retryAfterMs ?? 0, options.maxMs * 10)));
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Retry-After: delta-seconds or an HTTP-date; undefined if absent or unreadable. */
