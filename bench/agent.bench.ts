@@ -1,4 +1,4 @@
-import type { BenchRow } from './bench-row.ts';
+import { type BenchRow, printRows } from './bench-row.ts';
 /**
  * Agent benchmark: lines from log files to the collector's acknowledgement, on loopback, side by side with rsyslog.
  *
@@ -541,9 +541,5 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const i = process.argv.indexOf('--lines');
   const lines = i > 0 ? Number(process.argv[i + 1]) : undefined;
   const rows = await run({ quick, sink, runners, ...(lines ? { lines } : {}) });
-  for (const r of rows) {
-    console.log(
-      `${r.case.padEnd(48)} ${r.metric.padEnd(28)} ${r.value.toFixed(r.value < 10 ? 2 : 0).padStart(12)} ${r.unit}${r.note ? `  (${r.note})` : ''}`,
-    );
-  }
+  printRows(rows);
 }

@@ -1,4 +1,4 @@
-import type { BenchRow } from './bench-row.ts';
+import { type BenchRow, printRows } from './bench-row.ts';
 /**
  * Produce throughput of the storage backends, side by side in one run: the file store (flush=always), the
  * JetStream store on one nats-server (replicas 1), and on a three-node loopback cluster (replicas 3), there also
@@ -162,9 +162,5 @@ if (process.argv[1] === SELF) {
     quick: args.includes('--quick'),
     ...(mibArg >= 0 ? { mib: Number(args[mibArg + 1]) } : {}),
   });
-  for (const r of rows) {
-    process.stdout.write(
-      `${r.case.padEnd(130)} ${r.metric.padEnd(16)} ${r.value.toFixed(r.unit === 'x' ? 2 : 1).padStart(10)} ${r.unit}${r.note ? `  (${r.note})` : ''}\n`,
-    );
-  }
+  printRows(rows);
 }

@@ -1,4 +1,4 @@
-import type { BenchRow } from './bench-row.ts';
+import { type BenchRow, printRows } from './bench-row.ts';
 /**
  * Produce over HTTP vs the storage engine's own append, side by side in one run.
  *
@@ -279,10 +279,6 @@ if (process.argv[1] === SELF) {
       quick: args.includes('--quick'),
       ...(mibArg >= 0 ? { mib: Number(args[mibArg + 1]) } : {}),
     });
-    for (const r of rows) {
-      process.stdout.write(
-        `${r.case.padEnd(110)} ${r.metric.padEnd(18)} ${r.value.toFixed(r.unit === 'x' ? 2 : 1).padStart(9)} ${r.unit}${r.note ? `  (${r.note})` : ''}\n`,
-      );
-    }
+    printRows(rows);
   }
 }

@@ -1,4 +1,4 @@
-import type { BenchRow } from './bench-row.ts';
+import { type BenchRow, printRows } from './bench-row.ts';
 /**
  * Start-up and idle cost of the `tributary` command, compiled (dist/) against run through tsx, side by side in one
  * run:
@@ -141,9 +141,5 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const rows = await run({ quick: process.argv.includes('--quick') });
-  for (const r of rows) {
-    console.log(
-      `${r.case.padEnd(32)} ${r.metric.padEnd(20)} ${r.value.toFixed(r.value < 10 ? 2 : 0).padStart(8)} ${r.unit}${r.note ? `  (${r.note})` : ''}`,
-    );
-  }
+  printRows(rows);
 }

@@ -2,145 +2,30 @@
  * A small typed client of the collector's HTTP API v1 (docs/api.md): JSON calls, binary produce and fetch, bearer
  * token, several base URLs tried in order (the last one that answered is tried first next time). Error bodies
  * become the TributaryError subclass of their code, with the server's message; a collector that cannot be reached
- * is an UnavailableError. The CLI, consumers and producers are built on it.
- *
- * Wire types are snake_case as on the wire.
+ * is an UnavailableError. The CLI, consumers and producers are built on it. The bodies it sends and receives are
+ * the types of wire-types.ts (re-exported here).
  */
 import http from 'node:http';
 import https from 'node:https';
 import { InvalidArgumentError, UnavailableError } from '../errors.ts';
 import { BATCH_CONTENT_TYPE, JSON_CONTENT_TYPE, NDJSON_CONTENT_TYPE } from '../wire.ts';
 import { errorFromWire, parseWireError } from '../wire-errors.ts';
-import type { Fields, Labels, Offset, PartitionId, TimestampMs, WireRecord } from '../record.ts';
+import type { Offset, PartitionId } from '../record.ts';
+import type {
+  WireTopic,
+  CreateTopicRequest,
+  ProduceRecord,
+  ProduceResponse,
+  FetchResponse,
+  FetchBatchesResponse,
+  WireCommittedOffset,
+  CommitOffsetsRequest,
+  JoinGroupRequest,
+  JoinGroupResponse,
+  WireGroupMembers,
+} from './wire-types.ts';
 
-// ---------------------------------------------------------------------------------------------------------------
-// Wire types
-
-/** A topic's config; the segment and flush keys are the file backend's (absent on JetStream). */
-export interface WireTopicConfig {
-  partitions: number;
-  retention_ms: number | null;
-  retention_bytes: number | null;
-  segment_bytes?: number;
-  segment_ms?: number;
-  flush?: 'always' | 'interval';
-  flush_interval_ms?: number;
-  flush_interval_bytes?: number;
-}
-
-/** A partition's JetStream stream (JetStream backend only). */
-export interface WireStreamPlacement {
-  name: string;
-  replicas: number;
-  /** null while the stream elects a leader. */
-  leader: string | null;
-  followers: { server: string; current: boolean; lag: number }[];
-  storage: 'file' | 'memory';
-}
-
-export interface WirePartitionInfo {
-  partition: PartitionId;
-  start_offset: Offset;
-  end_offset: Offset;
-  size_bytes: number;
-  /** File backend only. */
-  segment_count?: number;
-  /** JetStream backend only. */
-  stream?: WireStreamPlacement;
-}
-
-export interface WireTopic {
-  name: string;
-  /** Absent from collectors older than this field: the file backend. */
-  backend?: 'file' | 'jetstream';
-  config: WireTopicConfig;
-  partitions: WirePartitionInfo[];
-}
-
-export type CreateTopicRequest = { name: string } & Partial<WireTopicConfig>;
-
-export interface ProduceRecord {
-  key?: string;
-  value?: string;
-  value_base64?: string;
-  timestamp?: TimestampMs | string;
-  labels?: Labels;
-  fields?: Fields;
-}
-
-export interface ProduceResponse {
-  record_count: number;
-  partitions: { partition: PartitionId; base_offset: Offset; last_offset: Offset; record_count: number }[];
-}
-
-export type { WireRecord } from '../record.ts';
-
-export interface FetchResponse {
-  records: WireRecord[];
-  next_offset: Offset;
-  start_offset: Offset;
-  end_offset: Offset;
-}
-
-export interface FetchBatchesResponse {
-  batches: Buffer;
-  nextOffset: Offset;
-  startOffset: Offset;
-  endOffset: Offset;
-}
-
-export interface WireCommittedOffset {
-  topic: string;
-  partition: PartitionId;
-  offset: Offset;
-  metadata: string;
-  commit_timestamp: TimestampMs;
-  end_offset: Offset | null;
-  lag: number | null;
-}
-
-export interface CommitOffsetsRequest {
-  offsets: { topic: string; partition: PartitionId; offset: Offset; metadata?: string }[];
-  member_id?: string;
-  generation_id?: number;
-}
-
-export interface WireTopicPartition {
-  topic: string;
-  partition: PartitionId;
-}
-
-export interface JoinGroupRequest {
-  topics: string[];
-  member_id?: string;
-  client_id?: string;
-  session_timeout_ms?: number;
-}
-
-export interface JoinGroupResponse {
-  member_id: string;
-  generation_id: number;
-  assignment: WireTopicPartition[];
-  session_timeout_ms: number;
-  heartbeat_interval_ms: number;
-  members: number;
-}
-
-export interface WireGroupMembers {
-  /** null when the group has no live members. */
-  generation_id: number | null;
-  members: {
-    member_id: string;
-    client_id: string;
-    topics: string[];
-    assignment: WireTopicPartition[];
-    session_timeout_ms: number;
-    heartbeat_interval_ms: number;
-    last_heartbeat: TimestampMs;
-  }[];
-}
-
-// ---------------------------------------------------------------------------------------------------------------
+export type * from './wire-types.ts';
 
 export interface CollectorClientOptions {
   /** One base URL or several (tried in order when one cannot be reached). */

@@ -2,6 +2,7 @@
  * The regex prefilter is sound: whenever a regex matches a line, one of its required literals is in the line's
  * bytes. Checked on hand-picked patterns and on random patterns from a small regex grammar against random lines.
  */
+import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
 import { compileLineFilter } from '../../collector/query/line-filter.ts';
@@ -32,30 +33,36 @@ const line = fc
   .map((p) => p.join(''));
 
 test('regex literals - random patterns: a line the regex matches always contains a required literal', (t) => {
-  fc.assert(
-    fc.property(pattern, fc.array(line, { minLength: 1, maxLength: 20 }), (source, lines) => {
-      let regex: RegExp;
-      try {
-        regex = new RegExp(source);
-      } catch {
-        return true; // e.g. a quantified \b: not a regex, the collector answers 400
-      }
-      const literals = requiredLiterals(source, '');
-      const filter = compileLineFilter({ regex: source });
-      for (const l of lines) {
-        const bytes = Buffer.from(l);
-        const expected = regex.test(l);
-        if (expected && literals !== undefined) {
-          if (!literals.some((lit) => l.includes(lit))) return false;
+  // Each check is an assertion: a failing case says which line and what differed, with the counterexample.
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(pattern, fc.array(line, { minLength: 1, maxLength: 20 }), (source, lines) => {
+        let regex: RegExp;
+        try {
+          regex = new RegExp(source);
+        } catch {
+          return true; // e.g. a quantified \b: not a regex, the collector answers 400
         }
-        if (filter.matches(bytes) !== expected) return false;
-        if (expected && !filter.mayMatch(Buffer.concat([Buffer.from('\x00\x01'), bytes, Buffer.from('\x02')]))) {
-          return false;
+        const literals = requiredLiterals(source, '');
+        const filter = compileLineFilter({ regex: source });
+        for (const l of lines) {
+          const bytes = Buffer.from(l);
+          const expected = regex.test(l);
+          if (expected && literals !== undefined) {
+            assert.ok(
+              literals.some((lit) => l.includes(lit)),
+              `${JSON.stringify(l)} matches /${source}/ but holds none of ${JSON.stringify(literals)}`,
+            );
+          }
+          assert.equal(filter.matches(bytes), expected, `filter and RegExp disagree on ${JSON.stringify(l)}`);
+          if (expected) {
+            const framed = Buffer.concat([Buffer.from('\x00\x01'), bytes, Buffer.from('\x02')]);
+            assert.ok(filter.mayMatch(framed), `mayMatch rules out a batch holding ${JSON.stringify(l)}`);
+          }
         }
-      }
-      return true;
-    }),
-    { numRuns: 3000 },
+        return true;
+      }),
+      { numRuns: 3000 },
+    ),
   );
-  t.pass();
 });
