@@ -56,7 +56,7 @@ function fastifyError(
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return make(
         415,
-        'invalid_argument',
+        'unsupported_media_type',
         `Content-Type '${contentType ?? ''}' is not accepted here: produce takes application/vnd.tributary.batch ` +
           'or application/x-ndjson, the other routes application/json (docs/api.md)',
       );
@@ -69,6 +69,14 @@ function fastifyError(
       return make(400, 'invalid_argument', error.message);
     case 'FST_ERR_VALIDATION':
       return make(400, 'invalid_argument', error.message);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return make(
+        414,
+        'uri_too_long',
+        'a name in the path is longer than any valid one (topic and group names are at most 200 characters)',
+      );
+    case 'FST_ERR_BAD_URL':
+      return make(400, 'invalid_argument', `the path is not a valid URL (a bad %-escape?): ${error.message}`);
     default:
       if (error.code.startsWith('FST_') && error.statusCode && error.statusCode < 500) {
         return make(error.statusCode, 'invalid_argument', error.message);
@@ -77,7 +85,7 @@ function fastifyError(
   }
 }
 
-function make(status: number, code: string, message: string): HttpError {
+export function make(status: number, code: string, message: string): HttpError {
   const headers: Record<string, string> = status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
   return { status, body: { error: { code, message } }, headers };
 }
