@@ -28,8 +28,9 @@ import { type DirectoryFile, filesIn, isRotatedName, prefixOf, startsWith } from
 import { ContainerLogDecoder, type LineMeta, LineMetaQueue, kubeletPathLabels } from './frame/container-log.ts';
 import { TimedMultiline } from './frame/multiline.ts';
 import { type LineParser, makeParser } from './frame/parse.ts';
-import { AgentMetrics, serveMetrics } from './metrics.ts';
+import { AgentMetrics, type Readiness, serveMetrics } from './metrics.ts';
 import { FINGERPRINT_BYTES, type FileKey } from './read/fingerprint.ts';
+import { DeliveryState } from './ship/delivery-state.ts';
 import type { StartAt } from './read/file-reader.ts';
 import type { FileReader } from './read/file-reader.ts';
 import { FileServer, type ServedFile } from './read/file-server.ts';
@@ -85,6 +86,7 @@ export class Agent {
   private readonly budget: UnackedBytes;
   private readonly batcher: Batcher;
   private readonly shipper: Shipper;
+  private readonly delivery = new DeliveryState();
   private readonly server: FileServer;
   private readonly discovery: FileDiscovery;
   /** The current stream of each file identity. */
@@ -125,12 +127,14 @@ export class Agent {
       maxRequestLines: options.collector.maxRequestLines,
       backoff: options.collector.retry,
       events: {
-        settled: (batch, how) => this.onSettled(batch, how),
+        settled: (batch, how) => {
+          if (how === 'acked') this.deliveredAgain(batch.stream.topic);
+          this.onSettled(batch, how);
+        },
         sent: (result, seconds) => this.metrics.sent(result, seconds),
         retrying: (topic, reason, attempt, delayMs) => {
           this.metrics.retried();
-          const log = attempt < 3 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
-          log({ topic, attempt, delay_ms: delayMs }, `produce failed, retrying: ${reason}`);
+          this.cannotDeliver(topic, reason, attempt, delayMs);
         },
         rejected: (topic, reason, lines) => {
           this.metrics.dropped(lines);
@@ -241,7 +245,7 @@ export class Agent {
       );
     }
     if (this.options.metricsListen) {
-      this.metricsServer = await serveMetrics(this.metrics, this.options.metricsListen);
+      this.metricsServer = await serveMetrics(this.metrics, this.options.metricsListen, () => this.readiness());
     }
     this.batcher.start();
     // Before discovery: rotated files and copies found now are read before the files now at their old names.
@@ -498,6 +502,48 @@ export class Agent {
           this.emit(stream, line.value, line.end, meta);
         }
       }
+    };
+  }
+
+  /** A failed produce: warned on the first attempts of an outage, then once a minute with the totals (delivery-state.ts). */
+  private cannotDeliver(topic: string, reason: string, attempt: number, delayMs: number): void {
+    const outage = this.delivery.failed(topic, reason, Date.now());
+    const bytesBehind = this.shipper.pendingBytes;
+    const fields = { topic, attempt, delay_ms: delayMs, bytes_behind: bytesBehind };
+    if (!outage) {
+      this.log.debug(fields, `produce failed, retrying: ${reason}`);
+      return;
+    }
+    const seconds = Math.round((Date.now() - outage.since) / 1000);
+    this.log.warn(
+      { ...fields, attempts: outage.attempts, outage_s: seconds },
+      `produce failed, retrying: ${reason} (cannot deliver for ${seconds}s: ${outage.attempts} attempts, ${bytesBehind} bytes waiting)`,
+    );
+  }
+
+  private deliveredAgain(topic: string): void {
+    const ended = this.delivery.delivered(topic);
+    if (!ended) return;
+    const seconds = Math.round((Date.now() - ended.since) / 1000);
+    this.log.warn({ topic, attempts: ended.attempts, outage_s: seconds }, `delivering again after ${seconds}s`);
+  }
+
+  /** `/readyz`: ready while every topic delivers; otherwise what cannot be delivered, since when, how far behind. */
+  readiness(): Readiness {
+    const outages = this.delivery.current();
+    if (outages.length === 0) return { ready: true, body: { status: 'ready' } };
+    return {
+      ready: false,
+      body: {
+        status: 'cannot_deliver',
+        bytes_behind: this.shipper.pendingBytes,
+        topics: outages.map((o) => ({
+          topic: o.topic,
+          since: new Date(o.since).toISOString(),
+          attempts: o.attempts,
+          last_error: o.lastReason,
+        })),
+      },
     };
   }
 

@@ -172,10 +172,21 @@ export class AgentMetrics {
   }
 }
 
-/** Serves GET /metrics on `listen` (host:port; port 0 picks a free one). Resolves with the bound address. */
+/** What `/readyz` answers: 200 with `body` when ready, else 503 with it. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Serves GET /metrics, /healthz (the process runs) and /readyz (the agent can deliver: 503 with the topics it
+ * cannot deliver, since when and how many bytes wait) on `listen` (host:port; port 0 picks a free one). Resolves
+ * with the bound address.
+ */
 export async function serveMetrics(
   metrics: AgentMetrics,
   listen: { host: string; port: number },
+  readiness: () => Readiness = () => ({ ready: true, body: { status: 'ready' } }),
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
@@ -194,6 +205,12 @@ export async function serveMetrics(
     if (req.method === 'GET' && req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"status":"ok"}');
+      return;
+    }
+    if (req.method === 'GET' && req.url === '/readyz') {
+      const { ready, body } = readiness();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });

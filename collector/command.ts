@@ -54,7 +54,7 @@ export function command(): Command {
         },
       });
       if (flags.printConfig) {
-        process.stdout.write(printableConfig(loaded.file));
+        process.stdout.write(printableConfig(loaded));
         return;
       }
       const logger = createLogger({ level: loaded.options.logLevel, name: 'collector' });

@@ -9,7 +9,14 @@
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { z } from 'zod';
-import { durationSchema, loadConfig, sizeSchema, validateConfig } from '../shared/config-file.ts';
+import {
+  durationSchema,
+  formatDurationMs,
+  formatSizeBytes,
+  loadConfig,
+  sizeSchema,
+  validateConfig,
+} from '../shared/config-file.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { isValidName } from '../shared/names.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
@@ -477,6 +484,8 @@ export interface LoadedCollectorConfig {
   /** The effective configuration as the file would spell it (for --print-config). */
   readonly file: CollectorConfigFile;
   readonly options: CollectorOptions;
+  /** What relative paths are relative to: the config file's directory, else the working directory. */
+  readonly baseDir: string;
 }
 
 export async function loadCollectorConfig(options: LoadCollectorConfigOptions = {}): Promise<LoadedCollectorConfig> {
@@ -489,7 +498,7 @@ export async function loadCollectorConfig(options: LoadCollectorConfigOptions = 
     flags: options.flags ?? {},
   });
   const baseDir = options.file ? path.dirname(path.resolve(options.file)) : process.cwd();
-  return { file, options: toCollectorOptions(file, baseDir, options.file ?? 'configuration') };
+  return { file, options: toCollectorOptions(file, baseDir, options.file ?? 'configuration'), baseDir };
 }
 
 /** Validates an in-memory config (for `tributary up` and tests), with the same rules and messages as the file. */
@@ -499,28 +508,81 @@ export function parseCollectorConfig(
   source = 'collector config',
 ): LoadedCollectorConfig {
   const file = validateConfig(Schema, raw, source);
-  return { file, options: toCollectorOptions(file, baseDir, source) };
+  return { file, options: toCollectorOptions(file, baseDir, source), baseDir };
 }
 
-/** The effective configuration as YAML, every token masked. */
-export function printableConfig(file: CollectorConfigFile): string {
-  const masked = {
+/** Keys whose values are durations (ms inside) and sizes (bytes inside): printed the way a config file writes them. */
+const DURATION_KEYS = [
+  'limits.max_wait',
+  'limits.request_timeout',
+  'topics.retention',
+  'topics.segment_age',
+  'topics.flush_interval',
+  'retention_check_interval',
+  'shutdown_timeout',
+];
+const SIZE_KEYS = [
+  'limits.max_body_bytes',
+  'limits.max_decompressed_bytes',
+  'limits.max_line_bytes',
+  'limits.max_fetch_bytes',
+  'topics.retention_bytes',
+  'topics.segment_bytes',
+  'topics.flush_interval_bytes',
+];
+/** Keys holding file paths: printed resolved against the config file's directory, as the collector uses them. */
+const PATH_KEYS = [
+  'data_dir',
+  'tls.cert_file',
+  'tls.key_file',
+  'nats.credentials_file',
+  'nats.tls.ca_file',
+  'nats.tls.cert_file',
+  'nats.tls.key_file',
+];
+
+function mapKey(root: Record<string, unknown>, dotted: string, change: (value: unknown) => unknown): void {
+  const parts = dotted.split('.');
+  let at: Record<string, unknown> | undefined = root;
+  for (const part of parts.slice(0, -1)) {
+    const next: unknown = at?.[part];
+    at = next !== null && typeof next === 'object' ? (next as Record<string, unknown>) : undefined;
+  }
+  const last = parts.at(-1)!;
+  if (at && Object.hasOwn(at, last) && at[last] !== undefined) at[last] = change(at[last]);
+}
+
+/**
+ * The effective configuration as YAML a config file could hold: every token masked, durations and sizes in units
+ * (`60s`, `16MiB`), paths resolved, and `limits.request_timeout` at its effective value when unset.
+ */
+export function printableConfig(loaded: LoadedCollectorConfig): string {
+  const { file, options, baseDir } = loaded;
+  const printed = structuredClone({
     ...file,
-    limits: { ...file.limits, max_body_bytes: file.limits.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES },
+    limits: {
+      ...file.limits,
+      max_body_bytes: file.limits.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES,
+      request_timeout: file.limits.request_timeout ?? options.limits.requestTimeoutMs,
+    },
     tokens: file.tokens.map((t) => ({ ...t, token: maskToken(t.token) })),
     nats: { ...file.nats, ...(file.nats.token === undefined ? {} : { token: maskToken(file.nats.token) }) },
-  };
-  return backendView(masked);
+  }) as Record<string, unknown>;
+  for (const key of DURATION_KEYS) mapKey(printed, key, (v) => formatDurationMs(v as number | null));
+  for (const key of SIZE_KEYS) mapKey(printed, key, (v) => (v === null ? null : formatSizeBytes(v as number)));
+  for (const key of PATH_KEYS) mapKey(printed, key, (v) => path.resolve(baseDir, v as string));
+  return backendView(printed);
 }
 
 /**
  * --print-config shows what the configured backend uses: on JetStream there is no data directory and no segments
  * or flush policy (streams on the NATS servers keep the data), so those keys are left out and a comment says so.
  */
-function backendView(config: CollectorConfigFile): string {
-  if (config.storage.backend !== 'jetstream') return toYaml(config);
+function backendView(config: Record<string, unknown>): string {
+  if ((config.storage as { backend?: string } | undefined)?.backend !== 'jetstream') return toYaml(config);
   const { data_dir: _dataDir, ...rest } = config;
-  const { segment_bytes, segment_age, flush, flush_interval, flush_interval_bytes, ...topics } = config.topics;
+  const { segment_bytes, segment_age, flush, flush_interval, flush_interval_bytes, ...topics } =
+    config.topics as Record<string, unknown>;
   return (
     '# storage.backend jetstream: data on the NATS servers (nats.servers), one stream per partition with\n' +
     `# storage.replicas copies; data_dir and topics.segment_*/flush* do not apply and are not shown.\n` +

@@ -231,6 +231,33 @@ export function parseSizeBytes(value: number | string): number | undefined {
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
+/** A duration as the config files write it (`7d`, `90s`, `250ms`; null: `forever`); parseDurationMs reads it back. */
+export function formatDurationMs(ms: number | null): string {
+  if (ms === null) return 'forever';
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** A size as the config files write it, exactly (`16MiB`, `1000B`); parseSizeBytes reads it back. */
+export function formatSizeBytes(bytes: number): string {
+  for (const [unit, size] of [
+    ['TiB', 1024 ** 4],
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return `${bytes}B`;
+}
+
 /** A duration in ms, at least `min`. */
 export function durationSchema(min = 0, max = Number.MAX_SAFE_INTEGER) {
   return z.union([z.number(), z.string()]).transform((v, ctx) => {

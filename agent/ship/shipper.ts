@@ -75,6 +75,13 @@ export class Shipper {
     return n;
   }
 
+  /** Bytes of the batches not yet settled: how far behind delivery is (lines still unread in files not counted). */
+  get pendingBytes(): number {
+    let n = 0;
+    for (const q of this.queues.values()) for (const b of q.batches) n += b.body.length;
+    return n;
+  }
+
   /** Resolves true once every queued batch is settled, or false at the deadline. */
   async drain(timeoutMs: number): Promise<boolean> {
     if (this.pending === 0) return true;

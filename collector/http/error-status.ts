@@ -26,7 +26,7 @@ function fastifyError(
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return make(
         415,
-        'invalid_argument',
+        'unsupported_media_type',
         `Content-Type '${contentType ?? ''}' is not accepted here: produce takes application/vnd.tributary.batch ` +
           'or application/x-ndjson, the other routes application/json (docs/api.md)',
       );
@@ -39,6 +39,14 @@ function fastifyError(
       return make(400, 'invalid_argument', error.message);
     case 'FST_ERR_VALIDATION':
       return make(400, 'invalid_argument', error.message);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return make(
+        414,
+        'uri_too_long',
+        'a name in the path is longer than any valid one (topic and group names are at most 200 characters)',
+      );
+    case 'FST_ERR_BAD_URL':
+      return make(400, 'invalid_argument', `the path is not a valid URL (a bad %-escape?): ${error.message}`);
     default:
       if (error.code.startsWith('FST_') && error.statusCode && error.statusCode < 500) {
         return make(error.statusCode, 'invalid_argument', error.message);
@@ -47,7 +55,7 @@ function fastifyError(
   }
 }
 
-function make(status: number, code: string, message: string): HttpError {
+export function make(status: number, code: string, message: string): HttpError {
   return answer(status, { code, message });
 }
 

@@ -3,7 +3,7 @@
  * route modules of routes/index.ts. It does not listen; collector.ts does, and owns the lifecycle.
  */
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from '../../shared/logger.ts';
 import type { CollectorOptions } from '../config.ts';
 import type { GroupCoordinator } from '../groups/group-coordinator.ts';
@@ -14,7 +14,8 @@ import type { LogStore } from '../storage/log-store.ts';
 import { Authenticator } from './auth.ts';
 import { registerBodyParsers } from './body.ts';
 import type { Lifecycle, RouteContext, RouteModule } from './context.ts';
-import { httpErrorFor } from './error-status.ts';
+import { httpErrorFor, make } from './error-status.ts';
+import { RouteMethods } from './route-methods.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 
 export interface HttpServerOptions {
@@ -57,6 +58,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // A client that takes longer than limits.request_timeout to send its request (slow body) is cut with 408.
     requestTimeout: requestTimeoutMs,
     http: nodeTimeouts,
+    // Errors fastify raises before a route runs (a bad %-escape, an over-long path segment) get the API's envelope.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      const mapped = httpErrorFor(error, request.headers['content-type']);
+      metrics.countRejected('unmatched', mapped.body.error.code);
+      void reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
+    },
   };
   const app = (collector.tls
     ? Fastify({
@@ -112,10 +119,21 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     return reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
   });
 
+  // A path that is a route for other methods is 405 with `Allow` (RFC 9110), not 404.
+  const routeMethods = new RouteMethods();
+  app.addHook('onRoute', (route) => routeMethods.add(route.method, route.url ?? route.path));
   app.setNotFoundHandler(async (request, reply) => {
-    return reply.code(404).send({
-      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}: see docs/api.md` },
-    });
+    const path = request.url.split('?')[0]!;
+    const allowed = routeMethods.allowed(path);
+    if (allowed.length > 0) {
+      const mapped = make(
+        405,
+        'method_not_allowed',
+        `${request.method} is not a method of ${path}; use ${allowed.join(', ')}`,
+      );
+      return reply.code(405).header('allow', allowed.join(', ')).send(mapped.body);
+    }
+    return reply.code(404).send(make(404, 'not_found', `no route ${request.method} ${path}: see docs/api.md`).body);
   });
 
   for (const module of options.routes ?? ROUTE_MODULES) module.register(app, context);

@@ -10,7 +10,7 @@
 import { type BatchHeader, type BatchSource, readBatchHeader, readBatchSource } from '../../shared/batch-codec.ts';
 import type { Offset, PartitionId, TimestampMs } from '../../shared/record.ts';
 import type { LogStore } from '../storage/log-store.ts';
-import { type LabelMatcher, matchesLabels } from './matchers.ts';
+import { type LabelMatcher, matchesLabels } from '../../shared/query/matchers.ts';
 import { MAX_SKEW_MS } from './query-engine.ts';
 
 export interface BatchScanRequest {

@@ -25,8 +25,8 @@ import { setImmediate } from 'node:timers/promises';
 import { InvalidArgumentError } from '../../shared/errors.ts';
 import type { Offset, PartitionId, StoredRecord, TimestampMs } from '../../shared/record.ts';
 import type { LogStore } from '../storage/log-store.ts';
-import { compileLineFilter, type LineFilter, type LineFilterSpec } from './line-filter.ts';
-import { FIELD_PREFIX, type LabelMatcher, matchesFields, matchesLabels } from './matchers.ts';
+import { compileLineFilter, type LineFilter, type LineFilterSpec } from '../../shared/query/line-filter.ts';
+import { FIELD_PREFIX, type LabelMatcher, matchesFields, matchesLabels } from '../../shared/query/matchers.ts';
 
 export type QueryOrder = 'newest' | 'oldest';
 

@@ -13,8 +13,8 @@ import { InvalidArgumentError } from '../../shared/errors.ts';
 import type { TimestampMs } from '../../shared/record.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import { scanBatches } from './batch-scan.ts';
-import { compileLineFilter, type LineFilterSpec } from './line-filter.ts';
-import type { LabelMatcher } from './matchers.ts';
+import { compileLineFilter, type LineFilterSpec } from '../../shared/query/line-filter.ts';
+import { type LabelMatcher, matchesFields } from '../../shared/query/matchers.ts';
 
 export interface VolumeRequest extends LineFilterSpec {
   readonly topic: string;
@@ -62,14 +62,17 @@ export async function countVolume(store: LogStore, request: VolumeRequest): Prom
   const count = Math.ceil((until - start) / step);
   const buckets: Record<string, number>[] = Array.from({ length: count }, () => ({}));
   const filter = compileLineFilter(request);
-  const filtered = request.grep !== undefined || request.regex !== undefined;
+  const matchers = request.matchers ?? [];
+  const textFiltered = request.grep !== undefined || request.regex !== undefined;
+  // Field matchers (`field.level=error`) are decided per record, like a text filter.
+  const filtered = textFiltered || matchers.some((m) => m.target === 'field');
   let total = 0;
   const add = (timestamp: TimestampMs, level: string, n: number) => {
     const bucket = buckets[Math.floor((timestamp - start) / step)]!;
     bucket[level] = (bucket[level] ?? 0) + n;
     total += n;
   };
-  const summary = await scanBatches(store, { ...request, matchers: request.matchers ?? [] }, (batch) => {
+  const summary = await scanBatches(store, { ...request, matchers }, (batch) => {
     const { header, source, from, to } = batch;
     const level = source.labels.level ?? '';
     const inside = header.baseOffset >= from && header.lastOffset < to;
@@ -85,12 +88,13 @@ export async function countVolume(store: LogStore, request: VolumeRequest): Prom
       add(first, level, header.recordCount);
       return;
     }
-    if (filtered && header.compression === 'none' && !filter.mayMatch(batch.bytes)) return;
+    if (textFiltered && header.compression === 'none' && !filter.mayMatch(batch.bytes)) return;
     forEachRecord(
       batch.bytes,
       (r) => {
         if (r.offset < from || r.offset >= to || r.timestamp < since || r.timestamp >= until) return true;
-        if (filtered && !filter.matches(r.value)) return true;
+        if (textFiltered && !filter.matches(r.value)) return true;
+        if (!matchesFields(r.fields, matchers)) return true;
         add(r.timestamp, level, 1);
         return true;
       },

@@ -4,6 +4,7 @@
  */
 import { type Command, Option } from 'commander';
 import { CollectorClient } from '../client/collector-client.ts';
+import { formatDurationMs } from '../config-file.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
 
@@ -74,15 +75,5 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-export function formatDuration(ms: number | null): string {
-  if (ms === null) return 'forever';
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
+/** Durations print as the config files write them (`7d`, `forever`). */
+export const formatDuration = formatDurationMs;

@@ -11,7 +11,7 @@ import { Consumer, type ConsumedRecord, type StartPosition } from '../client/con
 import { toWireRecord } from '../record.ts';
 import { parseTimeSpec } from '../time-spec.ts';
 import { connectionFrom, withCollectorFlags } from './connection.ts';
-import { formatHit, type RecordOutput, useColour, type WireHit } from './record-format.ts';
+import { formatHit, formatTemplate, type RecordOutput, useColour, type WireHit } from './record-format.ts';
 
 interface ConsumeFlags {
   group: string;
@@ -23,6 +23,7 @@ interface ConsumeFlags {
   url?: string;
   token?: string;
   output: RecordOutput;
+  format?: string;
 }
 
 /** earliest | latest | an offset (up to 9 digits) | a time (epoch ms, ISO-8601, or a duration before now). */
@@ -72,7 +73,16 @@ export function command(): Command {
     )
     .option('--client-id <id>', 'a name for this member in `groups describe` (default: the host name)')
     .option('--no-commit', 'read without committing offsets')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'raw']).default('text'))
+    .addOption(
+      new Option('-o, --output <format>', 'output format (text: topic[partition]@offset time labels line)')
+        .choices(['text', 'json', 'raw'])
+        .default('text'),
+    )
+    .option(
+      '-f, --format <format>',
+      "kcat-style format, e.g. '%t %p %o %s\\n': %t topic, %p partition, %o offset, %T timestamp ms, %k key, " +
+        '%s line, %l labels, %f fields (JSON), \\n newline, \\t tab',
+    )
     .action(async (topics: string[], flags: ConsumeFlags) => {
       const consumer = new Consumer({
         ...connectionFrom(flags),
@@ -91,9 +101,11 @@ export function command(): Command {
       try {
         for await (const record of consumer) {
           const hit = hitOf(record);
-          const line =
-            flags.output === 'json' ? JSON.stringify(hit) : formatHit(hit, flags.output, colour, () => undefined);
-          if (!process.stdout.write(`${line}\n`)) await once(process.stdout, 'drain');
+          const text =
+            flags.format !== undefined
+              ? formatTemplate(hit, flags.format)
+              : `${formatHit(hit, flags.output, colour, () => undefined, true)}\n`;
+          if (!process.stdout.write(text)) await once(process.stdout, 'drain');
           if (flags.maxRecords !== undefined && ++printed >= flags.maxRecords) {
             if (flags.commit) await consumer.commit();
             break;

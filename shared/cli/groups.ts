@@ -1,6 +1,8 @@
 /** `tributary groups list|describe|reset-offsets` against a running collector. */
 import { Command, Option } from 'commander';
+import { GroupNotFoundError } from '../errors.ts';
 import { parseTimeSpec } from '../time-spec.ts';
+import { type ConfirmFlags, confirm, withConfirmation } from './confirm.ts';
 import { type ConnectionFlags, clientFrom, printJson, printTable, withConnectionOptions } from './connection.ts';
 
 export function command(): Command {
@@ -41,6 +43,8 @@ export function command(): Command {
     }
     if (flags.output === 'json')
       return printJson({ group, generation_id: members.generation_id, members: members.members, offsets });
+    // A group exists while it has members or committed offsets; with neither, the name is unknown (or a typo).
+    if (members.members.length === 0 && offsets.length === 0) throw new GroupNotFoundError(group);
     if (members.members.length === 0) process.stdout.write(`group ${group} has no active members\n`);
     else
       process.stdout.write(
@@ -81,20 +85,23 @@ export function command(): Command {
     );
   });
 
-  withConnectionOptions(
-    groups
-      .command('reset-offsets')
-      .description("set a group's committed offsets (refused while the group has active members)")
-      .argument('<group>')
-      .addOption(
-        new Option(
-          '--to <position>',
-          'earliest, latest, or a time (2026-11-25T10:00Z, 15m, epoch ms)',
-        ).makeOptionMandatory(),
-      )
-      .option('--topic <topic...>', 'the topics to reset (default: the topics the group has committed offsets for)'),
-  ).action(async (group: string, flags: ConnectionFlags & { to: string; topic?: string[] }) => {
+  withConfirmation(
+    withConnectionOptions(
+      groups
+        .command('reset-offsets')
+        .description("set a group's committed offsets (refused while the group has active members)")
+        .argument('<group>')
+        .addOption(
+          new Option(
+            '--to <position>',
+            'earliest, latest, or a time (2026-11-25T10:00Z, 15m, epoch ms)',
+          ).makeOptionMandatory(),
+        )
+        .option('--topic <topic...>', 'the topics to reset (default: the topics the group has committed offsets for)'),
+    ),
+  ).action(async (group: string, flags: ConnectionFlags & ConfirmFlags & { to: string; topic?: string[] }) => {
     const to = flags.to === 'earliest' || flags.to === 'latest' ? flags.to : parseTimeSpec(flags.to, '--to');
+    await confirm(`reset the committed offsets of group ${group} to ${flags.to}?`, flags);
     const offsets = await clientFrom(flags).resetGroupOffsets(group, to, flags.topic);
     if (flags.output === 'json') return printJson({ group, offsets });
     printTable(

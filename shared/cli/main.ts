@@ -16,7 +16,7 @@ const SUBCOMMANDS: Readonly<Record<string, SubcommandEntry>> = {
   collector: { summary: 'run the collector server', load: () => import('../../collector/command.ts') },
   agent: { summary: 'run the host agent that tails log files', load: () => import('../../agent/command.ts') },
   query: { summary: 'search a topic: time range, labels, text or regex', load: () => import('./query.ts') },
-  tail: { summary: 'follow new matching lines live', load: () => import('./tail.ts') },
+  tail: { summary: 'show the last matching lines, then follow new ones live', load: () => import('./tail.ts') },
   topics: { summary: 'list, create, describe and delete topics', load: () => import('./topics.ts') },
   consume: {
     summary: 'read topics as a consumer group member, committing offsets',

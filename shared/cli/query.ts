@@ -1,7 +1,7 @@
 /** `tributary query TOPIC`: search a topic like grep, across hosts, newest first. */
 import { Command, Option } from 'commander';
-import { compileLineFilter } from '../../collector/query/line-filter.ts';
-import { parseMatcher } from '../../collector/query/matchers.ts';
+import { compileLineFilter } from '../query/line-filter.ts';
+import { parseMatcher } from '../query/matchers.ts';
 import { parseTimeSpec } from '../time-spec.ts';
 import { clientFrom, type ConnectionFlags } from './connection.ts';
 import { formatHit, type RecordOutput, useColour, type WireHit } from './record-format.ts';

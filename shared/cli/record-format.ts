@@ -5,6 +5,7 @@
 export type RecordOutput = 'text' | 'json' | 'raw';
 
 export interface WireHit {
+  readonly topic?: string;
   readonly partition: number;
   readonly offset: number;
   readonly timestamp: number;
@@ -12,6 +13,7 @@ export interface WireHit {
   readonly labels: Readonly<Record<string, string>>;
   readonly value?: string;
   readonly value_base64?: string;
+  readonly fields?: Readonly<Record<string, unknown>>;
 }
 
 /** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
@@ -28,11 +30,13 @@ export function formatHit(
   output: RecordOutput,
   colour: boolean,
   locate: (line: string) => [number, number] | undefined,
+  /** Start the text line with the record's position (`topic[partition]@offset`), as consume does. */
+  withPosition = false,
 ): string {
   if (output === 'json') return JSON.stringify(hit);
   const line = lineOf(hit).replace(/\r?\n$/, '');
   if (output === 'raw') return line;
-  const time = new Date(hit.timestamp).toISOString();
+  const time = `${withPosition ? `${positionOf(hit)} ` : ''}${new Date(hit.timestamp).toISOString()}`;
   const labels = Object.entries(hit.labels)
     .filter(([name]) => name !== 'path')
     .map(([name, value]) => `${name}=${value}`)
@@ -41,4 +45,47 @@ export function formatHit(
   const at = locate(line);
   const shown = at ? `${line.slice(0, at[0])}\x1b[1;31m${line.slice(at[0], at[1])}\x1b[0m${line.slice(at[1])}` : line;
   return `\x1b[2m${time}\x1b[0m \x1b[36m${labels}\x1b[0m ${shown}`;
+}
+
+/** Where a record is, as kcat shows it: `topic[partition]@offset` (without a topic: `[partition]@offset`). */
+export function positionOf(hit: WireHit): string {
+  return `${hit.topic ?? ''}[${hit.partition}]@${hit.offset}`;
+}
+
+/**
+ * A kcat-style format string (`-f`): %t topic, %p partition, %o offset, %T timestamp (ms), %k key, %s the line,
+ * %l labels (name=value …), %f fields (JSON), %% a percent sign; \n and \t are a newline and a tab. The result
+ * is printed as it is, so end the format with \n for one record per line.
+ */
+export function formatTemplate(hit: WireHit, template: string): string {
+  return template.replace(/%[tpoTkslf%]|\\[nt\\]/g, (token) => {
+    switch (token) {
+      case '%t':
+        return hit.topic ?? '';
+      case '%p':
+        return String(hit.partition);
+      case '%o':
+        return String(hit.offset);
+      case '%T':
+        return String(hit.timestamp);
+      case '%k':
+        return hit.key;
+      case '%s':
+        return lineOf(hit);
+      case '%l':
+        return Object.entries(hit.labels)
+          .map(([name, value]) => `${name}=${value}`)
+          .join(' ');
+      case '%f':
+        return JSON.stringify(hit.fields ?? {});
+      case '%%':
+        return '%';
+      case '\\n':
+        return '\n';
+      case '\\t':
+        return '\t';
+      default:
+        return '\\';
+    }
+  });
 }

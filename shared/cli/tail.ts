@@ -7,7 +7,7 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { Command } from 'commander';
-import { compileLineFilter } from '../../collector/query/line-filter.ts';
+import { compileLineFilter } from '../query/line-filter.ts';
 import { errorFromWire, parseWireError } from '../wire-errors.ts';
 import { UnavailableError } from '../errors.ts';
 import type { CollectorClient } from '../client/collector-client.ts';

@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
 import type { CreateTopicRequest, WirePartitionInfo, WireTopic } from '../client/collector-client.ts';
 import { parseDurationMs, parseSizeBytes } from '../config-file.ts';
+import { type ConfirmFlags, confirm, withConfirmation } from './confirm.ts';
 import {
   type ConnectionFlags,
   clientFrom,
@@ -147,9 +148,10 @@ export function command(): Command {
     );
   });
 
-  withConnectionOptions(
-    topics.command('delete').description('delete a topic and all its data').argument('<name>'),
-  ).action(async (name: string, flags: ConnectionFlags) => {
+  withConfirmation(
+    withConnectionOptions(topics.command('delete').description('delete a topic and all its data').argument('<name>')),
+  ).action(async (name: string, flags: ConnectionFlags & ConfirmFlags) => {
+    await confirm(`delete topic ${name} and all its data?`, flags);
     await clientFrom(flags).deleteTopic(name);
     if (flags.output === 'json') return printJson({ deleted: name });
     process.stdout.write(`deleted topic ${name}\n`);

@@ -81,17 +81,42 @@ test('config - --print-config shows the effective config with defaults, env and 
   const printed = parse(r.stdout) as {
     listen: { host: string; port: number };
     tokens: { name: string; token: string; role: string }[];
-    limits: { max_line_bytes: number; max_body_bytes: number };
+    limits: { max_line_bytes: string; max_body_bytes: string; max_wait: string; request_timeout: string };
     log_level: string;
-    topics: { auto_create: boolean; default_partitions: number };
+    topics: { auto_create: boolean; default_partitions: number; retention: string; retention_bytes: null };
+    data_dir: string;
   };
   t.deepEqual(printed.listen, { host: '127.0.0.2', port: 9001 });
   t.is(printed.tokens[0]!.name, 'ops');
   t.is(printed.tokens[0]!.token, '********');
-  t.is(printed.limits.max_line_bytes, 2048);
-  t.is(printed.limits.max_body_bytes, 16 * 1024 * 1024);
+  // Sizes and durations in the units a config file uses; paths resolved; request_timeout at its effective value.
+  t.is(printed.limits.max_line_bytes, '2KiB');
+  t.is(printed.limits.max_body_bytes, '16MiB');
+  t.is(printed.limits.max_wait, '1m');
+  t.is(printed.limits.request_timeout, '2m');
+  t.is(printed.topics.retention, '7d');
+  t.is(printed.topics.retention_bytes, null);
+  t.is(printed.data_dir, path.join(dir, 'data'), 'data_dir resolved against the config file directory');
   t.is(printed.log_level, 'debug');
   t.true(printed.topics.auto_create);
+});
+
+test('config - what --print-config prints is a config file that loads to the same settings', async (t) => {
+  const r = await run('limits:\n  max_wait: 90s\ntopics:\n  retention: 36h\n  segment_bytes: 4096\n', [
+    '--print-config',
+  ]);
+  t.is(r.status, 0, r.stderr);
+  const again = path.join(dir, 'printed.yaml');
+  await writeFile(again, r.stdout);
+  const second = spawnSync(process.execPath, [CLI, 'collector', '--config', again, '--print-config'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  });
+  t.is(second.status, 0, second.stderr);
+  t.is(second.stdout, r.stdout);
+  t.regex(r.stdout, /max_wait: 90s/);
+  t.regex(r.stdout, /retention: 36h/);
+  t.regex(r.stdout, /segment_bytes: 4KiB/);
 });
 
 test('config - an environment override with a bad value names the key', async (t) => {
@@ -124,5 +149,5 @@ test('config - limits.request_timeout defaults to max_wait + 60 s and must be la
   t.regex(bad.stderr, /limits\.request_timeout: expected a duration .* got "soon"/);
   const ok = await run('limits:\n  max_wait: 1s\n  request_timeout: 5s\n', ['--print-config']);
   t.is(ok.status, 0, ok.stderr);
-  t.is((parse(ok.stdout) as { limits: { request_timeout: number } }).limits.request_timeout, 5000);
+  t.is((parse(ok.stdout) as { limits: { request_timeout: string } }).limits.request_timeout, '5s');
 });

@@ -164,7 +164,7 @@ test('limits - truncated or corrupted binary batches are 400 corrupt_batch, noth
 
 test('limits - a wrong content type is 4xx with a message naming the accepted types', async (t) => {
   const xml = await produce('xml', '<a/>', { 'content-type': 'application/xml' });
-  await rejected(t, 'xml', xml, 415, 'invalid_argument', /application\/x-ndjson/);
+  await rejected(t, 'xml', xml, 415, 'unsupported_media_type', /application\/x-ndjson/);
   const json = await produce('as-json', JSON.stringify({ key: 'k', value: 'v' }), {
     'content-type': 'application/json',
   });

@@ -47,7 +47,11 @@ test.serial(
     t.is(consumed.code, 0, consumed.stderr);
     const lines = consumed.stdout.trim().split('\n');
     t.is(lines.length, 20);
-    t.regex(lines[0]!, /^\d{4}-\d{2}-\d{2}T\S+ host=web-1 line \d+$/, 'text output: time, labels, line');
+    t.regex(
+      lines[0]!,
+      /^cli-groups\[\d\]@\d+ \d{4}-\d{2}-\d{2}T\S+ host=web-1 line \d+$/,
+      'text: position, time, labels, line',
+    );
 
     const idle = await tributary(['groups', 'describe', 'g-cli']);
     t.is(idle.code, 0, idle.stderr);

@@ -27,6 +27,8 @@ if (!existsSync(CLI)) {
 export interface CollectorProcessOptions {
   /** Keys merged (deeply) over the test defaults: loopback, free port, temp data_dir, log_level warn. */
   readonly config?: Record<string, unknown>;
+  /** Listen on this port instead of a free one (a client configured before the collector starts). */
+  readonly port?: number;
   /** Reuse a data directory (e.g. one left by another collector). */
   readonly dataDir?: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -80,7 +82,7 @@ export class CollectorProcess {
   static async start(options: CollectorProcessOptions = {}): Promise<CollectorProcess> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-collector-'));
     const dataDir = options.dataDir ?? path.join(dir, 'data');
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const proc = new CollectorProcess(dir, dataDir, port, options);
     const config = deepMerge(
       { listen: { host: '127.0.0.1', port }, data_dir: dataDir, log_level: 'warn' },

@@ -3,14 +3,15 @@
  * values keep their JSON types; a matcher naming a label or field no scanned batch has is a note in the API's
  * summary and a warning on the CLI's stderr; every example of `tributary query --help` runs.
  */
-import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { QUERY_EXAMPLES } from '../../shared/cli/query.ts';
-import { CLI, CollectorProcess } from '../helpers/collector-process.ts';
+import { CLI, CollectorProcess, REPO_ROOT } from '../helpers/collector-process.ts';
 
 const run = promisify(execFile);
 
@@ -151,4 +152,39 @@ test('fields - every example of `tributary query --help` runs against a collecto
     env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, TRIBUTARY_URL: collector.url },
   });
   t.is(stdout.trim(), JSON.stringify({ level: 'error', status: 503, msg: 'upstream timeout' }));
+});
+
+test('fields - every command in the examples of docs/query.md runs against a collector', async (t) => {
+  const collector = await fixture();
+  const bin = await mkdtemp(path.join(os.tmpdir(), 'tributary-bin-'));
+  t.teardown(async () => {
+    await collector.dispose();
+    await rm(bin, { recursive: true, force: true });
+  });
+  await writeFile(path.join(bin, 'tributary'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+  await chmod(path.join(bin, 'tributary'), 0o755);
+  const doc = await readFile(path.join(REPO_ROOT, 'docs/query.md'), 'utf8');
+  const commands = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)]
+    .flatMap((m) => m[1]!.split('\n'))
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter((l) => l.startsWith('tributary '));
+  t.true(commands.length >= 8, `found ${commands.length} examples`);
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, TRIBUTARY_URL: collector.url, NO_COLOR: '1' };
+  for (const command of commands) {
+    if (command.startsWith('tributary tail ')) {
+      // Follows until stopped: it must show its history and still be running after a few seconds.
+      const child = spawn('sh', ['-c', `exec ${command}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = once(child, 'exit');
+      const early = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 8000))]);
+      child.kill('SIGINT');
+      await exited;
+      t.false(early, `${command} exited early: ${stderr}`);
+      t.false(/error/i.test(stderr), `${command}: ${stderr}`);
+      continue;
+    }
+    const result = await run('sh', ['-c', command], { env });
+    t.false(/error/i.test(result.stderr), `${command}: ${result.stderr}`);
+  }
 });

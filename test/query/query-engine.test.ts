@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
-import { matchesLabels, parseMatcher } from '../../collector/query/matchers.ts';
+import { matchesLabels, parseMatcher } from '../../shared/query/matchers.ts';
 import { MAX_SKEW_MS, type QueryHit, type QueryRequest, runQuery } from '../../collector/query/query-engine.ts';
 import { FileLogStore } from '../../collector/storage/file/index.ts';
 import { encodeBatch } from '../../shared/batch-codec.ts';

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
-import { compileLineFilter } from '../../collector/query/line-filter.ts';
-import { requiredLiterals } from '../../collector/query/regex-literals.ts';
+import { compileLineFilter } from '../../shared/query/line-filter.ts';
+import { requiredLiterals } from '../../shared/query/regex-literals.ts';
 
 test('regex literals - hand-picked patterns', (t) => {
   t.deepEqual(requiredLiterals('id=99999\\b|status=5\\d\\d', ''), ['id=99999', 'status=5']);

@@ -9,7 +9,7 @@ import { InvalidArgumentError } from '../../../shared/errors.ts';
 import { assertValidName } from '../../../shared/names.ts';
 import { parseTimeSpec } from '../../../shared/time-spec.ts';
 import { collectLabels } from '../../query/labels.ts';
-import { parseMatcher } from '../../query/matchers.ts';
+import { parseMatcher } from '../../../shared/query/matchers.ts';
 import type { RouteModule } from '../context.ts';
 import { intParam } from '../query-params.ts';
 

@@ -5,7 +5,7 @@
  * decoded and tested. The same byte search runs over a whole uncompressed batch first (`mayMatch`), so a batch
  * without any candidate is skipped without being split into records.
  */
-import { compileUserRegex } from '../../shared/query/user-regex.ts';
+import { compileUserRegex } from './user-regex.ts';
 import { MIN_LITERAL_LENGTH, requiredLiterals } from './regex-literals.ts';
 
 export interface LineFilterSpec {

@@ -9,9 +9,9 @@
  * records without a level, as in Prometheus and Loki; a numeric comparison is false for a missing or non-numeric
  * value. Pure functions: no I/O.
  */
-import { InvalidArgumentError } from '../../shared/errors.ts';
-import { compileUserRegex, type UserRegex } from '../../shared/query/user-regex.ts';
-import type { Fields, Labels } from '../../shared/record.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import { compileUserRegex, type UserRegex } from './user-regex.ts';
+import type { Fields, Labels } from '../record.ts';
 
 export type MatchOperator = '=' | '!=' | '=~' | '!~' | '>' | '>=' | '<' | '<=';
 
