@@ -120,7 +120,10 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
   let logrotateFailures = 0;
   const kills = { collector: 0, agent: 0 };
   try {
-    collector = await CollectorProcess.start({ config: { topics: { flush: 'always', default_partitions: 1 } } });
+    collector = await CollectorProcess.start({
+      config: { topics: { flush: 'always', default_partitions: 1 } },
+      readyTimeoutMs: 180_000,
+    });
     const agentConfig = await writeAgentConfig({
       dir,
       collectorUrl: collector.url,

@@ -125,7 +125,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let logrotateFailures = 0;
   const kills = { collector: 0, agent: 0 };
   try {
-    collector = await CollectorProcess.start({ config: { topics: { flush: 'always', default_partitions: 1 } } });
+    collector = await CollectorProcess.start({
+      config: { topics: { flush: 'always', default_partitions: 1 } },
+      readyTimeoutMs: 180_000,
+    });
     const agentDir = path.join(dir, 'agent');
     await mkdir(agentDir);
     const agentConfig = await writeAgentConfig({
