@@ -93,6 +93,9 @@ export class Agent {
   private checkpointTimer: NodeJS.Timeout | undefined;
   private metricsServer: { url: string; close(): Promise<void> } | undefined;
   private stopping: Promise<void> | undefined;
+  /** A directory search for leftovers in progress, and whether another was asked for meanwhile. */
+  private searching: Promise<void> | undefined;
+  private searchAgain = false;
 
   private constructor(options: AgentOptions, deps: AgentDependencies) {
     this.options = options;
@@ -163,6 +166,8 @@ export class Agent {
         restarted: (file) => this.onRestarted(file),
         rotation: (kind, file) => {
           this.metrics.rotation(kind);
+          // A rename rotation: files rotated away before the agent got to open them are found by their names.
+          if (kind === 'rename' && options.read.rotatedOutsideGlobs) this.scheduleLeftovers();
           this.log.info({ path: file.reader.path, file: file.reader.key, kind }, 'rotation detected');
         },
         drained: (file) => {
@@ -263,6 +268,7 @@ export class Agent {
   private async shutdown(): Promise<void> {
     const started = Date.now();
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.searching;
     await this.discovery.close();
     await this.server.stop();
     for (const stream of this.streams.values()) stream.multiline?.flush();
@@ -359,7 +365,28 @@ export class Agent {
     }
   }
 
+  /** One search at a time; a request during a search runs one more after it. */
+  private scheduleLeftovers(): void {
+    if (this.searching) {
+      this.searchAgain = true;
+      return;
+    }
+    this.searching = (async () => {
+      do {
+        this.searchAgain = false;
+        try {
+          await this.findLeftovers();
+        } catch (error) {
+          this.log.warn({ err: error }, `looking for rotated files: ${(error as Error).message}`);
+        }
+      } while (this.searchAgain && !this.stopping);
+      this.searching = undefined;
+    })();
+  }
+
   private async adoptLeftover(f: DirectoryFile, checkpoints: readonly Checkpoint[]): Promise<void> {
+    // Being read, or let go with lines still in flight: its reader (or the acknowledgements) are not done with it.
+    if (this.streams.has(f.key)) return;
     const own = this.store.get(f.key);
     if (own) {
       if (f.stats.size <= own.position || !(await startsWith(f.path, own.fingerprint))) return;
