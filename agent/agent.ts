@@ -166,8 +166,11 @@ export class Agent {
         restarted: (file) => this.onRestarted(file),
         rotation: (kind, file) => {
           this.metrics.rotation(kind);
-          // A rename rotation: files rotated away before the agent got to open them are found by their names.
-          if (kind === 'rename' && options.read.rotatedOutsideGlobs) this.scheduleLeftovers();
+          // A rotation: files rotated away before the agent got to open them are found by their names.
+          // Also after a copytruncate: two truncations between two looks leave a copy the truncation did not find.
+          if ((kind === 'rename' || kind === 'copytruncate') && options.read.rotatedOutsideGlobs) {
+            this.scheduleLeftovers();
+          }
           this.log.info({ path: file.reader.path, file: file.reader.key, kind }, 'rotation detected');
         },
         drained: (file) => {
@@ -395,7 +398,7 @@ export class Agent {
       this.server.adopt(f.path, sourceIndex, {
         start: { kind: 'checkpoint', position: own.position, fingerprint: own.fingerprint },
         keyPath: own.path,
-        drain: false,
+        drain: true,
       });
       return;
     }
@@ -412,7 +415,7 @@ export class Agent {
         drain: true,
       });
     } else if (f.stats.size > 0 && f.stats.mtimeMs > this.watchedSince(owner.path, checkpoints)) {
-      this.server.adopt(f.path, sourceIndex, { start: { kind: 'beginning' }, keyPath: owner.path, drain: false });
+      this.server.adopt(f.path, sourceIndex, { start: { kind: 'beginning' }, keyPath: owner.path, drain: true });
     }
   }
 

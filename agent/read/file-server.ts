@@ -37,7 +37,10 @@ export interface FoundFile {
   readonly start: StartAt;
   /** The record key's path (the original's). */
   readonly keyPath: string;
-  /** A copy: read to its end at once and let go, before the files of the turn (its lines precede theirs). */
+  /**
+   * Read to its end at once, its lines sealed before those of the files read after it (a rotated file's lines
+   * precede those of the file now at its name); a copy is let go right after.
+   */
   readonly drain: boolean;
   readonly copyOf?: FileKey;
 }
@@ -390,7 +393,9 @@ export class FileServer {
     this.readers.set(key, state);
     this.options.sink.opened(state);
     if (found?.drain) {
+      // Within the unacked-bytes bound: a file too big for it is read on by the turns, as any other.
       for (;;) {
+        if (this.options.paused()) return;
         const n = await reader.read(state.onLine, this.buffer);
         if (n === 0) break;
         this.options.sink.read(state, n);
@@ -400,7 +405,12 @@ export class FileServer {
         state.detachedAt = undefined;
         state.detachedBy = undefined;
         this.options.sink.drained(state);
-      } else await this.letGo(state);
+      } else if (found.start.kind === 'copy') {
+        await this.letGo(state); // a copy is complete: nobody writes to it
+      } else {
+        // A rotated file: its lines sealed now, then kept `rotateWaitMs` for a writer that has not reopened yet.
+        this.options.sink.drained(state);
+      }
     }
   }
 

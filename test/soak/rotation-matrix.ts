@@ -329,14 +329,15 @@ function parseArgs(argv: readonly string[]) {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (process.argv.includes('--help')) {
+/** The command line: `node --import tsx test/soak/rotation-matrix.ts --help` (or `npm run soak -- --matrix …`). */
+export async function main(argv: readonly string[]): Promise<void> {
+  if (argv.includes('--help')) {
     process.stdout.write(
-      'node --import tsx test/soak/rotation-matrix.ts [--seconds 60] [--concurrency 2] [--seed N] [--rate 2000] [--only <cell substring>]\n',
+      'rotation-matrix.ts [--seconds 60] [--concurrency 2] [--seed N] [--rate 2000] [--only <cell substring>]\n',
     );
-    process.exit(0);
+    return;
   }
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArgs(argv);
   const cells = allCells()
     .filter((c) => !args.only || cellName(c).includes(args.only))
     .map(
@@ -353,3 +354,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   );
   process.stdout.write(`${formatCells(reports)}\n`);
 }
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
