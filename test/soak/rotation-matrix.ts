@@ -139,7 +139,7 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
         },
       },
     });
-    agent = await startAgentProcess(agentConfig);
+    agent = await startAgentProcess(agentConfig, { startTimeoutMs: 180_000 });
     writer = new Writer({ prefix: 'm', file: 'app', filePath: file, rate, padding: 100 });
     // Acknowledgements per second, sampled from the live agent's metrics.
     const samples: { at: number; acked: number; pid: number }[] = [];
@@ -200,7 +200,7 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
           await debugDump(`agent-${kills.agent}`, agent.logs);
           kills.agent++;
           await sleep(down);
-          agent = await startAgentProcess(agentConfig);
+          agent = await startAgentProcess(agentConfig, { startTimeoutMs: 180_000 });
         }
         say(`SIGKILL ${target}, down ${Math.round(down)} ms`);
       }
@@ -277,23 +277,30 @@ export function allCells(): Pick<CellOptions, 'mode' | 'rotatedInGlob' | 'kill'>
   return out;
 }
 
-/** Runs `cells` with at most `concurrency` at a time; reports in the order given. */
+/**
+ * Runs `cells` with at most `concurrency` at a time; reports in the order given. A cell that fails to run (a process
+ * that did not start in time) is reported on stderr and left out; the others run to their end and clean up.
+ */
 export async function runMatrix(
   cells: readonly CellOptions[],
   concurrency: number,
   onReport?: (r: CellReport) => void,
 ): Promise<CellReport[]> {
-  const reports: CellReport[] = new Array(cells.length);
+  const reports: (CellReport | undefined)[] = new Array(cells.length);
   let next = 0;
   const worker = async () => {
     while (next < cells.length) {
       const i = next++;
-      reports[i] = await runCell(cells[i]!);
-      onReport?.(reports[i]!);
+      try {
+        reports[i] = await runCell(cells[i]!);
+        onReport?.(reports[i]!);
+      } catch (error) {
+        process.stderr.write(`${cellName(cells[i]!)}: could not run: ${(error as Error).message}\n`);
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, cells.length) }, worker));
-  return reports;
+  return reports.filter((r): r is CellReport => r !== undefined);
 }
 
 export function formatCells(reports: readonly CellReport[]): string {

@@ -143,7 +143,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       ],
       extra: { read: { poll_interval: '50ms', rotate_wait: '2s', retry_open: '500ms' } },
     });
-    agent = await startAgentProcess(agentConfig);
+    agent = await startAgentProcess(agentConfig, { startTimeoutMs: 180_000 });
     say(`seed ${seed}; collector ${collector.url}; dir ${dir}`);
 
     for (const { name, mode } of FILES) {
@@ -189,7 +189,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         await agent.kill();
         kills.agent++;
         await sleep(down);
-        agent = await startAgentProcess(agentConfig);
+        agent = await startAgentProcess(agentConfig, { startTimeoutMs: 180_000 });
       }
       say(`SIGKILL ${target} (#${kills.collector + kills.agent}), down ${Math.round(down)} ms`);
     }
