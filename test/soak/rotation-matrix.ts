@@ -86,6 +86,20 @@ export function cellName(c: Pick<CellOptions, 'mode' | 'rotatedInGlob' | 'kill'>
   return `${c.mode}/${c.rotatedInGlob ? 'app.log+app.log.*' : 'app.log'}/kill:${c.kill}`;
 }
 
+/**
+ * True when the agent has nothing left to send: every open file read and acknowledged to its end, nothing in flight
+ * (a loaded machine can be minutes behind; lines it has not sent yet are late, not lost).
+ */
+async function caughtUp(agent: AgentProcess): Promise<boolean> {
+  try {
+    const behind = await agent.metric('tributary_agent_bytes_behind');
+    const unacked = await agent.metric('tributary_agent_unacked_bytes');
+    return behind === 0 && unacked === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** With MATRIX_DEBUG_DIR set, each agent's log lines are kept there (a look at a failing cell). */
 async function debugDump(name: string, logs: readonly Record<string, unknown>[]): Promise<void> {
   const dir = process.env.MATRIX_DEBUG_DIR;
@@ -229,8 +243,9 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
       if (unique !== lastCount) {
         lastCount = unique;
         lastProgress = Date.now();
-      } else if (Date.now() - lastProgress > 5000) break;
-      if (Date.now() - settleFrom > 90_000) break;
+      } else if (Date.now() - lastProgress > 5000 && (await caughtUp(agent))) break;
+      else if (Date.now() - lastProgress > 60_000) break;
+      if (Date.now() - settleFrom > 300_000) break;
       await sleep(250);
     }
     const settleSeconds = (Date.now() - settleFrom) / 1000;
