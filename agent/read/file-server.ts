@@ -98,6 +98,8 @@ export class FileServer {
   private readonly readers = new Map<FileKey, ReaderState>();
   /** Paths to look at on the next turn: newly discovered, or whose file was replaced. */
   private readonly toOpen = new Map<string, { sourceIndex: number; initial: boolean; found?: FoundFile }>();
+  /** The copy being read for each truncated original (its lines go before the original's new ones). */
+  private readonly copies = new Map<FileKey, ReaderState>();
   /** New paths whose first bytes are those of a file being read (a copy, before the original's truncation). */
   private readonly deferred = new Map<string, number>();
   /**
@@ -231,6 +233,8 @@ export class FileServer {
       await this.checkOne(state, now);
       if (!this.readers.has(state.reader.key)) continue;
       if (this.options.paused()) continue;
+      // A truncated file whose copy is not read to its end yet waits: the copy's lines come first.
+      if (this.copyPending(state.reader.key)) continue;
       let turnBytes = 0;
       while (turnBytes < this.options.maxBytesPerTurn && !this.options.paused() && this.running) {
         const n = await state.reader.read(state.onLine, this.buffer);
@@ -252,6 +256,11 @@ export class FileServer {
       }
     }
     return busy;
+  }
+
+  private copyPending(original: FileKey): boolean {
+    const copy = this.copies.get(original);
+    return copy !== undefined && this.readers.get(copy.reader.key) === copy && !copy.reader.atEnd;
   }
 
   private async checkOne(state: ReaderState, now: number): Promise<void> {
@@ -312,6 +321,7 @@ export class FileServer {
     }
     reader.flushPartial(state.onLine);
     this.readers.delete(reader.key);
+    if (state.copyOf !== undefined && this.copies.get(state.copyOf) === state) this.copies.delete(state.copyOf);
     this.options.sink.closed(state);
     await reader.close();
   }
@@ -391,6 +401,7 @@ export class FileServer {
       onLine: this.options.sink.lines(served),
     };
     this.readers.set(key, state);
+    if (copyOf !== undefined) this.copies.set(copyOf, state);
     this.options.sink.opened(state);
     if (found?.drain) {
       // Within the unacked-bytes bound: a file too big for it is read on by the turns, as any other.
