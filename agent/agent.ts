@@ -104,6 +104,10 @@ export class Agent {
   /** journald sources (agent/sources/journald.ts): their own read → ship → cursor loop, same transport. */
   private readonly journald: JournaldSource[] = [];
 
+  /** A directory search for leftovers in progress, and whether another was asked for meanwhile. */
+  private searching: Promise<void> | undefined;
+  private searchAgain = false;
+
   private constructor(options: AgentOptions, deps: AgentDependencies) {
     this.options = options;
     this.log = deps.log;
@@ -176,6 +180,11 @@ export class Agent {
         restarted: (file) => this.onRestarted(file),
         rotation: (kind, file) => {
           this.metrics.rotation(kind);
+          // A rotation: files rotated away before the agent got to open them are found by their names.
+          // Also after a copytruncate: two truncations between two looks leave a copy the truncation did not find.
+          if ((kind === 'rename' || kind === 'copytruncate') && options.read.rotatedOutsideGlobs) {
+            this.scheduleLeftovers();
+          }
           this.log.info({ path: file.reader.path, file: file.reader.key, kind }, 'rotation detected');
         },
         drained: (file) => {
@@ -289,6 +298,7 @@ export class Agent {
   private async shutdown(): Promise<void> {
     const started = Date.now();
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.searching;
     await this.discovery.close();
     await this.server.stop();
     await Promise.all(this.journald.map((j) => j.stop(this.options.shutdownTimeoutMs)));
@@ -386,7 +396,28 @@ export class Agent {
     }
   }
 
+  /** One search at a time; a request during a search runs one more after it. */
+  private scheduleLeftovers(): void {
+    if (this.searching) {
+      this.searchAgain = true;
+      return;
+    }
+    this.searching = (async () => {
+      do {
+        this.searchAgain = false;
+        try {
+          await this.findLeftovers();
+        } catch (error) {
+          this.log.warn({ err: error }, `looking for rotated files: ${(error as Error).message}`);
+        }
+      } while (this.searchAgain && !this.stopping);
+      this.searching = undefined;
+    })();
+  }
+
   private async adoptLeftover(f: DirectoryFile, checkpoints: readonly Checkpoint[]): Promise<void> {
+    // Being read, or let go with lines still in flight: its reader (or the acknowledgements) are not done with it.
+    if (this.streams.has(f.key)) return;
     const own = this.store.get(f.key);
     if (own) {
       if (f.stats.size <= own.position || !(await startsWith(f.path, own.fingerprint))) return;
@@ -395,7 +426,7 @@ export class Agent {
       this.server.adopt(f.path, sourceIndex, {
         start: { kind: 'checkpoint', position: own.position, fingerprint: own.fingerprint },
         keyPath: own.path,
-        drain: false,
+        drain: true,
       });
       return;
     }
@@ -412,7 +443,7 @@ export class Agent {
         drain: true,
       });
     } else if (f.stats.size > 0 && f.stats.mtimeMs > this.watchedSince(owner.path, checkpoints)) {
-      this.server.adopt(f.path, sourceIndex, { start: { kind: 'beginning' }, keyPath: owner.path, drain: false });
+      this.server.adopt(f.path, sourceIndex, { start: { kind: 'beginning' }, keyPath: owner.path, drain: true });
     }
   }
 

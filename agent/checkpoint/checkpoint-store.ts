@@ -6,13 +6,18 @@
  *
  *   { "version": 1,
  *     "checkpoints": [ { "file": "<dev>:<ino>", "path": "/var/log/app.log", "position": 1234,
- *                        "fingerprint": { "length": 256, "crc": 305419896 }, "updated_at": 1764000000000 } ] }
+ *                        "fingerprint": { "length": 256, "crc": 305419896 }, "updated_at": 1764000000000,
+ *                        "first_seen": 1763990000000 } ] }
+ *
+ * `first_seen` (when the agent first read the file) was added without a version change: files written by earlier
+ * agents lack it and are read with `updated_at` in its place (test/agent/upgrade.test.ts).
  *
  * Invariants and crash policy:
  * - Written to `checkpoints.json.tmp`, fsynced, renamed over `checkpoints.json`, then the directory is fsynced: a
  *   crash leaves either the old or the new file, never a torn one. A write is skipped when nothing changed.
  * - Keyed by file identity (device + inode); the fingerprint tells a reused inode from the file we read (a mismatch
- *   means: read the new file from its beginning). `path` is informational.
+ *   means: read the new file from its beginning, unless a copy of it holds its rest). `path` is the path the file was
+ *   first read at (its source): after a restart, the file is looked for in that directory under any name.
  * - A position is only ever one the collector acknowledged, so after a crash the agent re-sends at most what was in
  *   flight (at-least-once), and never skips a line.
  * - A file that cannot be parsed, or has an unknown version, is reported, moved aside to

@@ -68,6 +68,8 @@ export class FileReader {
   private lastMtimeMs: number;
   private print: Fingerprint;
   private closed = false;
+  /** A read found the first bytes changed: the next check reports a truncation. */
+  private rewritten = false;
 
   private constructor(
     options: FileReaderOpenOptions,
@@ -162,6 +164,13 @@ export class FileReader {
       this.knownSize = Math.max(this.knownSize, start);
       return 0;
     }
+    // Bytes read by position are the file's only while it still starts as it did: truncated and written again
+    // between the last check and this read (copytruncate), they belong to the new content. They are dropped, and
+    // the next check reports the truncation (the copy holds the old content's rest).
+    if (this.print.length > 0 && !(await fingerprintMatches(this.handle, this.print))) {
+      this.rewritten = true;
+      return 0;
+    }
     this.readPosition = start + bytesRead;
     if (this.readPosition > this.knownSize) this.knownSize = this.readPosition;
     if (this.print.length < FINGERPRINT_BYTES && this.readPosition > this.print.length) {
@@ -175,7 +184,7 @@ export class FileReader {
   async check(): Promise<FileChange> {
     const own = await this.handle.stat();
     this.knownSize = own.size;
-    if (own.size < this.readPosition) return 'truncated';
+    if (this.rewritten || own.size < this.readPosition) return 'truncated';
     if (own.mtimeMs !== this.lastMtimeMs) {
       this.lastMtimeMs = own.mtimeMs;
       if (!(await fingerprintMatches(this.handle, this.print))) return 'truncated';
@@ -196,6 +205,7 @@ export class FileReader {
 
   /** After `truncated`: forget the unterminated line and read again from 0. */
   async restartFromBeginning(): Promise<void> {
+    this.rewritten = false;
     this.splitter.reset();
     this.readPosition = 0;
     const own = await this.handle.stat();

@@ -37,7 +37,10 @@ export interface FoundFile {
   readonly start: StartAt;
   /** The record key's path (the original's). */
   readonly keyPath: string;
-  /** A copy: read to its end at once and let go, before the files of the turn (its lines precede theirs). */
+  /**
+   * Read to its end at once, its lines sealed before those of the files read after it (a rotated file's lines
+   * precede those of the file now at its name); a copy is let go right after.
+   */
   readonly drain: boolean;
   readonly copyOf?: FileKey;
 }
@@ -95,6 +98,8 @@ export class FileServer {
   private readonly readers = new Map<FileKey, ReaderState>();
   /** Paths to look at on the next turn: newly discovered, or whose file was replaced. */
   private readonly toOpen = new Map<string, { sourceIndex: number; initial: boolean; found?: FoundFile }>();
+  /** The copy being read for each truncated original (its lines go before the original's new ones). */
+  private readonly copies = new Map<FileKey, ReaderState>();
   /** New paths whose first bytes are those of a file being read (a copy, before the original's truncation). */
   private readonly deferred = new Map<string, number>();
   /**
@@ -228,6 +233,8 @@ export class FileServer {
       await this.checkOne(state, now);
       if (!this.readers.has(state.reader.key)) continue;
       if (this.options.paused()) continue;
+      // A truncated file whose copy is not read to its end yet waits: the copy's lines come first.
+      if (this.copyPending(state.reader.key)) continue;
       let turnBytes = 0;
       while (turnBytes < this.options.maxBytesPerTurn && !this.options.paused() && this.running) {
         const n = await state.reader.read(state.onLine, this.buffer);
@@ -249,6 +256,11 @@ export class FileServer {
       }
     }
     return busy;
+  }
+
+  private copyPending(original: FileKey): boolean {
+    const copy = this.copies.get(original);
+    return copy !== undefined && this.readers.get(copy.reader.key) === copy && !copy.reader.atEnd;
   }
 
   private async checkOne(state: ReaderState, now: number): Promise<void> {
@@ -309,6 +321,7 @@ export class FileServer {
     }
     reader.flushPartial(state.onLine);
     this.readers.delete(reader.key);
+    if (state.copyOf !== undefined && this.copies.get(state.copyOf) === state) this.copies.delete(state.copyOf);
     this.options.sink.closed(state);
     await reader.close();
   }
@@ -388,9 +401,12 @@ export class FileServer {
       onLine: this.options.sink.lines(served),
     };
     this.readers.set(key, state);
+    if (copyOf !== undefined) this.copies.set(copyOf, state);
     this.options.sink.opened(state);
     if (found?.drain) {
+      // Within the unacked-bytes bound: a file too big for it is read on by the turns, as any other.
       for (;;) {
+        if (this.options.paused()) return;
         const n = await reader.read(state.onLine, this.buffer);
         if (n === 0) break;
         this.options.sink.read(state, n);
@@ -400,7 +416,12 @@ export class FileServer {
         state.detachedAt = undefined;
         state.detachedBy = undefined;
         this.options.sink.drained(state);
-      } else await this.letGo(state);
+      } else if (found.start.kind === 'copy') {
+        await this.letGo(state); // a copy is complete: nobody writes to it
+      } else {
+        // A rotated file: its lines sealed now, then kept `rotateWaitMs` for a writer that has not reopened yet.
+        this.options.sink.drained(state);
+      }
     }
   }
 

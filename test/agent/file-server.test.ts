@@ -4,14 +4,18 @@
  * the path may then be reported by chokidar only as a `change` (its atomic mode folds an unlink and an add within
  * 100 ms into one change), never as an appearance.
  */
-import { appendFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, rename, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { FileServer, type ServedFile } from '../../agent/read/file-server.ts';
 import type { RotationKind } from '../../agent/metrics.ts';
 import { tempDir, waitFor } from './support.ts';
 
-function startServer(): { server: FileServer; lines: string[]; rotations: RotationKind[] } {
+function startServer(paused: () => boolean = () => false): {
+  server: FileServer;
+  lines: string[];
+  rotations: RotationKind[];
+} {
   const lines: string[] = [];
   const rotations: RotationKind[] = [];
   const server = new FileServer({
@@ -22,7 +26,7 @@ function startServer(): { server: FileServer; lines: string[]; rotations: Rotati
     maxBytesPerTurn: 1024 * 1024,
     maxLineBytesOf: () => 64 * 1024,
     copiesOutsideGlobs: true,
-    paused: () => false,
+    paused,
     whenUnpaused: () => Promise.resolve(),
     sink: {
       startAt: () => ({ kind: 'beginning' }),
@@ -90,4 +94,36 @@ test('file server - rotated name in the globs: the reader follows its file, and 
   await waitFor('the lines of the new file', () => lines.length === 4, 10_000, 20);
   t.deepEqual(lines.slice(0, 2), ['before 1', 'before 2']);
   t.deepEqual(new Set(lines.slice(2)), new Set(['late 3', 'after 1']));
+});
+
+test('file server - copytruncate: the copy (a name no glob matches) is read from where the original stopped, before the truncated file, nothing twice', async (t) => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'app.log');
+  const line = (n: number) => `line ${n} ${'c'.repeat(300)}`; // the first 256 bytes name the file's first line
+  await writeFile(file, `${line(1)}\n${line(2)}\n`);
+  let paused = false;
+  const { server, lines, rotations } = startServer(() => paused);
+  t.teardown(async () => {
+    await server.stop();
+    await server.close();
+  });
+  server.appeared(file, 0);
+  server.endInitialScan();
+  await waitFor('the first lines', () => lines.length === 2, 10_000, 20);
+  // Reading pauses (the collector is away): lines 3 and 4 are written but not read when logrotate copies and
+  // truncates; line 5 goes into the truncated file.
+  paused = true;
+  await appendFile(file, `${line(3)}\n${line(4)}\n`);
+  await copyFile(file, `${file}.1`);
+  await truncate(file, 0);
+  await appendFile(file, `${line(5)}\n`);
+  await new Promise((r) => setTimeout(r, 300));
+  paused = false;
+  await waitFor('every line', () => lines.length >= 5, 10_000, 20);
+  await new Promise((r) => setTimeout(r, 300));
+  t.deepEqual(
+    lines.map((l) => l.split(' ').slice(0, 2).join(' ')),
+    ['line 1', 'line 2', 'line 3', 'line 4', 'line 5'],
+  );
+  t.true(rotations.includes('copytruncate'));
 });

@@ -93,7 +93,7 @@ export interface AgentProcess {
 
 export async function startAgentProcess(
   configFile: string,
-  options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {},
+  options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv; startTimeoutMs?: number } = {},
 ): Promise<AgentProcess> {
   const child = spawn(process.execPath, [CLI, 'agent', '--config', configFile], {
     cwd: REPO,
@@ -129,7 +129,7 @@ export async function startAgentProcess(
       if (done) throw new Error(`agent exited: ${stderr.join('').slice(-2000)}`);
       return logs.find((l) => l.msg === 'agent started');
     },
-    60_000,
+    options.startTimeoutMs ?? 60_000,
     50,
   ).catch((error: Error) => {
     child.kill('SIGKILL');

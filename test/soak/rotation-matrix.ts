@@ -86,6 +86,20 @@ export function cellName(c: Pick<CellOptions, 'mode' | 'rotatedInGlob' | 'kill'>
   return `${c.mode}/${c.rotatedInGlob ? 'app.log+app.log.*' : 'app.log'}/kill:${c.kill}`;
 }
 
+/**
+ * True when the agent has nothing left to send: every open file read and acknowledged to its end, nothing in flight
+ * (a loaded machine can be minutes behind; lines it has not sent yet are late, not lost).
+ */
+async function caughtUp(agent: AgentProcess): Promise<boolean> {
+  try {
+    const behind = await agent.metric('tributary_agent_bytes_behind');
+    const unacked = await agent.metric('tributary_agent_unacked_bytes');
+    return behind === 0 && unacked === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** With MATRIX_DEBUG_DIR set, each agent's log lines are kept there (a look at a failing cell). */
 async function debugDump(name: string, logs: readonly Record<string, unknown>[]): Promise<void> {
   const dir = process.env.MATRIX_DEBUG_DIR;
@@ -120,7 +134,10 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
   let logrotateFailures = 0;
   const kills = { collector: 0, agent: 0 };
   try {
-    collector = await CollectorProcess.start({ config: { topics: { flush: 'always', default_partitions: 1 } } });
+    collector = await CollectorProcess.start({
+      config: { topics: { flush: 'always', default_partitions: 1 } },
+      readyTimeoutMs: 180_000,
+    });
     const agentConfig = await writeAgentConfig({
       dir,
       collectorUrl: collector.url,
@@ -136,7 +153,7 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
         },
       },
     });
-    agent = await startAgentProcess(agentConfig);
+    agent = await startAgentProcess(agentConfig, { startTimeoutMs: 180_000 });
     writer = new Writer({ prefix: 'm', file: 'app', filePath: file, rate, padding: 100 });
     // Acknowledgements per second, sampled from the live agent's metrics.
     const samples: { at: number; acked: number; pid: number }[] = [];
@@ -197,7 +214,7 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
           await debugDump(`agent-${kills.agent}`, agent.logs);
           kills.agent++;
           await sleep(down);
-          agent = await startAgentProcess(agentConfig);
+          agent = await startAgentProcess(agentConfig, { startTimeoutMs: 180_000 });
         }
         say(`SIGKILL ${target}, down ${Math.round(down)} ms`);
       }
@@ -226,8 +243,9 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
       if (unique !== lastCount) {
         lastCount = unique;
         lastProgress = Date.now();
-      } else if (Date.now() - lastProgress > 5000) break;
-      if (Date.now() - settleFrom > 90_000) break;
+      } else if (Date.now() - lastProgress > 5000 && (await caughtUp(agent))) break;
+      else if (Date.now() - lastProgress > 60_000) break;
+      if (Date.now() - settleFrom > 300_000) break;
       await sleep(250);
     }
     const settleSeconds = (Date.now() - settleFrom) / 1000;
@@ -274,23 +292,30 @@ export function allCells(): Pick<CellOptions, 'mode' | 'rotatedInGlob' | 'kill'>
   return out;
 }
 
-/** Runs `cells` with at most `concurrency` at a time; reports in the order given. */
+/**
+ * Runs `cells` with at most `concurrency` at a time; reports in the order given. A cell that fails to run (a process
+ * that did not start in time) is reported on stderr and left out; the others run to their end and clean up.
+ */
 export async function runMatrix(
   cells: readonly CellOptions[],
   concurrency: number,
   onReport?: (r: CellReport) => void,
 ): Promise<CellReport[]> {
-  const reports: CellReport[] = new Array(cells.length);
+  const reports: (CellReport | undefined)[] = new Array(cells.length);
   let next = 0;
   const worker = async () => {
     while (next < cells.length) {
       const i = next++;
-      reports[i] = await runCell(cells[i]!);
-      onReport?.(reports[i]!);
+      try {
+        reports[i] = await runCell(cells[i]!);
+        onReport?.(reports[i]!);
+      } catch (error) {
+        process.stderr.write(`${cellName(cells[i]!)}: could not run: ${(error as Error).message}\n`);
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, cells.length) }, worker));
-  return reports;
+  return reports.filter((r): r is CellReport => r !== undefined);
 }
 
 export function formatCells(reports: readonly CellReport[]): string {
@@ -326,14 +351,15 @@ function parseArgs(argv: readonly string[]) {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (process.argv.includes('--help')) {
+/** The command line: `node --import tsx test/soak/rotation-matrix.ts --help` (or `npm run soak -- --matrix …`). */
+export async function main(argv: readonly string[]): Promise<void> {
+  if (argv.includes('--help')) {
     process.stdout.write(
-      'node --import tsx test/soak/rotation-matrix.ts [--seconds 60] [--concurrency 2] [--seed N] [--rate 2000] [--only <cell substring>]\n',
+      'rotation-matrix.ts [--seconds 60] [--concurrency 2] [--seed N] [--rate 2000] [--only <cell substring>]\n',
     );
-    process.exit(0);
+    return;
   }
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArgs(argv);
   const cells = allCells()
     .filter((c) => !args.only || cellName(c).includes(args.only))
     .map(
@@ -350,3 +376,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   );
   process.stdout.write(`${formatCells(reports)}\n`);
 }
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));

@@ -9,7 +9,8 @@
  *   (inode) it was written into, and the checker can verify order per source file.
  * - the real `logrotate` (Debian package), with its own config and state file, forced (`-f`) in a loop at random
  *   intervals: `create` for the create set (rotated names `a.log.N` stay inside the agent's `a.log*` glob, as
- *   docs/agent.md recommends), `copytruncate` for the copy set (glob `c.log` only: the copies must not be read).
+ *   docs/agent.md recommends), `copytruncate` for the copy set (glob `c.log` only: the agent finds each
+ *   copy in the directory by its first bytes and reads from it what it had not read).
  * - the real collector (flush=always) and the real agent, each SIGKILLed and restarted at random moments: a bounded
  *   number of kills on a schedule drawn from `--seed`.
  *
@@ -17,8 +18,10 @@
  * per file: written, received (unique), lost, duplicated (extra copies: at-least-once delivery makes them after an
  * agent SIGKILL), out of order (a line whose first copy comes after the first copy of a later line of the same
  * inode, in offset order). Promised (docs/guarantees.md): lost = 0 for the create set. For the copy set the loss is
- * the inherent copytruncate window (lines written after the agent's last read and before the truncation exist only
- * in the copy): measured and reported, not promised.
+ * the inherent copytruncate window (lines written after logrotate's copy and before its truncate, not read by the
+ * agent in that instant): measured and reported.
+ *
+ * `--matrix` runs the rotation matrix instead (test/soak/rotation-matrix.ts: its own flags, default 60 s per cell).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -125,7 +128,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let logrotateFailures = 0;
   const kills = { collector: 0, agent: 0 };
   try {
-    collector = await CollectorProcess.start({ config: { topics: { flush: 'always', default_partitions: 1 } } });
+    collector = await CollectorProcess.start({
+      config: { topics: { flush: 'always', default_partitions: 1 } },
+      readyTimeoutMs: 180_000,
+    });
     const agentDir = path.join(dir, 'agent');
     await mkdir(agentDir);
     const agentConfig = await writeAgentConfig({
@@ -137,7 +143,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       ],
       extra: { read: { poll_interval: '50ms', rotate_wait: '2s', retry_open: '500ms' } },
     });
-    agent = await startAgentProcess(agentConfig);
+    agent = await startAgentProcess(agentConfig, { startTimeoutMs: 180_000 });
     say(`seed ${seed}; collector ${collector.url}; dir ${dir}`);
 
     for (const { name, mode } of FILES) {
@@ -183,7 +189,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         await agent.kill();
         kills.agent++;
         await sleep(down);
-        agent = await startAgentProcess(agentConfig);
+        agent = await startAgentProcess(agentConfig, { startTimeoutMs: 180_000 });
       }
       say(`SIGKILL ${target} (#${kills.collector + kills.agent}), down ${Math.round(down)} ms`);
     }
@@ -282,7 +288,9 @@ function parseArgs(argv: readonly string[]): SoakOptions {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv.includes('--matrix')) {
+  await import('./rotation-matrix.ts').then((m) => m.main(process.argv.slice(2)));
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const options = parseArgs(process.argv.slice(2));
   const report = await runSoak(options);
   process.stdout.write(`${formatReport(report)}\n`);
