@@ -423,6 +423,7 @@ export class Agent {
       if (f.stats.size <= own.position || !(await startsWith(f.path, own.fingerprint))) return;
       const sourceIndex = this.discovery.sourceOf(own.path);
       if (sourceIndex === undefined) return;
+      this.metrics.rotation('rename'); // renamed before its reader saw it go (or while the agent was down)
       this.server.adopt(f.path, sourceIndex, {
         start: { kind: 'checkpoint', position: own.position, fingerprint: own.fingerprint },
         keyPath: own.path,
@@ -443,6 +444,7 @@ export class Agent {
         drain: true,
       });
     } else if (f.stats.size > 0 && f.stats.mtimeMs > this.watchedSince(owner.path, checkpoints)) {
+      this.metrics.rotation('rename'); // created and renamed away before the agent opened it
       this.server.adopt(f.path, sourceIndex, { start: { kind: 'beginning' }, keyPath: owner.path, drain: true });
     }
   }
