@@ -558,11 +558,13 @@ function mapKey(root: Record<string, unknown>, dotted: string, change: (value: u
  */
 export function printableConfig(loaded: LoadedCollectorConfig): string {
   const { file, options, baseDir } = loaded;
+  const { max_body_bytes: maxBodyBytes, ...otherLimits } = file.limits;
   const printed = structuredClone({
     ...file,
+    // Key order as in the schema, whether or not the file set these two.
     limits: {
-      ...file.limits,
-      max_body_bytes: file.limits.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES,
+      max_body_bytes: maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      ...otherLimits,
       request_timeout: file.limits.request_timeout ?? options.limits.requestTimeoutMs,
     },
     tokens: file.tokens.map((t) => ({ ...t, token: maskToken(t.token) })),
