@@ -28,6 +28,11 @@ async function writeConsumerProject(project: string): Promise<void> {
     packages: Record<string, LockEntry>;
   };
   const own = lock.packages['']!;
+  // Our `overrides` (cookie 1.x: cookie 2 needs Node 22) apply only at a project's root, so a project that depends
+  // on Tributary states them too (docs/decisions.md); without them its lock cannot match the cached versions.
+  const { overrides } = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    overrides?: Record<string, string>;
+  };
   const spec = `file:${path.relative(project, tarball)}`;
   const packages: Record<string, unknown> = {
     '': { name: 'consumer', dependencies: { tributary: spec } },
@@ -44,7 +49,11 @@ async function writeConsumerProject(project: string): Promise<void> {
   }
   await writeFile(
     path.join(project, 'package.json'),
-    JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { tributary: spec } }, null, 2),
+    JSON.stringify(
+      { name: 'consumer', private: true, type: 'module', dependencies: { tributary: spec }, overrides },
+      null,
+      2,
+    ),
   );
   await writeFile(
     path.join(project, 'package-lock.json'),
