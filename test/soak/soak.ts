@@ -262,7 +262,9 @@ export function violations(report: SoakReport): string[] {
   for (const f of report.files) {
     if (f.mode === 'create' && f.lost > 0)
       out.push(`${f.file}: ${f.lost} lines lost (e.g. ${f.lostSample.join(', ')})`);
-    if (f.outOfOrder > 0) out.push(`${f.file}: ${f.outOfOrder} lines out of order`);
+    // copytruncate with kills: lines read again from the copy after a restart can come after newer lines of the
+    // original (reported in the table; docs/guarantees.md, "Not covered by a test").
+    if (f.mode === 'create' && f.outOfOrder > 0) out.push(`${f.file}: ${f.outOfOrder} lines out of order`);
   }
   if (report.foreign > 0) out.push(`${report.foreign} stored lines were not written by the soak`);
   return out;
