@@ -4,6 +4,7 @@ import { appendFile, chmod, chown, mkdir, unlink, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import test from 'ava';
 import {
+  CLI,
   REPO,
   fetchAll,
   sleep,
@@ -173,8 +174,8 @@ function nobodyCannotRunAgent(): string | undefined {
     [
       '-e',
       'const fs = require("node:fs"); for (const f of process.argv.slice(1)) fs.accessSync(f, fs.constants.R_OK);',
-      path.join(REPO, 'shared/cli/tributary.js'),
-      path.join(REPO, 'node_modules/tsx/package.json'),
+      CLI,
+      path.join(REPO, 'node_modules/chokidar/package.json'),
     ],
     { ...NOBODY, encoding: 'utf8', timeout: 30_000 },
   );
