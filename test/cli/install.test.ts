@@ -23,7 +23,10 @@ test('cli install - npm install -g of the checkout puts a working `tributary` on
     await rm(prefix, { recursive: true, force: true });
     await rm(elsewhere, { recursive: true, force: true });
   });
-  await run('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', REPO_ROOT], {
+  // --ignore-scripts: a folder install would run `prepare`, rebuilding this checkout's dist/ under the tests that
+  // run beside this one; `npm test` has just built it.
+  const args = ['install', '-g', '--prefix', prefix, '--offline', '--ignore-scripts', '--no-audit', '--no-fund'];
+  await run('npm', [...args, REPO_ROOT], {
     cwd: elsewhere,
     timeout: 180_000,
   });
