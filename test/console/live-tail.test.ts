@@ -4,11 +4,10 @@
  */
 import { appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import test from 'ava';
 import type { Page } from 'playwright-core';
 import { startAgentProcess, tempDir, waitFor, writeAgentConfig } from '../agent/support.ts';
 import { CollectorProcess } from '../helpers/collector-process.ts';
-import { browserAvailable, ensureConsoleBuilt, openBrowser, produce } from './support.ts';
+import { withBrowser, ensureConsoleBuilt, openBrowser, produce } from './support.ts';
 
 /** The text of every row of the virtualised list, scrolling it from top to bottom. */
 async function allRows(page: Page): Promise<string[]> {
@@ -30,9 +29,8 @@ async function allRows(page: Page): Promise<string[]> {
   return [...seen].sort((a, b) => a[0] - b[0]).map(([, text]) => text);
 }
 
-test('console - live tail shows appended lines within 2 s, and pause/resume loses nothing', async (t) => {
+withBrowser.test('console - live tail shows appended lines within 2 s, and pause/resume loses nothing', async (t) => {
   t.timeout(240_000);
-  if (!browserAvailable(t)) return;
   await ensureConsoleBuilt();
   const collector = await CollectorProcess.start();
   const dir = await tempDir('tributary-console-live-');

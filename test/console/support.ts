@@ -11,9 +11,9 @@ import { mkdir, mkdtemp, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { ExecutionContext } from 'ava';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { REPO_ROOT, sleep } from '../helpers/collector-process.ts';
+import { needs } from '../helpers/requirement.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -33,17 +33,11 @@ export const OUTPUT_DIR = process.env.TRIBUTARY_TEST_OUTPUT ?? path.join(REPO_RO
 const CONSOLE_SOURCES = path.join(REPO_ROOT, 'collector/console/web');
 const BUILT_INDEX = path.join(REPO_ROOT, 'dist/console/index.html');
 
-/** True when chromium can run here; under CI a missing chromium fails the test instead. */
-export function browserAvailable(t: ExecutionContext): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env.CI === 'true') {
-    t.fail(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium, as .ci/run does)`);
-  } else {
-    t.log(`skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
-    t.pass();
-  }
-  return false;
-}
+/** Tests that drive the browser: they fail under CI=true without Debian's chromium, and skip elsewhere. */
+export const withBrowser = needs(
+  existsSync(CHROMIUM) ? true : undefined,
+  `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium, as .ci/run does)`,
+);
 
 async function newestSourceMtime(dir: string): Promise<number> {
   let newest = 0;

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { CollectorClient } from '../../shared/client/collector-client.ts';
-import { hasPythonKafka, type KafkaCollector, PYTHON, run, startKafkaCollector } from './support.ts';
+import { withPythonKafka, type KafkaCollector, PYTHON, run, startKafkaCollector } from './support.ts';
 
 let kafka: KafkaCollector;
 let client: CollectorClient;
@@ -54,22 +54,23 @@ async function admin(step: string): Promise<Record<string, unknown>> {
   return JSON.parse(result.stdout) as Record<string, unknown>;
 }
 
-test.serial('admin - Python AdminClient creates a topic with settings, describes it, and deletes it', async (t) => {
-  if (!hasPythonKafka(t)) return;
-  const created = await admin('create');
-  t.is(created.partitions, 3);
-  t.is((created.configs as Record<string, string>)['retention.ms'], '3600000');
-  const info = await client.describeTopic('admin-topic');
-  t.is(info.partitions.length, 3);
-  t.is(await admin('delete').then((r) => r.deleted), true);
-  const topics = await client.listTopics();
-  t.false(topics.some((x) => x.name === 'admin-topic'));
-});
+withPythonKafka.serial(
+  'admin - Python AdminClient creates a topic with settings, describes it, and deletes it',
+  async (t) => {
+    const created = await admin('create');
+    t.is(created.partitions, 3);
+    t.is((created.configs as Record<string, string>)['retention.ms'], '3600000');
+    const info = await client.describeTopic('admin-topic');
+    t.is(info.partitions.length, 3);
+    t.is(await admin('delete').then((r) => r.deleted), true);
+    const topics = await client.listTopics();
+    t.false(topics.some((x) => x.name === 'admin-topic'));
+  },
+);
 
-test.serial(
+withPythonKafka.serial(
   'admin - a setting Tributary does not have is refused with INVALID_CONFIG and creates nothing',
   async (t) => {
-    if (!hasPythonKafka(t)) return;
     const result = await admin('bad');
     t.regex(String(result.error), /cleanup\.policy/);
     const topics = await client.listTopics();
@@ -77,10 +78,9 @@ test.serial(
   },
 );
 
-test.serial(
+withPythonKafka.serial(
   'admin - consumer groups with committed offsets are listed and described (ListGroups, DescribeGroups)',
   async (t) => {
-    if (!hasPythonKafka(t)) return;
     await client.produce('admin-groups', [{ key: 'k', value: 'v' }]);
     await client.commitOffsets('admin-listed', { offsets: [{ topic: 'admin-groups', partition: 0, offset: 1 }] });
     const result = await admin('groups');

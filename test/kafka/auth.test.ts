@@ -11,7 +11,7 @@ import path from 'node:path';
 import test from 'ava';
 import { CollectorClient } from '../../shared/client/collector-client.ts';
 import { ADMIN_TOKEN, PRODUCE_TOKEN, READ_TOKEN, TOKENS } from '../collector/support.ts';
-import { hasKcat, type KafkaCollector, run, startKafkaCollector } from './support.ts';
+import { withKcat, type KafkaCollector, run, startKafkaCollector } from './support.ts';
 
 let dir: string;
 let cert: string;
@@ -48,24 +48,25 @@ function sasl(token: string): string[] {
   ];
 }
 
-test('auth - SASL/PLAIN over TLS with a read token consumes; with the produce token it produces', async (t) => {
-  if (!hasKcat(t)) return;
-  const produced = await run(
-    'kcat',
-    ['-b', kafka.bootstrap, ...sasl(PRODUCE_TOKEN), '-P', '-t', 'secure', '-k', 'k'],
-    'produced over kafka\n',
-  );
-  t.is(produced.code, 0, produced.stderr);
-  const consumed = await run('kcat', [
-    ...['-b', kafka.bootstrap, ...sasl(READ_TOKEN), '-C', '-t', 'secure', '-o', 'beginning', '-e', '-q'],
-    ...['-f', '%s\n'],
-  ]);
-  t.is(consumed.code, 0, consumed.stderr);
-  t.deepEqual(consumed.stdout.trim().split('\n'), ['secret line', 'produced over kafka']);
-});
+withKcat.test(
+  'auth - SASL/PLAIN over TLS with a read token consumes; with the produce token it produces',
+  async (t) => {
+    const produced = await run(
+      'kcat',
+      ['-b', kafka.bootstrap, ...sasl(PRODUCE_TOKEN), '-P', '-t', 'secure', '-k', 'k'],
+      'produced over kafka\n',
+    );
+    t.is(produced.code, 0, produced.stderr);
+    const consumed = await run('kcat', [
+      ...['-b', kafka.bootstrap, ...sasl(READ_TOKEN), '-C', '-t', 'secure', '-o', 'beginning', '-e', '-q'],
+      ...['-f', '%s\n'],
+    ]);
+    t.is(consumed.code, 0, consumed.stderr);
+    t.deepEqual(consumed.stdout.trim().split('\n'), ['secret line', 'produced over kafka']);
+  },
+);
 
-test('auth - a wrong token is refused with an authentication error and gets no data', async (t) => {
-  if (!hasKcat(t)) return;
+withKcat.test('auth - a wrong token is refused with an authentication error and gets no data', async (t) => {
   const consumed = await run(
     'kcat',
     [
@@ -89,8 +90,7 @@ test('auth - a wrong token is refused with an authentication error and gets no d
   t.regex(consumed.stderr, /[Aa]uthentication failed|SASL/);
 });
 
-test('auth - a token without the role gets the Kafka authorization error, never data', async (t) => {
-  if (!hasKcat(t)) return;
+withKcat.test('auth - a token without the role gets the Kafka authorization error, never data', async (t) => {
   // The produce token may not read.
   const consumed = await run(
     'kcat',
@@ -118,8 +118,7 @@ test('auth - a token without the role gets the Kafka authorization error, never 
   t.true(total >= 1);
 });
 
-test('auth - a client that skips SASL is disconnected before any data', async (t) => {
-  if (!hasKcat(t)) return;
+withKcat.test('auth - a client that skips SASL is disconnected before any data', async (t) => {
   const consumed = await run(
     'kcat',
     [

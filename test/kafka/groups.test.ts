@@ -11,7 +11,7 @@ import test from 'ava';
 import { CollectorClient } from '../../shared/client/collector-client.ts';
 import { call, waitFor } from '../collector/support.ts';
 import { CLI, REPO_ROOT } from '../helpers/collector-process.ts';
-import { hasKcat, hasPythonKafka, type KafkaCollector, PYTHON, run, startKafkaCollector } from './support.ts';
+import { withKcat, withPythonKafka, type KafkaCollector, PYTHON, run, startKafkaCollector } from './support.ts';
 
 const MEMBER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'kafkajs-member.ts');
 
@@ -43,29 +43,39 @@ async function committed(group: string): Promise<Map<number, number>> {
   return new Map((body.offsets ?? []).map((o) => [o.partition, o.offset]));
 }
 
-test('groups - kcat balanced consumer reads every record and commits; the commits show in groups describe', async (t) => {
-  if (!hasKcat(t)) return;
-  const values = await produceLines('grp-kcat', 60, 'kcat');
-  const result = await run('kcat', [
-    ...['-b', kafka.bootstrap, '-G', 'kcat-group', 'grp-kcat', '-X', 'auto.offset.reset=earliest'],
-    ...['-e', '-q', '-f', '%s\n'],
-  ]);
-  t.is(result.code, 0, result.stderr);
-  t.deepEqual(result.stdout.trim().split('\n').sort(), [...values].sort());
-  const offsets = await waitFor('commits of the kcat group', async () => {
-    const c = await committed('kcat-group');
-    return [...c.values()].reduce((n, o) => n + o, 0) === 60 ? c : undefined;
-  });
-  t.is(offsets.size, 3);
-  const describe = await run(process.execPath, [CLI, 'groups', 'describe', 'kcat-group', '--url', kafka.collector.url]);
-  t.is(describe.code, 0, describe.stderr);
-  t.regex(describe.stdout, /grp-kcat\s+0\s+\d+/);
-});
+withKcat.test(
+  'groups - kcat balanced consumer reads every record and commits; the commits show in groups describe',
+  async (t) => {
+    const values = await produceLines('grp-kcat', 60, 'kcat');
+    const result = await run('kcat', [
+      ...['-b', kafka.bootstrap, '-G', 'kcat-group', 'grp-kcat', '-X', 'auto.offset.reset=earliest'],
+      ...['-e', '-q', '-f', '%s\n'],
+    ]);
+    t.is(result.code, 0, result.stderr);
+    t.deepEqual(result.stdout.trim().split('\n').sort(), [...values].sort());
+    const offsets = await waitFor('commits of the kcat group', async () => {
+      const c = await committed('kcat-group');
+      return [...c.values()].reduce((n, o) => n + o, 0) === 60 ? c : undefined;
+    });
+    t.is(offsets.size, 3);
+    const describe = await run(process.execPath, [
+      CLI,
+      'groups',
+      'describe',
+      'kcat-group',
+      '--url',
+      kafka.collector.url,
+    ]);
+    t.is(describe.code, 0, describe.stderr);
+    t.regex(describe.stdout, /grp-kcat\s+0\s+\d+/);
+  },
+);
 
-test('groups - Python Consumer in a group: consumes from the committed offsets on, and commits', async (t) => {
-  if (!hasPythonKafka(t)) return;
-  const first = await produceLines('grp-python', 30, 'py-a');
-  const script = `
+withPythonKafka.test(
+  'groups - Python Consumer in a group: consumes from the committed offsets on, and commits',
+  async (t) => {
+    const first = await produceLines('grp-python', 30, 'py-a');
+    const script = `
 import json, sys, time
 from confluent_kafka import Consumer
 c = Consumer({'bootstrap.servers': sys.argv[1], 'group.id': 'python-group', 'auto.offset.reset': 'earliest',
@@ -83,15 +93,16 @@ while len(got) < want and time.time() < deadline:
 c.close()
 print(json.dumps(got))
 `;
-  const one = await run(PYTHON, ['-c', script, kafka.bootstrap, '30'], '', 120_000);
-  t.is(one.code, 0, one.stderr);
-  t.deepEqual((JSON.parse(one.stdout) as string[]).sort(), [...first].sort());
-  // A second run of the group starts at the committed offsets: it sees only the new records.
-  const second = await produceLines('grp-python', 10, 'py-b');
-  const two = await run(PYTHON, ['-c', script, kafka.bootstrap, '10'], '', 120_000);
-  t.is(two.code, 0, two.stderr);
-  t.deepEqual((JSON.parse(two.stdout) as string[]).sort(), [...second].sort());
-});
+    const one = await run(PYTHON, ['-c', script, kafka.bootstrap, '30'], '', 120_000);
+    t.is(one.code, 0, one.stderr);
+    t.deepEqual((JSON.parse(one.stdout) as string[]).sort(), [...first].sort());
+    // A second run of the group starts at the committed offsets: it sees only the new records.
+    const second = await produceLines('grp-python', 10, 'py-b');
+    const two = await run(PYTHON, ['-c', script, kafka.bootstrap, '10'], '', 120_000);
+    t.is(two.code, 0, two.stderr);
+    t.deepEqual((JSON.parse(two.stdout) as string[]).sort(), [...second].sort());
+  },
+);
 
 interface Member {
   readonly child: ChildProcess;
@@ -161,20 +172,22 @@ test('groups - three kafkajs members share the partitions; one SIGKILLed, its pa
   }
 });
 
-test('groups - a group in use through the HTTP protocol is refused to a Kafka client, with INCONSISTENT_GROUP_PROTOCOL', async (t) => {
-  if (!hasKcat(t)) return;
-  await produceLines('grp-mixed', 5, 'mixed');
-  const join = await call(`${kafka.collector.url}/v1/groups/mixed-group/members`, {
-    method: 'POST',
-    body: JSON.stringify({ topics: ['grp-mixed'], session_timeout_ms: 60_000 }),
-    headers: { 'content-type': 'application/json' },
-  });
-  t.is(join.status, 200, join.text);
-  const result = await run(
-    'kcat',
-    [...['-b', kafka.bootstrap, '-G', 'mixed-group', 'grp-mixed', '-X', 'auto.offset.reset=earliest', '-q']],
-    '',
-    8000,
-  );
-  t.regex(result.stderr, /[Ii]nconsistent group protocol|INCONSISTENT_GROUP_PROTOCOL/);
-});
+withKcat.test(
+  'groups - a group in use through the HTTP protocol is refused to a Kafka client, with INCONSISTENT_GROUP_PROTOCOL',
+  async (t) => {
+    await produceLines('grp-mixed', 5, 'mixed');
+    const join = await call(`${kafka.collector.url}/v1/groups/mixed-group/members`, {
+      method: 'POST',
+      body: JSON.stringify({ topics: ['grp-mixed'], session_timeout_ms: 60_000 }),
+      headers: { 'content-type': 'application/json' },
+    });
+    t.is(join.status, 200, join.text);
+    const result = await run(
+      'kcat',
+      [...['-b', kafka.bootstrap, '-G', 'mixed-group', 'grp-mixed', '-X', 'auto.offset.reset=earliest', '-q']],
+      '',
+      8000,
+    );
+    t.regex(result.stderr, /[Ii]nconsistent group protocol|INCONSISTENT_GROUP_PROTOCOL/);
+  },
+);

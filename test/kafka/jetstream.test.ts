@@ -4,11 +4,11 @@
  * either collector, resuming from the offsets committed through the other.
  */
 import net from 'node:net';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { CollectorClient } from '../../shared/client/collector-client.ts';
 import { waitFor } from '../collector/support.ts';
 import { natsServerAvailable, startNatsServer } from '../helpers/nats-server.ts';
-import { hasKcat, type KafkaCollector, run, startKafkaCollector } from './support.ts';
+import { withKcat, type KafkaCollector, run, startKafkaCollector } from './support.ts';
 
 /** FindCoordinator v0 for `group`, raw: the answer's node id, host and port. */
 function findCoordinator(port: number, group: string): Promise<{ nodeId: number; host: string; port: number }> {
@@ -43,10 +43,9 @@ function findCoordinator(port: number, group: string): Promise<{ nodeId: number;
   });
 }
 
-(natsServerAvailable() ? test : test.skip)(
+(natsServerAvailable() ? withKcat.test : test.skip)(
   'jetstream - two collectors: both advertised, one coordinator per group, a kcat group consuming through either',
-  async (t) => {
-    if (!hasKcat(t)) return;
+  async (t: ExecutionContext) => {
     t.timeout(240_000);
     const nats = await startNatsServer();
     t.teardown(() => nats.stop());

@@ -7,7 +7,7 @@ import test from 'ava';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { CollectorClient } from '../../shared/client/collector-client.ts';
 import { waitFor } from '../collector/support.ts';
-import { hasKcat, hasPythonKafka, type KafkaCollector, PYTHON, run, startKafkaCollector } from './support.ts';
+import { withKcat, withPythonKafka, type KafkaCollector, PYTHON, run, startKafkaCollector } from './support.ts';
 
 let kafka: KafkaCollector;
 let client: CollectorClient;
@@ -36,32 +36,35 @@ async function allRecords(topic: string) {
 }
 
 for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
-  test(`produce - kcat produces lines compressed with ${codec}: stored with key and headers as labels`, async (t) => {
-    if (!hasKcat(t)) return;
-    const topic = `kcat-produce-${codec}`;
-    const lines = Array.from({ length: 200 }, (_v, i) => `${codec} line ${i} ${'x'.repeat(i % 50)}`);
-    const result = await run(
-      'kcat',
-      ['-b', kafka.bootstrap, '-P', '-t', topic, '-k', 'host-a:/var/log/app.log', '-H', 'service=api', '-z', codec],
-      `${lines.join('\n')}\n`,
-    );
-    t.is(result.code, 0, result.stderr);
-    const records = await allRecords(topic);
-    t.deepEqual(
-      records.map((r) => r.value),
-      lines,
-    );
-    t.true(records.every((r) => r.key === 'host-a:/var/log/app.log' && r.labels.service === 'api'));
-    t.deepEqual(
-      records.map((r) => r.offset),
-      lines.map((_l, i) => i),
-    );
-  });
+  withKcat.test(
+    `produce - kcat produces lines compressed with ${codec}: stored with key and headers as labels`,
+    async (t) => {
+      const topic = `kcat-produce-${codec}`;
+      const lines = Array.from({ length: 200 }, (_v, i) => `${codec} line ${i} ${'x'.repeat(i % 50)}`);
+      const result = await run(
+        'kcat',
+        ['-b', kafka.bootstrap, '-P', '-t', topic, '-k', 'host-a:/var/log/app.log', '-H', 'service=api', '-z', codec],
+        `${lines.join('\n')}\n`,
+      );
+      t.is(result.code, 0, result.stderr);
+      const records = await allRecords(topic);
+      t.deepEqual(
+        records.map((r) => r.value),
+        lines,
+      );
+      t.true(records.every((r) => r.key === 'host-a:/var/log/app.log' && r.labels.service === 'api'));
+      t.deepEqual(
+        records.map((r) => r.offset),
+        lines.map((_l, i) => i),
+      );
+    },
+  );
 }
 
-test('produce - Python Producer (idempotent) gets a delivery report with the offset of every message', async (t) => {
-  if (!hasPythonKafka(t)) return;
-  const script = `
+withPythonKafka.test(
+  'produce - Python Producer (idempotent) gets a delivery report with the offset of every message',
+  async (t) => {
+    const script = `
 import json, sys
 from confluent_kafka import Producer
 p = Producer({'bootstrap.servers': sys.argv[1], 'enable.idempotence': True, 'compression.type': 'gzip', 'linger.ms': 5})
@@ -74,28 +77,29 @@ for i in range(300):
 left = p.flush(60)
 print(json.dumps({'left': left, 'reports': reports}))
 `;
-  const result = await run(PYTHON, ['-c', script, kafka.bootstrap], '', 120_000);
-  t.is(result.code, 0, result.stderr);
-  const { left, reports } = JSON.parse(result.stdout) as {
-    left: number;
-    reports: { err: string | null; partition: number; offset: number; value: string }[];
-  };
-  t.is(left, 0);
-  t.is(reports.length, 300);
-  t.deepEqual(
-    reports.filter((r) => r.err !== null),
-    [],
-  );
-  const records = await allRecords('py-produce');
-  t.is(records.length, 300);
-  // Each delivery report names where the message is: the same partition and offset over HTTP.
-  const stored = new Map(records.map((r) => [`${r.partition}:${r.offset}`, r]));
-  for (const report of reports) {
-    const record = stored.get(`${report.partition}:${report.offset}`);
-    t.is(record?.value, report.value);
-    t.is(record?.labels.origin, 'python');
-  }
-});
+    const result = await run(PYTHON, ['-c', script, kafka.bootstrap], '', 120_000);
+    t.is(result.code, 0, result.stderr);
+    const { left, reports } = JSON.parse(result.stdout) as {
+      left: number;
+      reports: { err: string | null; partition: number; offset: number; value: string }[];
+    };
+    t.is(left, 0);
+    t.is(reports.length, 300);
+    t.deepEqual(
+      reports.filter((r) => r.err !== null),
+      [],
+    );
+    const records = await allRecords('py-produce');
+    t.is(records.length, 300);
+    // Each delivery report names where the message is: the same partition and offset over HTTP.
+    const stored = new Map(records.map((r) => [`${r.partition}:${r.offset}`, r]));
+    for (const report of reports) {
+      const record = stored.get(`${report.partition}:${report.offset}`);
+      t.is(record?.value, report.value);
+      t.is(record?.labels.origin, 'python');
+    }
+  },
+);
 
 test('produce - kafkajs producer with gzip: acknowledged offsets hold the records', async (t) => {
   const client = new Kafka({ brokers: [kafka.bootstrap], clientId: 'kafkajs-test', logLevel: logLevel.NOTHING });
@@ -128,8 +132,7 @@ test('produce - kafkajs producer with gzip: acknowledged offsets hold the record
   }
 });
 
-test('produce - acks=0 gets no answer, and the records are stored', async (t) => {
-  if (!hasKcat(t)) return;
+withKcat.test('produce - acks=0 gets no answer, and the records are stored', async (t) => {
   const lines = Array.from({ length: 10 }, (_v, i) => `fire and forget ${i}`);
   const result = await run(
     'kcat',

@@ -4,9 +4,9 @@
  * failure under CI=true and a skip (with the reason) elsewhere.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import type { ExecutionContext } from 'ava';
 import { CollectorProcess, type CollectorProcessOptions } from '../helpers/collector-process.ts';
 import { freePort } from '../helpers/ports.ts';
+import { needs } from '../helpers/requirement.ts';
 
 export const PYTHON = '/usr/bin/python3';
 
@@ -28,20 +28,16 @@ export async function startKafkaCollector(options: CollectorProcessOptions = {})
   return { collector, bootstrap: `127.0.0.1:${kafkaPort}`, kafkaPort };
 }
 
-/** True if `command` runs; otherwise fails (CI) or skips the test (elsewhere) with the reason. */
-export function requireTool(t: ExecutionContext, label: string, command: string, args: string[]): boolean {
-  const probe = spawnSync(command, args, { stdio: 'ignore', timeout: 30_000 });
-  if (probe.status === 0) return true;
-  const reason = `${label} is not installed (apt-get install -y kcat python3-confluent-kafka)`;
-  if (process.env.CI === 'true') t.fail(`${reason}: required under CI`);
-  else t.log(`skipped: ${reason}`);
-  t.pass();
-  return false;
+function runs(command: string, args: string[]): true | undefined {
+  return spawnSync(command, args, { stdio: 'ignore', timeout: 30_000 }).status === 0 ? true : undefined;
 }
 
-export const hasKcat = (t: ExecutionContext) => requireTool(t, 'kcat', 'kcat', ['-V']);
-export const hasPythonKafka = (t: ExecutionContext) =>
-  requireTool(t, 'python3-confluent-kafka', PYTHON, ['-c', 'import confluent_kafka']);
+/** Tests that need kcat / Confluent's Python client: they fail under CI=true without it, and skip elsewhere. */
+export const withKcat = needs(runs('kcat', ['-V']), 'kcat is not installed (apt-get install -y kcat)');
+export const withPythonKafka = needs(
+  runs(PYTHON, ['-c', 'import confluent_kafka']),
+  'python3-confluent-kafka is not installed (apt-get install -y python3-confluent-kafka)',
+);
 
 export interface RunResult {
   readonly code: number | null;
