@@ -8,9 +8,10 @@ import { dirname } from 'node:path';
 
 export const ATOMIC_TMP_SUFFIX = '.tmp';
 
-export async function writeFileAtomic(path: string, contents: string | Buffer): Promise<void> {
+/** `mode`: the new file's permissions (e.g. 0o600 for the agent's checkpoints); default 0o666 less the umask. */
+export async function writeFileAtomic(path: string, contents: string | Buffer, mode?: number): Promise<void> {
   const tmp = path + ATOMIC_TMP_SUFFIX;
-  const file = await open(tmp, 'w');
+  const file = await open(tmp, 'w', mode);
   try {
     await file.writeFile(contents);
     await file.sync();

@@ -25,9 +25,10 @@
  * - Entries of files no longer read are kept for `retentionMs` (a rotated file may be found again under another
  *   name), then dropped.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../../shared/atomic-file.ts';
 import type { BytePosition } from '../../shared/record.ts';
 import type { FileKey, Fingerprint } from '../read/fingerprint.ts';
 
@@ -172,21 +173,7 @@ export class CheckpointStore {
     }
     const { text, signature } = this.serialize();
     if (signature === this.lastSignature) return false;
-    const tmp = `${this.file}.tmp`;
-    const handle = await open(tmp, 'w', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, this.file);
-    const dir = await open(path.dirname(this.file), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await writeFileAtomic(this.file, text, 0o600);
     this.lastSignature = signature;
     return true;
   }
