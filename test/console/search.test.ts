@@ -1,3 +1,9 @@
+/**
+ * console - search in a real chromium against a real collector: matchers and a regex return exactly the right
+ * lines, highlighted; the query lives in the URL and a link reopens it; the histogram is drawn and a drag zooms
+ * the time range; label names and values autocomplete; a click opens the record and its context; the list is
+ * virtualised and loads the next page as it is scrolled.
+ */
 import { CollectorProcess } from '../helpers/collector-process.ts';
 import { api, withBrowser, ensureConsoleBuilt, openBrowser, type ProducedRecord, produce } from './support.ts';
 

@@ -1,3 +1,9 @@
+/**
+ * console - serving and tokens: the collector serves the console at /ui/ (/ redirects there) with a
+ * Content-Security-Policy that keeps every request on the collector; with tokens configured the page asks for one,
+ * refuses a wrong one, keeps a good one in sessionStorage only (never in a URL or the collector's log), and shows
+ * what the token's role does not allow as disabled.
+ */
 import { CollectorProcess } from '../helpers/collector-process.ts';
 import { api, withBrowser, ensureConsoleBuilt, openBrowser, produce } from './support.ts';
 

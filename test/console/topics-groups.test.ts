@@ -1,3 +1,8 @@
+/**
+ * console - the topics page (partitions, offsets, sizes, retention, produce rate) and the consumer groups page
+ * (members, generation, committed offset, end offset, lag), refreshed live: a commit by a consumer changes the lag
+ * shown without reloading.
+ */
 import { CollectorProcess } from '../helpers/collector-process.ts';
 import { api, withBrowser, ensureConsoleBuilt, openBrowser, produce } from './support.ts';
 
