@@ -425,6 +425,7 @@ export class Agent {
       if (sourceIndex === undefined) return;
       this.metrics.rotation('rename'); // renamed before its reader saw it go (or while the agent was down)
       this.server.adopt(f.path, sourceIndex, {
+        key: f.key,
         start: { kind: 'checkpoint', position: own.position, fingerprint: own.fingerprint },
         keyPath: own.path,
         drain: true,
@@ -439,13 +440,19 @@ export class Agent {
     if (original) {
       if (f.stats.size <= original.position) return;
       this.server.adopt(f.path, sourceIndex, {
+        key: f.key,
         start: { kind: 'copy', position: original.position },
         keyPath: original.path,
         drain: true,
       });
     } else if (f.stats.size > 0 && f.stats.mtimeMs > this.watchedSince(owner.path, checkpoints)) {
       this.metrics.rotation('rename'); // created and renamed away before the agent opened it
-      this.server.adopt(f.path, sourceIndex, { start: { kind: 'beginning' }, keyPath: owner.path, drain: true });
+      this.server.adopt(f.path, sourceIndex, {
+        key: f.key,
+        start: { kind: 'beginning' },
+        keyPath: owner.path,
+        drain: true,
+      });
     }
   }
 

@@ -19,7 +19,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { findCopy, prefixOf } from '../discover/rotated-files.ts';
+import { filesIn, findCopy, prefixOf } from '../discover/rotated-files.ts';
 import type { FileErrorKind, RotationKind } from '../metrics.ts';
 import { FINGERPRINT_BYTES, type FileKey, fileKeyOf } from './fingerprint.ts';
 import { FileReader, type StartAt } from './file-reader.ts';
@@ -34,6 +34,11 @@ export interface ServedFile {
 
 /** How a file found outside discovery (a rotated file after a restart, a copy) is opened. */
 export interface FoundFile {
+  /**
+   * The identity of the file found. Its path is only where it was when it was found: a rotation can rename it (and
+   * put another file at that name) before it is opened, so it is opened by identity, found again by it if it moved.
+   */
+  readonly key: FileKey;
   readonly start: StartAt;
   /** The record key's path (the original's). */
   readonly keyPath: string;
@@ -282,6 +287,7 @@ export class FileServer {
         this.options.sink.truncated(state);
         if (copy && !this.readers.has(copy.key) && (this.options.copiesOutsideGlobs || this.paths.has(copy.path))) {
           await this.openOne(copy.path, state.sourceIndex, false, {
+            key: copy.key,
             start: { kind: 'copy', position: from },
             keyPath: reader.openedPath,
             drain: true,
@@ -347,15 +353,23 @@ export class FileServer {
     for (const [p, { sourceIndex, initial, found }] of batch) await this.openOne(p, sourceIndex, initial, found);
   }
 
-  private async openOne(path: string, sourceIndex: number, initial: boolean, found?: FoundFile): Promise<void> {
+  private async openOne(filePath: string, sourceIndex: number, initial: boolean, found?: FoundFile): Promise<void> {
+    let path = filePath;
     let key: FileKey;
-    try {
-      const stats = await stat(path);
-      if (!stats.isFile()) return;
-      key = fileKeyOf(stats);
-    } catch (error) {
-      this.reportOpenError(path, sourceIndex, error as NodeJS.ErrnoException);
-      return;
+    if (found) {
+      // Opened by identity: a rotation may have renamed it since it was found (and put another file at its name).
+      const now = await locate(found.key, filePath);
+      if (!now) return; // deleted since: nothing left to read
+      ({ path, key } = now);
+    } else {
+      try {
+        const stats = await stat(path);
+        if (!stats.isFile()) return;
+        key = fileKeyOf(stats);
+      } catch (error) {
+        this.reportOpenError(path, sourceIndex, error as NodeJS.ErrnoException);
+        return;
+      }
     }
     const existing = this.readers.get(key);
     if (existing && found) return;
@@ -382,9 +396,9 @@ export class FileServer {
       return;
     }
     if (reader.key !== key || this.readers.has(reader.key)) {
-      // The path changed between stat and open: look again next turn.
+      // The path changed between stat and open: look again next turn (a found file, by its identity).
       await reader.close();
-      this.toOpen.set(path, { sourceIndex, initial });
+      this.toOpen.set(path, { sourceIndex, initial, ...(found ? { found } : {}) });
       return;
     }
     this.failed.delete(path);
@@ -457,4 +471,16 @@ export class FileServer {
     this.failed.set(path, { sourceIndex, retryAt: Date.now() + this.options.retryOpenMs });
     this.options.sink.fileError(path, kind, error, firstTime);
   }
+}
+
+/** Where the file `key` is now: at `where` still, or renamed within its directory; undefined once it is gone. */
+async function locate(key: FileKey, where: string): Promise<{ path: string; key: FileKey } | undefined> {
+  try {
+    const stats = await stat(where);
+    if (stats.isFile() && fileKeyOf(stats) === key) return { path: where, key };
+  } catch {
+    // not at this name any more
+  }
+  const moved = (await filesIn(path.dirname(where))).find((f) => f.key === key);
+  return moved && { path: moved.path, key };
 }

@@ -4,11 +4,12 @@
  * the path may then be reported by chokidar only as a `change` (its atomic mode folds an unlink and an add within
  * 100 ms into one change), never as an appearance.
  */
-import { appendFile, copyFile, rename, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { FileServer, type ServedFile } from '../../agent/read/file-server.ts';
 import type { RotationKind } from '../../agent/metrics.ts';
+import { fileKeyOf } from '../../agent/read/fingerprint.ts';
 import { tempDir, waitFor } from './support.ts';
 
 function startServer(paused: () => boolean = () => false): {
@@ -126,4 +127,26 @@ test('file server - copytruncate: the copy (a name no glob matches) is read from
     ['line 1', 'line 2', 'line 3', 'line 4', 'line 5'],
   );
   t.true(rotations.includes('copytruncate'));
+});
+
+test('file server - a file found at a rotated name and renamed again before it is opened is read by its identity, not the file now at that name', async (t) => {
+  // The matrix's `create/app.log/kill:agent` lost a whole rotated file: after a restart the agent found it at
+  // app.log.1, logrotate renamed it to app.log.2 (and app.log to app.log.1) before the server opened it, and the
+  // server opened app.log.1 — the other file — from the beginning.
+  const dir = await tempDir();
+  const found = path.join(dir, 'app.log.1');
+  await writeFile(found, 'found 1\nfound 2\n');
+  const key = fileKeyOf(await stat(found));
+  // The rotation between the search (which saw the file at app.log.1) and the open.
+  await rename(found, path.join(dir, 'app.log.2'));
+  await writeFile(found, 'newer 1\n');
+  const { server, lines } = startServer();
+  t.teardown(async () => {
+    await server.stop();
+    await server.close();
+  });
+  server.adopt(found, 0, { key, start: { kind: 'beginning' }, keyPath: path.join(dir, 'app.log'), drain: true });
+  await waitFor('the lines of the file found', () => lines.length >= 2, 10_000, 20);
+  await new Promise((r) => setTimeout(r, 300));
+  t.deepEqual(lines, ['found 1', 'found 2']);
 });
