@@ -12,7 +12,7 @@
  * `test/agent/rotation-matrix.test.ts` runs short cells in CI; `npm run soak -- --matrix --seconds 60` runs long
  * ones (`node --import tsx test/soak/rotation-matrix.ts --help`).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -100,10 +100,25 @@ async function caughtUp(agent: AgentProcess): Promise<boolean> {
   }
 }
 
-/** With MATRIX_DEBUG_DIR set, each agent's log lines are kept there (a look at a failing cell). */
-async function debugDump(name: string, logs: readonly Record<string, unknown>[]): Promise<void> {
+/**
+ * With MATRIX_DEBUG_DIR set, each agent's log lines are kept there (a look at a failing cell), with the agent's
+ * checkpoint file and the log folder's files (inode, size, first and last line) as they were at that moment.
+ */
+async function debugDump(name: string, logs: readonly Record<string, unknown>[], cellDir: string): Promise<void> {
   const dir = process.env.MATRIX_DEBUG_DIR;
-  if (dir) await writeFile(path.join(dir, `${name}.ndjson`), logs.map((l) => JSON.stringify(l)).join('\n'));
+  if (!dir) return;
+  await writeFile(path.join(dir, `${name}.ndjson`), logs.map((l) => JSON.stringify(l)).join('\n'));
+  const checkpoints = await readFile(path.join(cellDir, 'state', 'checkpoints.json'), 'utf8').catch(() => '(none)');
+  const files: string[] = [];
+  for (const entry of await readdir(path.join(cellDir, 'logs'))) {
+    const filePath = path.join(cellDir, 'logs', entry);
+    const [st, text] = await Promise.all([stat(filePath), readFile(filePath, 'utf8').catch(() => '')]);
+    const lines = text.split('\n').filter(Boolean);
+    files.push(
+      `${entry} ino=${st.ino} size=${st.size} first=${lines[0]?.slice(0, 20)} last=${lines.at(-1)?.slice(0, 20)}`,
+    );
+  }
+  await writeFile(path.join(dir, `${name}.state.txt`), `${checkpoints}\n\n${files.join('\n')}\n`);
 }
 
 export async function runCell(options: CellOptions): Promise<CellReport> {
@@ -211,7 +226,7 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
           await collector.restart();
         } else {
           await agent.kill();
-          await debugDump(`agent-${kills.agent}`, agent.logs);
+          await debugDump(`agent-${kills.agent}`, agent.logs, dir);
           kills.agent++;
           await sleep(down);
           agent = await startAgentProcess(agentConfig, { startTimeoutMs: 180_000 });
@@ -252,7 +267,7 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
     sampling = false;
     await sampler;
     const { files, foreign } = tallyLines('m', new Map([['app', written]]), values);
-    await debugDump('agent-last', agent.logs);
+    await debugDump('agent-last', agent.logs, dir);
     if (process.env.MATRIX_DEBUG_DIR) {
       await writeFile(path.join(process.env.MATRIX_DEBUG_DIR, 'values.txt'), values.join('\n'));
     }
