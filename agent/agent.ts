@@ -507,7 +507,11 @@ export class Agent {
       const ranges = stream.tracker.inherit(handoff.ranges);
       handoff.stream.heirs.set(handoff.generation, { stream, ranges });
     }
+    const pathMovedOn = [...this.store.all()].some((cp) => cp.path === reader.openedPath && cp.file !== reader.key);
     this.store.set(reader.key, reader.openedPath, stream.tracker.position, reader.fingerprint);
+    // A new file at a path the agent knew another file under: the files rotated away in between may never have
+    // been opened (renamed after the last search, before discovery got to the path), so look for them by name.
+    if (pathMovedOn && this.options.read.rotatedOutsideGlobs) this.scheduleLeftovers();
     if (reader.startDecision === 'inode_reused') this.metrics.rotation('inode_reused');
     if (reader.startDecision === 'truncated_while_away') this.metrics.rotation('copytruncate');
     this.log.info(
