@@ -29,7 +29,7 @@ import { ContainerLogDecoder, type LineMeta, LineMetaQueue, kubeletPathLabels } 
 import { TimedMultiline } from './frame/multiline.ts';
 import { type LineParser, makeParser } from './frame/parse.ts';
 import { AgentMetrics, type Readiness, serveMetrics } from './metrics.ts';
-import { FINGERPRINT_BYTES, type FileKey } from './read/fingerprint.ts';
+import { FINGERPRINT_BYTES, type FileKey, type Fingerprint } from './read/fingerprint.ts';
 import { DeliveryState } from './ship/delivery-state.ts';
 import type { StartAt } from './read/file-reader.ts';
 import type { FileReader } from './read/file-reader.ts';
@@ -422,7 +422,7 @@ export class Agent {
     if (own) {
       if (f.stats.size <= own.position || !(await startsWith(f.path, own.fingerprint))) return;
       const sourceIndex = this.discovery.sourceOf(own.path);
-      if (sourceIndex === undefined) return;
+      if (sourceIndex === undefined || this.streams.has(f.key)) return;
       this.metrics.rotation('rename'); // renamed before its reader saw it go (or while the agent was down)
       this.server.adopt(f.path, sourceIndex, {
         key: f.key,
@@ -437,6 +437,10 @@ export class Agent {
     if (!owner) return;
     const sourceIndex = this.discovery.sourceOf(owner.path)!;
     const original = await this.copiedFrom(f.path, f.key);
+    const print = await prefixOf(f.path, FINGERPRINT_BYTES);
+    // The file server went on during the awaits: a copy it opened on seeing a truncation meanwhile is read (or done)
+    // from where its original stopped. Decided on what holds now, with no await until the adopt.
+    if (this.streams.has(f.key) || this.store.get(f.key)) return;
     if (original) {
       if (f.stats.size <= original.position) return;
       this.server.adopt(f.path, sourceIndex, {
@@ -445,7 +449,11 @@ export class Agent {
         keyPath: original.path,
         drain: true,
       });
-    } else if (f.stats.size > 0 && f.stats.mtimeMs > this.watchedSince(owner.path, checkpoints)) {
+    } else if (
+      f.stats.size > 0 &&
+      f.stats.mtimeMs > this.watchedSince(owner.path, checkpoints) &&
+      !this.startsAsLiveFile(print)
+    ) {
       this.metrics.rotation('rename'); // created and renamed away before the agent opened it
       this.server.adopt(f.path, sourceIndex, {
         key: f.key,
@@ -454,6 +462,20 @@ export class Agent {
         drain: true,
       });
     }
+  }
+
+  /**
+   * True when a file's first bytes (`print`) are those of a file being read: a copytruncate copy whose original's
+   * truncation the reader has not seen yet (another file's rotation started this search). That reader opens the copy
+   * from where it stopped when it sees the truncation; read from its beginning here, every line would arrive twice.
+   */
+  private startsAsLiveFile(print: Fingerprint | undefined): boolean {
+    if (print?.length !== FINGERPRINT_BYTES) return false;
+    for (const stream of this.streams.values()) {
+      const live = stream.reader.fingerprint;
+      if (!stream.closed && live.length === FINGERPRINT_BYTES && live.crc === print.crc) return true;
+    }
+    return false;
   }
 
   /**
