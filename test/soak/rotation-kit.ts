@@ -9,7 +9,8 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 export type RotationMode = 'create' | 'copytruncate';
 
@@ -137,6 +138,8 @@ export interface LineTally {
   readonly outOfOrder: number;
   /** A few lost sequence numbers, for a look at the logs. */
   readonly lostSample: readonly number[];
+  /** Every lost sequence number. */
+  readonly lostSequences: readonly number[];
 }
 
 /**
@@ -185,7 +188,23 @@ export function tallyLines(
       duplicates,
       outOfOrder: outOfOrder.get(file) ?? 0,
       lostSample: lost.slice(0, 10),
+      lostSequences: lost,
     };
   });
   return { files, foreign };
+}
+
+/**
+ * The sequence numbers of `file`'s lines (prefix `prefix`) found in any file of `dir` at this moment. A line lost
+ * by the pipeline but still on disk was the agent's to read; a line on disk nowhere was destroyed before anyone
+ * could read it (copytruncate: written after logrotate's copy and before its truncate).
+ */
+export async function sequencesOnDisk(dir: string, prefix: string, file: string): Promise<Set<number>> {
+  const shape = new RegExp(`^${prefix} ${file} (\\d+) `, 'gm');
+  const found = new Set<number>();
+  for (const entry of await readdir(dir)) {
+    const text = await readFile(path.join(dir, entry), 'utf8').catch(() => '');
+    for (const m of text.matchAll(shape)) found.add(Number(m[1]));
+  }
+  return found;
 }

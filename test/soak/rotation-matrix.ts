@@ -25,6 +25,7 @@ import {
   type RotationMode,
   runLogrotate,
   sleep,
+  sequencesOnDisk,
   tallyLines,
   Writer,
 } from './rotation-kit.ts';
@@ -59,6 +60,18 @@ export interface CellReport extends LineTally {
   readonly kill: KillPattern;
   readonly seed: number;
   readonly rate: number;
+  /**
+   * Lost lines still in a file of the log folder at the end: lines the agent had every chance to read. The
+   * promise is 0 in every cell.
+   */
+  readonly lostOnDisk: number;
+  /** A few of them, for a look at the logs. */
+  readonly lostOnDiskSample: readonly number[];
+  /**
+   * Lost lines in no file at the end: copytruncate's inherent window (written after logrotate's copy, before its
+   * truncate), which no reader can ship. With create rotation the writer's lines always land in some file.
+   */
+  readonly lostInWindow: number;
   readonly rotations: number;
   readonly logrotateFailures: number;
   readonly truncationsSeen: number;
@@ -267,12 +280,19 @@ export async function runCell(options: CellOptions): Promise<CellReport> {
     sampling = false;
     await sampler;
     const { files, foreign } = tallyLines('m', new Map([['app', written]]), values);
+    const tally = files[0]!;
+    // logrotate keeps every rotated file (rotate 1000): a line written is in one of them unless a truncate took it.
+    const onDisk = await sequencesOnDisk(logs, 'm', 'app');
+    const lostOnDisk = tally.lostSequences.filter((seq) => onDisk.has(seq));
     await debugDump('agent-last', agent.logs, dir);
     if (process.env.MATRIX_DEBUG_DIR) {
       await writeFile(path.join(process.env.MATRIX_DEBUG_DIR, 'values.txt'), values.join('\n'));
     }
     return {
-      ...files[0]!,
+      ...tally,
+      lostOnDisk: lostOnDisk.length,
+      lostOnDiskSample: lostOnDisk.slice(0, 10),
+      lostInWindow: tally.lost - lostOnDisk.length,
       name,
       mode: options.mode,
       rotatedInGlob: options.rotatedInGlob,
@@ -335,13 +355,16 @@ export async function runMatrix(
 
 export function formatCells(reports: readonly CellReport[]): string {
   const pct = (n: number, of: number) => `${((100 * n) / Math.max(of, 1)).toFixed(3)} %`;
+  // The copytruncate window as time: lines in no file, at the writer's rate, per rotation.
+  const windowMs = (r: CellReport) => ((1000 * r.lostInWindow) / r.rate / Math.max(r.rotations, 1)).toFixed(1);
   return [
-    '| cell                                          | written | lost |  lost % |   dup | kills (a/c) | acked/s max | rotations | out of order | seed       |',
-    '| --------------------------------------------- | ------- | ---- | ------- | ----- | ----------- | ----------- | --------- | ------------ | ---------- |',
+    '| cell                                          | written | lost |  lost % | lost on disk | window ms/rotation |   dup | kills (a/c) | acked/s max | rotations | out of order | seed       |',
+    '| --------------------------------------------- | ------- | ---- | ------- | ------------ | ------------------ | ----- | ----------- | ----------- | --------- | ------------ | ---------- |',
     ...reports.map(
       (r) =>
         `| ${r.name.padEnd(45)} | ${String(r.written).padStart(7)} | ${String(r.lost).padStart(4)} | ` +
-        `${pct(r.lost, r.written).padStart(7)} | ${String(r.duplicates).padStart(5)} | ` +
+        `${pct(r.lost, r.written).padStart(7)} | ${String(r.lostOnDisk).padStart(12)} | ${windowMs(r).padStart(18)} | ` +
+        `${String(r.duplicates).padStart(5)} | ` +
         `${`${r.kills.agent}/${r.kills.collector}`.padStart(11)} | ${String(r.maxAckedPerSecond).padStart(11)} | ` +
         `${String(r.rotations).padStart(9)} | ${String(r.outOfOrder).padStart(12)} | ${String(r.seed).padEnd(10)} |`,
     ),
