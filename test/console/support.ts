@@ -1,9 +1,13 @@
 /**
- * What the console's browser tests share: Debian's chromium driven by playwright-core (never a downloaded
- * browser), a build of the console that matches the sources, a real collector process with records produced
- * through its HTTP API, and a folder for screenshots.
+ * What the console's browser tests share: Debian's chromium and Firefox ESR driven by playwright-core (never a
+ * downloaded browser), a build of the console that matches the sources, a real collector process with records
+ * produced through its HTTP API, and a folder for screenshots.
  *
- * Under CI=true a missing chromium is a failure; elsewhere the tests are skipped with the reason.
+ * Firefox is Debian's stock firefox-esr over WebDriver BiDi (playwright's `moz-firefox` channel), not playwright's
+ * patched build. playwright-core is pinned to 1.64: 1.65 sends a BiDi command (emulation.setMediaFeaturesOverride)
+ * that Firefox ESR 153 does not know, and every new page fails.
+ *
+ * Under CI=true a missing browser is a failure; elsewhere the tests are skipped with the reason.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,7 +15,7 @@ import { mkdir, mkdtemp, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, firefox, type Page } from 'playwright-core';
 import { REPO_ROOT, sleep } from '../helpers/collector-process.ts';
 import { needs } from '../helpers/requirement.ts';
 
@@ -27,17 +31,36 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+export const FIREFOX = '/usr/bin/firefox-esr';
+
+export type BrowserEngine = 'chromium' | 'firefox';
+
 /** Screenshots of every page the tests visit (git-ignored; CI keeps it as the tests' output). */
 export const OUTPUT_DIR = process.env.TRIBUTARY_TEST_OUTPUT ?? path.join(REPO_ROOT, 'test-results', 'console');
 
 const CONSOLE_SOURCES = path.join(REPO_ROOT, 'collector/console/web');
 const BUILT_INDEX = path.join(REPO_ROOT, 'dist/console/index.html');
 
-/** Tests that drive the browser: they fail under CI=true without Debian's chromium, and skip elsewhere. */
-export const withBrowser = needs(
+/** Tests that drive chromium: they fail under CI=true without Debian's chromium, and skip elsewhere. */
+export const withChromium = needs(
   existsSync(CHROMIUM) ? true : undefined,
   `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium, as .ci/run does)`,
 );
+
+/** Tests that drive Firefox: they fail under CI=true without Debian's firefox-esr, and skip elsewhere. */
+export const withFirefox = needs(
+  existsSync(FIREFOX) ? true : undefined,
+  `${FIREFOX} is missing: install Debian's Firefox ESR (apt-get install -y firefox-esr, as .ci/run does)`,
+);
+
+/**
+ * Every browser test runs once in each engine ("Works in current Chromium and Firefox"); the Firefox run's title
+ * says so.
+ */
+export const BROWSERS = [
+  { engine: 'chromium', runner: withChromium, suffix: '' },
+  { engine: 'firefox', runner: withFirefox, suffix: ' (Firefox)' },
+] as const;
 
 async function newestSourceMtime(dir: string): Promise<number> {
   let newest = 0;
@@ -90,16 +113,14 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** A fresh headless chromium (own user-data-dir) with one page, for a collector at `origin`. */
-export async function openBrowser(origin: string): Promise<Browser> {
-  const profile = await mkdtemp(path.join(os.tmpdir(), 'tributary-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    timeout: 60_000,
-  });
+/** A fresh headless browser (own profile) with one page, for a collector at `origin`. */
+export async function openBrowser(origin: string, engine: BrowserEngine = 'chromium'): Promise<Browser> {
+  const profile = await mkdtemp(path.join(os.tmpdir(), `tributary-${engine}-`));
+  const common = { headless: true, viewport: { width: 1280, height: 800 }, timeout: 60_000 };
+  const context =
+    engine === 'chromium'
+      ? await chromium.launchPersistentContext(profile, { ...common, executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+      : await firefox.launchPersistentContext(profile, { ...common, executablePath: FIREFOX, channel: 'moz-firefox' });
   context.setDefaultTimeout(20_000);
   const page = context.pages()[0] ?? (await context.newPage());
   const foreignRequests: string[] = [];
@@ -119,7 +140,7 @@ export async function openBrowser(origin: string): Promise<Browser> {
     foreignRequests,
     pageErrors,
     async screenshot(name) {
-      const file = path.join(OUTPUT_DIR, `${name}.png`);
+      const file = path.join(OUTPUT_DIR, engine === 'chromium' ? `${name}.png` : `${name}-${engine}.png`);
       await page.screenshot({ path: file });
       return file;
     },
