@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { startAgentProcess, tempDir, waitFor, writeAgentConfig } from '../agent/support.ts';
 import { CollectorProcess } from '../helpers/collector-process.ts';
-import { ensureConsoleBuilt, openBrowser, produce, BROWSERS } from './support.ts';
+import { BROWSERS } from './browsers.ts';
+import { ensureConsoleBuilt, openBrowser, produce } from './support.ts';
 
 /** The text of every row of the virtualised list, scrolling it from top to bottom. */
 async function allRows(page: Page): Promise<string[]> {

@@ -5,7 +5,8 @@
  * list is virtualised and loads the next page as it is scrolled.
  */
 import { CollectorProcess } from '../helpers/collector-process.ts';
-import { api, ensureConsoleBuilt, openBrowser, type ProducedRecord, produce, BROWSERS } from './support.ts';
+import { BROWSERS } from './browsers.ts';
+import { api, ensureConsoleBuilt, openBrowser, type ProducedRecord, produce } from './support.ts';
 
 const SOURCES = [
   { key: 'web-1:/var/log/api.log', labels: { host: 'web-1', service: 'api' } },

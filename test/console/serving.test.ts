@@ -5,7 +5,8 @@
  * what the token's role does not allow as disabled.
  */
 import { CollectorProcess } from '../helpers/collector-process.ts';
-import { api, ensureConsoleBuilt, openBrowser, produce, BROWSERS } from './support.ts';
+import { BROWSERS } from './browsers.ts';
+import { api, ensureConsoleBuilt, openBrowser, produce } from './support.ts';
 
 const TOKENS = {
   admin: 'admin-token-5f1c0d9a7e',

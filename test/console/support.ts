@@ -7,7 +7,8 @@
  * patched build. playwright-core is pinned to 1.64: 1.65 sends a BiDi command (emulation.setMediaFeaturesOverride)
  * that Firefox ESR 153 does not know, and every new page fails.
  *
- * Under CI=true a missing browser is a failure; elsewhere the tests are skipped with the reason.
+ * No ava here: the console benchmark (bench/console.bench.ts) opens its browser with this module too. Which tests
+ * run in which browser is browsers.ts.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { type BrowserContext, chromium, firefox, type Page } from 'playwright-core';
 import { REPO_ROOT, sleep } from '../helpers/collector-process.ts';
-import { needs } from '../helpers/requirement.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -40,27 +40,6 @@ export const OUTPUT_DIR = process.env.TRIBUTARY_TEST_OUTPUT ?? path.join(REPO_RO
 
 const CONSOLE_SOURCES = path.join(REPO_ROOT, 'collector/console/web');
 const BUILT_INDEX = path.join(REPO_ROOT, 'dist/console/index.html');
-
-/** Tests that drive chromium: they fail under CI=true without Debian's chromium, and skip elsewhere. */
-export const withChromium = needs(
-  existsSync(CHROMIUM) ? true : undefined,
-  `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium, as .ci/run does)`,
-);
-
-/** Tests that drive Firefox: they fail under CI=true without Debian's firefox-esr, and skip elsewhere. */
-export const withFirefox = needs(
-  existsSync(FIREFOX) ? true : undefined,
-  `${FIREFOX} is missing: install Debian's Firefox ESR (apt-get install -y firefox-esr, as .ci/run does)`,
-);
-
-/**
- * Every browser test runs once in each engine ("Works in current Chromium and Firefox"); the Firefox run's title
- * says so.
- */
-export const BROWSERS = [
-  { engine: 'chromium', runner: withChromium, suffix: '' },
-  { engine: 'firefox', runner: withFirefox, suffix: ' (Firefox)' },
-] as const;
 
 async function newestSourceMtime(dir: string): Promise<number> {
   let newest = 0;

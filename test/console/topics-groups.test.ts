@@ -4,7 +4,8 @@
  * shown without reloading.
  */
 import { CollectorProcess } from '../helpers/collector-process.ts';
-import { api, ensureConsoleBuilt, openBrowser, produce, BROWSERS } from './support.ts';
+import { BROWSERS } from './browsers.ts';
+import { api, ensureConsoleBuilt, openBrowser, produce } from './support.ts';
 
 interface Join {
   member_id: string;
