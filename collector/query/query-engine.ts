@@ -237,11 +237,20 @@ class ScanContext {
 
   /** Reads [from, to) of a partition into `out`; returns where it stopped: `to`, or earlier when over budget. */
   async scanRange(partition: PartitionId, from: Offset, to: Offset, out: QueryHit[]): Promise<Offset> {
+    const read = (offset: Offset) => {
+      const reading = this.store.read(this.request.topic, partition, offset, READ_CHUNK_BYTES);
+      reading.catch(() => {}); // a read ahead that is never awaited must not become an unhandled rejection
+      return reading;
+    };
     let at = from;
-    while (at < to) {
+    let next = at < to ? read(at) : undefined;
+    while (next !== undefined) {
       if (this.exhausted) return at;
-      const result = await this.store.read(this.request.topic, partition, at, READ_CHUNK_BYTES);
+      const result = await next;
       if (result.batches.length === 0) return to;
+      // The next chunk is read (by the thread pool) while this one is searched on the main thread, so a scan costs
+      // about the larger of the two rather than their sum; at most one chunk is read in vain when a scan stops.
+      next = result.nextOffset < to ? read(result.nextOffset) : undefined;
       this.scannedBytes += result.batches.length;
       const stopped = await this.collect(result.batches, at, to, out, partition);
       if (stopped !== undefined) return stopped;
