@@ -167,6 +167,31 @@ test('regex - classic ReDoS patterns against long lines never hold up /healthz',
   }
 });
 
+test('regex - a pattern too big for its DFA on a 1 MiB line is stopped after 50 ms with a 400 saying why, and /healthz never waits', async (t) => {
+  const collector = await CollectorProcess.start();
+  t.teardown(() => collector.dispose());
+  // Linear in the line, times the program's size: (?:a?){1000}a{1000}$ compiles to 3,003 instructions, overflows
+  // RE2's DFA budget on this line, and its NFA took 40 s on it, all on the event loop, before the watchdog.
+  await produce(collector.url, 'redos', [`${'a'.repeat(1_000_000)}b`, 'a short line']);
+  const regex = '(?:a?){1000}a{1000}$';
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    const idle = await idleHealth(collector.url);
+    const { answer, health } = await queryPolled(collector.url, { regex, limit: '10' });
+    t.is(answer.status, 400);
+    t.is(answer.error?.code, 'invalid_argument');
+    t.regex(answer.error?.message ?? '', /took more than 50 ms on one text of 1000001 characters.*3003 instructions/);
+    const slowest = Math.max(...health);
+    const report = `${regex}: 400 after ${answer.ms.toFixed(0)} ms; /healthz up to ${slowest.toFixed(0)} ms over ${health.length} answers (idle: up to ${idle.toFixed(0)} ms)`;
+    t.log(report);
+    if (slowest < idle + HEALTH_LIMIT_MS && answer.ms < 5000) break;
+    if (attempt === ATTEMPTS) t.fail(report);
+  }
+  // A small pattern on the same line is answered, its highlight given up if finding where it matches runs out of time.
+  const small = await query(collector.url, 'redos', { regex: '(a+)+b$', limit: '10' });
+  t.is(small.status, 200);
+  t.is(small.summary.count, 1);
+});
+
 test('regex - max_scan_ms is a hard budget: a long scan stops within it and is logged as slow', async (t) => {
   const collector = await CollectorProcess.start({ config: { log_level: 'warn' } });
   t.teardown(() => collector.dispose());
