@@ -183,9 +183,11 @@ export async function run({ quick }: { quick: boolean }): Promise<BenchRow[]> {
     row('fetch', 'HTTP Consumer (tributary/client)', httpConsumer, 'MB/s');
 
     t = process.hrtime.bigint();
+    // librdkafka's own fetch sizes (1 MiB a partition): with 16 MiB a partition, answers of up to 64 MiB filled
+    // its local queue and it stopped fetching while it drained it, which halved the rate (57-69 against 132-158 MB/s
+    // on 256 MB, quiet machine); neither process was busy in between.
     const kcat = await exec('kcat', [
       ...['-b', bootstrap, '-C', '-t', 'bench-fetch', '-o', 'beginning', '-e', '-q', '-f', '%o\n'],
-      ...['-X', 'fetch.max.bytes=67108864', '-X', 'max.partition.fetch.bytes=16777216'],
     ]);
     const kcatFetch = storedMB / seconds(t);
     if (kcat.code !== 0) throw new Error(`kcat consume failed: ${kcat.stderr}`);
