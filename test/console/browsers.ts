@@ -4,8 +4,10 @@
  * console benchmark imports, and which therefore must not import ava.
  */
 import { existsSync } from 'node:fs';
+import type { ExecutionContext } from 'ava';
+import { CollectorProcess, type CollectorProcessOptions } from '../helpers/collector-process.ts';
 import { needs } from '../helpers/requirement.ts';
-import { CHROMIUM, FIREFOX } from './support.ts';
+import { type Browser, type BrowserEngine, CHROMIUM, ensureConsoleBuilt, FIREFOX, openBrowser } from './support.ts';
 
 /** Tests that drive chromium: they fail under CI=true without Debian's chromium, and skip elsewhere. */
 export const withChromium = needs(
@@ -27,3 +29,22 @@ export const BROWSERS = [
   { engine: 'chromium', runner: withChromium, suffix: '' },
   { engine: 'firefox', runner: withFirefox, suffix: ' (Firefox)' },
 ] as const;
+
+/**
+ * What every console test starts with: the console built, a collector process, and `engine` open on it; all of
+ * it stopped when the test ends.
+ */
+export async function openConsole(
+  t: ExecutionContext,
+  engine: BrowserEngine,
+  options: CollectorProcessOptions = {},
+): Promise<{ collector: CollectorProcess; browser: Browser }> {
+  await ensureConsoleBuilt();
+  const collector = await CollectorProcess.start(options);
+  const browser = await openBrowser(collector.url, engine);
+  t.teardown(async () => {
+    await browser.close();
+    await collector.dispose();
+  });
+  return { collector, browser };
+}

@@ -4,9 +4,8 @@
  * a drag zooms the time range; label names and values autocomplete; a click opens the record and its context; the
  * list is virtualised and loads the next page as it is scrolled.
  */
-import { CollectorProcess } from '../helpers/collector-process.ts';
-import { BROWSERS } from './browsers.ts';
-import { api, ensureConsoleBuilt, openBrowser, type ProducedRecord, produce } from './support.ts';
+import { BROWSERS, openConsole } from './browsers.ts';
+import { api, type ProducedRecord, produce } from './support.ts';
 
 const SOURCES = [
   { key: 'web-1:/var/log/api.log', labels: { host: 'web-1', service: 'api' } },
@@ -23,13 +22,7 @@ for (const { engine, runner, suffix } of BROWSERS) {
     `console - search with matchers and a regex, histogram zoom, links, autocomplete, detail and context${suffix}`,
     async (t) => {
       t.timeout(240_000);
-      await ensureConsoleBuilt();
-      const collector = await CollectorProcess.start();
-      const browser = await openBrowser(collector.url, engine);
-      t.teardown(async () => {
-        await browser.close();
-        await collector.dispose();
-      });
+      const { collector, browser } = await openConsole(t, engine);
       const url = collector.url;
       await api(url, '/v1/topics', undefined, { method: 'POST', body: JSON.stringify({ name: 'app', partitions: 3 }) });
       const now = Date.now();
@@ -182,13 +175,7 @@ for (const { engine, runner, suffix } of BROWSERS) {
     `console - results are virtualised and the next page loads as the list is scrolled${suffix}`,
     async (t) => {
       t.timeout(240_000);
-      await ensureConsoleBuilt();
-      const collector = await CollectorProcess.start();
-      const browser = await openBrowser(collector.url, engine);
-      t.teardown(async () => {
-        await browser.close();
-        await collector.dispose();
-      });
+      const { collector, browser } = await openConsole(t, engine);
       const now = Date.now();
       for (let chunk = 0; chunk < 4; chunk++) {
         await produce(

@@ -4,9 +4,8 @@
  * refuses a wrong one, keeps a good one in sessionStorage only (never in a URL or the collector's log), and shows
  * what the token's role does not allow as disabled.
  */
-import { CollectorProcess } from '../helpers/collector-process.ts';
-import { BROWSERS } from './browsers.ts';
-import { api, ensureConsoleBuilt, openBrowser, produce } from './support.ts';
+import { BROWSERS, openConsole } from './browsers.ts';
+import { api, produce } from './support.ts';
 
 const TOKENS = {
   admin: 'admin-token-5f1c0d9a7e',
@@ -19,8 +18,7 @@ for (const { engine, runner, suffix } of BROWSERS) {
     `console - the page asks for a token, refuses a wrong one, and disables what the role cannot do${suffix}`,
     async (t) => {
       t.timeout(180_000);
-      await ensureConsoleBuilt();
-      const collector = await CollectorProcess.start({
+      const { collector, browser } = await openConsole(t, engine, {
         config: {
           tokens: [
             { name: 'ops', token: TOKENS.admin, role: 'admin' },
@@ -28,11 +26,6 @@ for (const { engine, runner, suffix } of BROWSERS) {
             { name: 'shipper', token: TOKENS.writer, role: 'produce' },
           ],
         },
-      });
-      const browser = await openBrowser(collector.url, engine);
-      t.teardown(async () => {
-        await browser.close();
-        await collector.dispose();
       });
       const now = Date.now();
       await produce(

@@ -3,9 +3,8 @@
  * (members, generation, committed offset, end offset, lag), refreshed live: a commit by a consumer changes the lag
  * shown without reloading.
  */
-import { CollectorProcess } from '../helpers/collector-process.ts';
-import { BROWSERS } from './browsers.ts';
-import { api, ensureConsoleBuilt, openBrowser, produce } from './support.ts';
+import { BROWSERS, openConsole } from './browsers.ts';
+import { api, produce } from './support.ts';
 
 interface Join {
   member_id: string;
@@ -18,13 +17,7 @@ for (const { engine, runner, suffix } of BROWSERS) {
     `console - topics and consumer groups pages, with a lag that changes when a consumer commits${suffix}`,
     async (t) => {
       t.timeout(240_000);
-      await ensureConsoleBuilt();
-      const collector = await CollectorProcess.start();
-      const browser = await openBrowser(collector.url, engine);
-      t.teardown(async () => {
-        await browser.close();
-        await collector.dispose();
-      });
+      const { collector, browser } = await openConsole(t, engine);
       const url = collector.url;
       await api(url, '/v1/topics', undefined, {
         method: 'POST',
