@@ -442,22 +442,40 @@ export class FileServer {
   /**
    * A new file that starts with the first bytes of a file being read is, most likely, its copytruncate copy made
    * before the truncation: the original's reader reads the copy's rest when it sees the truncation. It waits
-   * `rotateWaitMs` for that; a file that is still no one's copy then (same header, or an operator's `cp`) is read as a
-   * new file.
+   * `rotateWaitMs` for that. Then the originals are looked at once more before it is read as a new file: a busy or
+   * paused agent may not have checked them since logrotate truncated one, and that look opens this file as the copy,
+   * from where its original stopped. A file that is still no one's copy then (same header, or an operator's `cp`) is
+   * read as a new file.
+   *
+   * Discovery can see a copy while logrotate is still writing it: empty, or shorter than the bytes that identify a
+   * copy. Read from 0 then, every line in it would arrive twice. So an empty new file waits until it has bytes (there
+   * is nothing to read before), and a short one whose bytes so far are how a file being read begins waits like a copy.
    */
   private async isEarlyCopy(filePath: string, key: FileKey): Promise<boolean> {
     const originals = [...this.readers.values()].filter(
       (r) => r.reader.key !== key && r.reader.fingerprint.length === COPY_FINGERPRINT_BYTES,
     );
     if (originals.length === 0) return false;
-    const since = this.deferred.get(filePath);
-    if (since !== undefined && Date.now() - since >= this.options.rotateWaitMs) return false;
     const print = await prefixOf(filePath, COPY_FINGERPRINT_BYTES);
-    if (!print || print.length < COPY_FINGERPRINT_BYTES) return false;
-    const isCopy = originals.some((r) => r.reader.fingerprint.crc === print.crc);
-    if (isCopy && since === undefined) this.deferred.set(filePath, Date.now());
-    if (!isCopy) this.deferred.delete(filePath);
-    return isCopy;
+    if (!print) return false;
+    if (print.length === 0) return true;
+    const copied: ReaderState[] = [];
+    for (const r of originals) {
+      const head =
+        print.length === COPY_FINGERPRINT_BYTES ? r.reader.fingerprint : await prefixOf(r.reader.path, print.length);
+      if (head?.length === print.length && head.crc === print.crc) copied.push(r);
+    }
+    const since = this.deferred.get(filePath);
+    if (copied.length === 0) {
+      this.deferred.delete(filePath);
+      return false;
+    }
+    if (since === undefined) this.deferred.set(filePath, Date.now());
+    if (since === undefined || Date.now() - since < this.options.rotateWaitMs) return true;
+    for (const original of copied) await this.checkOne(original, Date.now());
+    if (!this.readers.has(key)) return false;
+    this.deferred.delete(filePath);
+    return true;
   }
 
   private reportOpenError(path: string, sourceIndex: number, error: NodeJS.ErrnoException): void {

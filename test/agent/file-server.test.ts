@@ -4,7 +4,7 @@
  * the path may then be reported by chokidar only as a `change` (its atomic mode folds an unlink and an add within
  * 100 ms into one change), never as an appearance.
  */
-import { appendFile, copyFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { FileServer, type ServedFile } from '../../agent/read/file-server.ts';
@@ -125,6 +125,44 @@ test('file server - copytruncate: the copy (a name no glob matches) is read from
   t.deepEqual(
     lines.map((l) => l.split(' ').slice(0, 2).join(' ')),
     ['line 1', 'line 2', 'line 3', 'line 4', 'line 5'],
+  );
+  t.true(rotations.includes('copytruncate'));
+});
+
+test('file server - a copy in the globs seen while logrotate still writes it is read from where the original stopped, not twice', async (t) => {
+  // The matrix's copytruncate/app.log+app.log.*/kill:none cell under CI load: discovery reported app.log.1 while
+  // logrotate had written fewer than the 256 bytes that identify a copy, so it was read as a new file, from 0, and
+  // every line of it arrived twice (1,326 duplicates).
+  const dir = await tempDir();
+  const file = path.join(dir, 'app.log');
+  const copy = `${file}.1`;
+  const line = (n: number) => `line ${n} ${'c'.repeat(300)}`;
+  await writeFile(file, `${line(1)}\n${line(2)}\n`);
+  const { server, lines, rotations } = startServer();
+  t.teardown(async () => {
+    await server.stop();
+    await server.close();
+  });
+  server.appeared(file, 0);
+  server.endInitialScan();
+  await waitFor('the first lines', () => lines.length === 2, 10_000, 20);
+
+  // The copy as discovery first sees it: empty, then its first 100 bytes; a few polls look at it each time.
+  const content = await readFile(file);
+  await writeFile(copy, '');
+  server.appeared(copy, 0);
+  await new Promise((r) => setTimeout(r, 150));
+  await writeFile(copy, content.subarray(0, 100));
+  await new Promise((r) => setTimeout(r, 150));
+  // logrotate finishes the copy and truncates; the application writes on.
+  await writeFile(copy, content);
+  await truncate(file, 0);
+  await appendFile(file, `${line(3)}\n`);
+  await waitFor('line 3', () => lines.some((l) => l.startsWith('line 3 ')), 10_000, 20);
+  await new Promise((r) => setTimeout(r, 500));
+  t.deepEqual(
+    lines.map((l) => l.split(' ').slice(0, 2).join(' ')),
+    ['line 1', 'line 2', 'line 3'],
   );
   t.true(rotations.includes('copytruncate'));
 });
