@@ -19,7 +19,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { filesIn, findCopy, prefixOf } from '../discover/rotated-files.ts';
+import { filesIn, findCopy, isRotatedName, prefixOf } from '../discover/rotated-files.ts';
 import type { FileErrorKind, RotationKind } from '../metrics.ts';
 import { FINGERPRINT_BYTES, type FileKey, fileKeyOf } from './fingerprint.ts';
 import { FileReader, type StartAt } from './file-reader.ts';
@@ -448,8 +448,9 @@ export class FileServer {
    * read as a new file.
    *
    * Discovery can see a copy while logrotate is still writing it: empty, or shorter than the bytes that identify a
-   * copy. Read from 0 then, every line in it would arrive twice. So an empty new file waits until it has bytes (there
-   * is nothing to read before), and a short one whose bytes so far are how a file being read begins waits like a copy.
+   * copy. Read from 0 then, every line in it would arrive twice. So a file at a rotated name of a file being read
+   * waits while it is empty (there is nothing to read before), and like a copy while its bytes so far are how that
+   * file begins. Other new files (the new app.log of a create rotation, a kubelet's new 0.log) open at once.
    */
   private async isEarlyCopy(filePath: string, key: FileKey): Promise<boolean> {
     const originals = [...this.readers.values()].filter(
@@ -458,12 +459,22 @@ export class FileServer {
     if (originals.length === 0) return false;
     const print = await prefixOf(filePath, COPY_FINGERPRINT_BYTES);
     if (!print) return false;
-    if (print.length === 0) return true;
     const copied: ReaderState[] = [];
-    for (const r of originals) {
-      const head =
-        print.length === COPY_FINGERPRINT_BYTES ? r.reader.fingerprint : await prefixOf(r.reader.path, print.length);
-      if (head?.length === print.length && head.crc === print.crc) copied.push(r);
+    if (print.length === COPY_FINGERPRINT_BYTES) {
+      copied.push(...originals.filter((r) => r.reader.fingerprint.crc === print.crc));
+    } else {
+      // Too short to identify a copy: only a file at a rotated name of a file being read (app.log.1 of app.log)
+      // whose bytes so far are how that file begins is taken for a copy being written.
+      const rotatedFrom = originals.filter(
+        (r) =>
+          path.dirname(r.reader.path) === path.dirname(filePath) &&
+          isRotatedName(path.basename(r.reader.path), path.basename(filePath)),
+      );
+      if (print.length === 0) return rotatedFrom.length > 0;
+      for (const r of rotatedFrom) {
+        const head = await prefixOf(r.reader.path, print.length);
+        if (head?.length === print.length && head.crc === print.crc) copied.push(r);
+      }
     }
     const since = this.deferred.get(filePath);
     if (copied.length === 0) {

@@ -183,9 +183,23 @@ export interface FetchedRecord {
   readonly fields: Record<string, string> | undefined;
 }
 
+/**
+ * fetch, once more after a network error (not an HTTP one): a keep-alive connection the server closed just as it
+ * was reused fails the first attempt ("fetch failed"), a collector that is down fails the second as well.
+ */
+async function fetchOnceMore(url: string): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    await sleep(200);
+    return fetch(url);
+  }
+}
+
 /** Every record of `topic`, all partitions, through the JSON fetch API (docs/api.md). [] if the topic is absent. */
 export async function fetchAll(baseUrl: string, topic: string): Promise<FetchedRecord[]> {
-  const described = await fetch(`${baseUrl}/v1/topics/${topic}`);
+  const described = await fetchOnceMore(`${baseUrl}/v1/topics/${topic}`);
   if (described.status === 404) return [];
   if (!described.ok) throw new Error(`describe ${topic}: ${described.status} ${await described.text()}`);
   const { partitions } = (await described.json()) as { partitions: { partition: number; end_offset: number }[] };
@@ -193,7 +207,7 @@ export async function fetchAll(baseUrl: string, topic: string): Promise<FetchedR
   for (const p of partitions) {
     let offset = 0;
     const start = (await (
-      await fetch(`${baseUrl}/v1/topics/${topic}/offsets?at=earliest`)
+      await fetchOnceMore(`${baseUrl}/v1/topics/${topic}/offsets?at=earliest`)
     )
       .json()
       .catch(() => null)) as {
@@ -201,7 +215,7 @@ export async function fetchAll(baseUrl: string, topic: string): Promise<FetchedR
     } | null;
     offset = start?.partitions?.find((x) => x.partition === p.partition)?.offset ?? 0;
     while (offset < p.end_offset) {
-      const res = await fetch(
+      const res = await fetchOnceMore(
         `${baseUrl}/v1/topics/${topic}/partitions/${p.partition}/records?offset=${offset}&max_bytes=4194304`,
       );
       if (!res.ok) throw new Error(`fetch ${topic}/${p.partition}@${offset}: ${res.status} ${await res.text()}`);
