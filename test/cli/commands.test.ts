@@ -4,12 +4,13 @@
  * `script`) and `--yes` skips the question; `consume` text output names topic, partition and offset, and `-f` takes a
  * kcat-style format; an empty query says `0 lines matched` on a terminal.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { CollectorClient } from '../../shared/client/collector-client.ts';
 import { CLI, CollectorProcess } from '../helpers/collector-process.ts';
+import { needs } from '../helpers/requirement.ts';
 
 const run = promisify(execFile);
 
@@ -54,13 +55,8 @@ async function onTerminal(
   return { code, output };
 }
 
-async function haveScript(): Promise<boolean> {
-  try {
-    await run('script', ['-qec', 'true', '/dev/null']);
-    return true;
-  } catch {
-    return false;
-  }
+function haveScript(): boolean {
+  return spawnSync('script', ['-qec', 'true', '/dev/null']).status === 0;
 }
 
 test('cli - groups describe of an unknown group exits 1 with a message', async (t) => {
@@ -71,13 +67,13 @@ test('cli - groups describe of an unknown group exits 1 with a message', async (
   t.regex(result.stderr, /consumer group 'nosuch' does not exist/);
 });
 
-test('cli - topics delete asks on a terminal; --yes and scripts do not', async (t) => {
-  if (!(await haveScript())) {
-    if (process.env.CI === 'true') t.fail('util-linux `script` is needed for a pseudo-terminal');
-    else t.log('skipped: util-linux `script` is not installed');
-    t.pass();
-    return;
-  }
+/** Tests that need a pseudo-terminal: util-linux `script` (fail under CI=true without it, skip elsewhere). */
+const withTerminal = needs(
+  haveScript() ? true : undefined,
+  'util-linux `script` is not installed (it gives the test a pseudo-terminal)',
+);
+
+withTerminal.test('cli - topics delete asks on a terminal; --yes and scripts do not', async (t) => {
   const collector = await CollectorProcess.start();
   t.teardown(() => collector.dispose());
   const client = new CollectorClient({ urls: [collector.url] });
