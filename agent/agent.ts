@@ -359,8 +359,8 @@ export class Agent {
    * the same first FINGERPRINT_BYTES bytes, whose own file no longer holds them up to its position (truncated,
    * rewritten or gone). A file whose original is intact is not a copy of it (a shared header, an operator's `cp`).
    */
-  private async copiedFrom(filePath: string, key: FileKey): Promise<Checkpoint | undefined> {
-    let print: Awaited<ReturnType<typeof prefixOf>>;
+  private async copiedFrom(filePath: string, key: FileKey, knownPrint?: Fingerprint): Promise<Checkpoint | undefined> {
+    let print = knownPrint;
     for (const cp of this.store.all()) {
       if (cp.file === key || cp.fingerprint.length !== FINGERPRINT_BYTES) continue;
       const live = this.streams.get(cp.file);
@@ -436,8 +436,8 @@ export class Agent {
     const owner = checkpoints.find((cp) => isRotatedName(path.basename(cp.path), name));
     if (!owner) return;
     const sourceIndex = this.discovery.sourceOf(owner.path)!;
-    const original = await this.copiedFrom(f.path, f.key);
     const print = await prefixOf(f.path, FINGERPRINT_BYTES);
+    const original = await this.copiedFrom(f.path, f.key, print);
     // The file server went on during the awaits: a copy it opened on seeing a truncation meanwhile is read (or done)
     // from where its original stopped. Decided on what holds now, with no await until the adopt.
     if (this.streams.has(f.key) || this.store.get(f.key)) return;
@@ -452,7 +452,9 @@ export class Agent {
     } else if (
       f.stats.size > 0 &&
       f.stats.mtimeMs > this.watchedSince(owner.path, checkpoints) &&
-      !this.startsAsLiveFile(print)
+      // A copytruncate copy whose original's truncation the reader has not seen yet (another file's rotation
+      // started this search): that reader opens it from where it stopped; read from 0 here, every line twice.
+      !(print && this.server.isCopyOfFileBeingRead(print))
     ) {
       this.metrics.rotation('rename'); // created and renamed away before the agent opened it
       this.server.adopt(f.path, sourceIndex, {
@@ -462,20 +464,6 @@ export class Agent {
         drain: true,
       });
     }
-  }
-
-  /**
-   * True when a file's first bytes (`print`) are those of a file being read: a copytruncate copy whose original's
-   * truncation the reader has not seen yet (another file's rotation started this search). That reader opens the copy
-   * from where it stopped when it sees the truncation; read from its beginning here, every line would arrive twice.
-   */
-  private startsAsLiveFile(print: Fingerprint | undefined): boolean {
-    if (print?.length !== FINGERPRINT_BYTES) return false;
-    for (const stream of this.streams.values()) {
-      const live = stream.reader.fingerprint;
-      if (!stream.closed && live.length === FINGERPRINT_BYTES && live.crc === print.crc) return true;
-    }
-    return false;
   }
 
   /**

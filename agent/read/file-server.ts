@@ -21,7 +21,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { filesIn, findCopy, isRotatedName, prefixOf } from '../discover/rotated-files.ts';
 import type { FileErrorKind, RotationKind } from '../metrics.ts';
-import { FINGERPRINT_BYTES, type FileKey, fileKeyOf } from './fingerprint.ts';
+import { FINGERPRINT_BYTES, type FileKey, type Fingerprint, fileKeyOf } from './fingerprint.ts';
 import { FileReader, type StartAt } from './file-reader.ts';
 import type { LineHandler } from './line-splitter.ts';
 
@@ -487,6 +487,15 @@ export class FileServer {
     if (!this.readers.has(key)) return false;
     this.deferred.delete(filePath);
     return true;
+  }
+
+  /** True when `print` (a file's first COPY_FINGERPRINT_BYTES bytes) is how a file being read begins. */
+  isCopyOfFileBeingRead(print: Fingerprint): boolean {
+    if (print.length !== COPY_FINGERPRINT_BYTES) return false;
+    for (const { reader } of this.readers.values()) {
+      if (reader.fingerprint.length === COPY_FINGERPRINT_BYTES && reader.fingerprint.crc === print.crc) return true;
+    }
+    return false;
   }
 
   private reportOpenError(path: string, sourceIndex: number, error: NodeJS.ErrnoException): void {

@@ -105,10 +105,11 @@ export function compileUserRegex(source: string, options: UserRegexOptions): Use
         'match the text itself instead, or filter in two steps',
     );
   }
-  const flags = options.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0;
+  const compile = () =>
+    RE2JS.compile(options.literal ? RE2JS.quote(source) : source, options.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
   let compiled: RE2JS;
   try {
-    compiled = RE2JS.compile(options.literal ? RE2JS.quote(source) : source, flags);
+    compiled = compile();
   } catch (error) {
     if (!(error instanceof RE2JSException)) throw error;
     const reason = error.message.replace(/^error parsing regexp: /, '');
@@ -124,7 +125,7 @@ export function compileUserRegex(source: string, options: UserRegexOptions): Use
     if (text.length * size <= UNGUARDED_COST) return match(compiled);
     const result = withinLimit(() => ({ value: match(compiled) }));
     if (result !== undefined) return result.value;
-    compiled = RE2JS.compile(options.literal ? RE2JS.quote(source) : source, flags);
+    compiled = compile();
     return outOfTime();
   };
   const tooSlow = (text: string): never => {

@@ -6,13 +6,17 @@
  */
 import { appendFile, copyFile, readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { FileServer, type ServedFile } from '../../agent/read/file-server.ts';
 import type { RotationKind } from '../../agent/metrics.ts';
 import { fileKeyOf } from '../../agent/read/fingerprint.ts';
 import { tempDir, waitFor } from './support.ts';
 
-function startServer(paused: () => boolean = () => false): {
+/** A file server on real files, stopped when the test ends. */
+function startServer(
+  t: ExecutionContext,
+  paused: () => boolean = () => false,
+): {
   server: FileServer;
   lines: string[];
   rotations: RotationKind[];
@@ -43,21 +47,26 @@ function startServer(paused: () => boolean = () => false): {
     },
   });
   server.start();
+  t.teardown(async () => {
+    await server.stop();
+    await server.close();
+  });
   return { server, lines, rotations };
+}
+
+/** Serves `file` (a path of the globs) and waits for its first `count` lines. */
+async function readFirstLines(server: FileServer, lines: readonly string[], file: string, count = 2): Promise<void> {
+  server.appeared(file, 0);
+  server.endInitialScan();
+  await waitFor('the first lines', () => lines.length === count, 10_000, 20);
 }
 
 test('file server - a file re-created at a path it had seen empty is opened, without an appearance from discovery', async (t) => {
   const dir = await tempDir();
   const file = path.join(dir, 'app.log');
   await writeFile(file, 'before 1\nbefore 2\n');
-  const { server, lines, rotations } = startServer();
-  t.teardown(async () => {
-    await server.stop();
-    await server.close();
-  });
-  server.appeared(file, 0);
-  server.endInitialScan();
-  await waitFor('the first lines', () => lines.length === 2, 10_000, 20);
+  const { server, lines, rotations } = startServer(t);
+  await readFirstLines(server, lines, file);
 
   // Step one of a rename rotation, and a few polls that see the path empty.
   await rename(file, `${file}.1`);
@@ -78,14 +87,8 @@ test('file server - rotated name in the globs: the reader follows its file, and 
   const dir = await tempDir();
   const file = path.join(dir, 'app.log');
   await writeFile(file, 'before 1\nbefore 2\n');
-  const { server, lines } = startServer();
-  t.teardown(async () => {
-    await server.stop();
-    await server.close();
-  });
-  server.appeared(file, 0);
-  server.endInitialScan();
-  await waitFor('the first lines', () => lines.length === 2, 10_000, 20);
+  const { server, lines } = startServer(t);
+  await readFirstLines(server, lines, file);
 
   await rename(file, `${file}.1`);
   server.appeared(`${file}.1`, 0); // the same inode under its rotated name: the reader follows it
@@ -103,14 +106,8 @@ test('file server - copytruncate: the copy (a name no glob matches) is read from
   const line = (n: number) => `line ${n} ${'c'.repeat(300)}`; // the first 256 bytes name the file's first line
   await writeFile(file, `${line(1)}\n${line(2)}\n`);
   let paused = false;
-  const { server, lines, rotations } = startServer(() => paused);
-  t.teardown(async () => {
-    await server.stop();
-    await server.close();
-  });
-  server.appeared(file, 0);
-  server.endInitialScan();
-  await waitFor('the first lines', () => lines.length === 2, 10_000, 20);
+  const { server, lines, rotations } = startServer(t, () => paused);
+  await readFirstLines(server, lines, file);
   // Reading pauses (the collector is away): lines 3 and 4 are written but not read when logrotate copies and
   // truncates; line 5 goes into the truncated file.
   paused = true;
@@ -138,14 +135,8 @@ test('file server - a copy in the globs seen while logrotate still writes it is 
   const copy = `${file}.1`;
   const line = (n: number) => `line ${n} ${'c'.repeat(300)}`;
   await writeFile(file, `${line(1)}\n${line(2)}\n`);
-  const { server, lines, rotations } = startServer();
-  t.teardown(async () => {
-    await server.stop();
-    await server.close();
-  });
-  server.appeared(file, 0);
-  server.endInitialScan();
-  await waitFor('the first lines', () => lines.length === 2, 10_000, 20);
+  const { server, lines, rotations } = startServer(t);
+  await readFirstLines(server, lines, file);
 
   // The copy as discovery first sees it: empty, then its first 100 bytes; a few polls look at it each time.
   const content = await readFile(file);
@@ -178,11 +169,7 @@ test('file server - a file found at a rotated name and renamed again before it i
   // The rotation between the search (which saw the file at app.log.1) and the open.
   await rename(found, path.join(dir, 'app.log.2'));
   await writeFile(found, 'newer 1\n');
-  const { server, lines } = startServer();
-  t.teardown(async () => {
-    await server.stop();
-    await server.close();
-  });
+  const { server, lines } = startServer(t);
   server.adopt(found, 0, { key, start: { kind: 'beginning' }, keyPath: path.join(dir, 'app.log'), drain: true });
   await waitFor('the lines of the file found', () => lines.length >= 2, 10_000, 20);
   await new Promise((r) => setTimeout(r, 300));
