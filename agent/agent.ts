@@ -262,6 +262,7 @@ export class Agent {
     this.server.start();
     await this.discovery.start();
     this.server.endInitialScan();
+    await this.server.nextTurn();
     for (const journald of this.options.journald ?? []) {
       const source = new JournaldSource(journald, {
         transport: this.transport,

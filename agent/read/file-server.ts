@@ -107,6 +107,8 @@ export class FileServer {
   private readonly copies = new Map<FileKey, ReaderState>();
   /** New paths whose first bytes are those of a file being read (a copy, before the original's truncation). */
   private readonly deferred = new Map<string, number>();
+  /** Callers of nextTurn, resolved at the end of the first turn that starts after them. */
+  private readonly turnWaiters: (() => void)[] = [];
   /**
    * Every path discovery reported in the globs and has not reported gone. A path that no reader holds is looked at
    * on every turn: after a rename rotation, the reader follows its file to the rotated name (or keeps the old
@@ -169,6 +171,19 @@ export class FileServer {
     this.poke();
   }
 
+  /**
+   * Resolves once a whole turn has run after this call (at once when stopped): every file reported before it is
+   * open, its start position taken. The agent says it has started only then, so a line written after that is never
+   * taken for history by `start_position: end`.
+   */
+  nextTurn(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.turnWaiters.push(resolve);
+      this.poke();
+    });
+  }
+
   /** Files appearing from now on were created after start: they are read from the beginning. */
   endInitialScan(): void {
     this.acceptingInitial = false;
@@ -184,6 +199,7 @@ export class FileServer {
     this.running = false;
     this.poke();
     await this.loop;
+    for (const resolve of this.turnWaiters.splice(0)) resolve();
   }
 
   /** Hands out the unterminated lines of files being let go, and closes every reader. */
@@ -201,11 +217,13 @@ export class FileServer {
   private async run(): Promise<void> {
     while (this.running) {
       let busy = false;
+      const waiting = this.turnWaiters.splice(0);
       try {
         busy = await this.turn();
       } catch (error) {
         this.options.sink.fileError('(file server)', 'other', error as Error, true);
       }
+      for (const resolve of waiting) resolve();
       if (!this.running) break;
       if (this.options.paused()) {
         await Promise.race([this.options.whenUnpaused(), this.sleep(this.options.pollIntervalMs)]);
