@@ -12,11 +12,14 @@
  *   13     4   crc             uint32  CRC-32 (zlib.crc32) of every byte from `attributes` to the end
  *   17     2   attributes      uint16  bits 0-2: compression of the records section (0 none, 1 gzip);
  *                                      bit 3: field values are JSON texts (typed: 203, true, "203"), else plain
- *                                      UTF-8 strings; others 0
+ *                                      UTF-8 strings; bit 4: a producer id and sequence follow the header;
+ *                                      others 0
  *   19     4   recordCount     int32   >= 1
  *   23     8   firstTimestamp  int64   ms since the epoch; record timestamps are deltas from it
  *   31     8   maxTimestamp    int64   greatest record timestamp (the time index is built from it)
- *   39     -   key             uvarint length + UTF-8 bytes: the source (host + path)
+ *  (39     8   producerId      int64   only with attribute bit 4: the sending process (an agent run)
+ *   47     8   sequence        int64   only with attribute bit 4: this batch's number in that producer's order)
+ *   39/55  -   key             uvarint length + UTF-8 bytes: the source (host + path)
  *          -   labels          uvarint count, then count x (uvarint length + UTF-8 name, uvarint length + UTF-8 value)
  *          -   records         to the end of the batch, gzip-compressed as a whole when attributes say so;
  *                              each record: uvarint bodyLength, then the body:
@@ -42,7 +45,10 @@ import type {
 } from './record.ts';
 
 export const MAGIC = 1;
+/** The fixed header without the optional producer fields: the least a batch header takes. */
 export const HEADER_SIZE = 39;
+/** The fixed header with the producer fields (attribute bit 4): read this much to be sure of a whole header. */
+export const MAX_HEADER_SIZE = 55;
 /** Bytes before `batchLength`'s coverage begins: baseOffset + batchLength. */
 export const LOG_OVERHEAD = 12;
 const CRC_START = 17;
@@ -57,7 +63,19 @@ const COMPRESSION_MASK = 0x7;
  * when some field value is not a string, so batches of string fields keep the original encoding byte for byte.
  */
 export const JSON_FIELDS = 0x8;
-const KNOWN_ATTRIBUTES = COMPRESSION_MASK | JSON_FIELDS;
+/** Attribute bit: a producer id and sequence (BatchProducer) follow the fixed header. */
+export const HAS_PRODUCER = 0x10;
+const KNOWN_ATTRIBUTES = COMPRESSION_MASK | JSON_FIELDS | HAS_PRODUCER;
+
+/**
+ * Who sent a batch, and its place in that sender's order: the collector stores a batch it has seen from a producer
+ * only once (collector/storage/producer-state.ts). An agent takes a fresh random id each time it starts and numbers
+ * its batches 0, 1, 2, … in the order it sends them.
+ */
+export interface BatchProducer {
+  readonly id: number;
+  readonly sequence: number;
+}
 
 /** The fixed header of a batch, read without touching its records. */
 export interface BatchHeader {
@@ -73,6 +91,8 @@ export interface BatchHeader {
   readonly maxTimestamp: TimestampMs;
   /** baseOffset + recordCount - 1 */
   readonly lastOffset: Offset;
+  /** Present when the attributes say so (HAS_PRODUCER). */
+  readonly producer?: BatchProducer | undefined;
 }
 
 /**
@@ -248,6 +268,17 @@ function writeString(buf: Buffer, pos: number, value: string): number {
   return pos + length;
 }
 
+function checkProducer(producer: BatchProducer): void {
+  for (const [what, value] of [
+    ['id', producer.id],
+    ['sequence', producer.sequence],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new InvalidArgumentError(`producer ${what} ${value} is not a whole number from 0 to 2^53 - 1`);
+    }
+  }
+}
+
 function checkTimestamp(ts: number): void {
   if (!Number.isSafeInteger(ts) || ts < 0) {
     throw new InvalidArgumentError(`timestamp ${ts} is not a whole number of milliseconds since the epoch`);
@@ -328,13 +359,15 @@ export class BatchBuilder {
     this.maxTimestamp = maxTimestamp;
   }
 
-  /** Encodes the batch with baseOffset 0. Throws if no record was added. */
-  finish(compression: Compression = 'none'): Buffer {
+  /** Encodes the batch with baseOffset 0, stamped with `producer` when given. Throws if no record was added. */
+  finish(compression: Compression = 'none', producer?: BatchProducer): Buffer {
     if (this.count === 0) throw new InvalidArgumentError('a batch needs at least one record');
+    if (producer) checkProducer(producer);
     const rawRecords = this.buf.subarray(0, this.length);
     const records = compression === 'gzip' ? gzipSync(rawRecords, { level: 1 }) : rawRecords;
     const sourceSize = uvarintSize(Buffer.byteLength(this.key)) + Buffer.byteLength(this.key) + pairsSize(this.labels);
-    const size = HEADER_SIZE + sourceSize + records.length;
+    const headerSize = producer ? MAX_HEADER_SIZE : HEADER_SIZE;
+    const size = headerSize + sourceSize + records.length;
     if (size > MAX_BATCH_BYTES) {
       throw new InvalidArgumentError(`batch of ${size} bytes exceeds the maximum of ${MAX_BATCH_BYTES}`);
     }
@@ -342,11 +375,17 @@ export class BatchBuilder {
     out.writeBigInt64BE(0n, 0);
     out.writeInt32BE(size - LOG_OVERHEAD, 8);
     out.writeUInt8(MAGIC, 12);
-    out.writeUInt16BE(COMPRESSION_CODES[compression] | (this.jsonFields ? JSON_FIELDS : 0), 17);
+    const attributes =
+      COMPRESSION_CODES[compression] | (this.jsonFields ? JSON_FIELDS : 0) | (producer ? HAS_PRODUCER : 0);
+    out.writeUInt16BE(attributes, 17);
     out.writeInt32BE(this.count, 19);
     out.writeBigInt64BE(BigInt(this.firstTimestamp), 23);
     out.writeBigInt64BE(BigInt(this.maxTimestamp), 31);
-    let pos = writeString(out, HEADER_SIZE, this.key);
+    if (producer) {
+      out.writeBigInt64BE(BigInt(producer.id), HEADER_SIZE);
+      out.writeBigInt64BE(BigInt(producer.sequence), HEADER_SIZE + 8);
+    }
+    let pos = writeString(out, headerSize, this.key);
     pos = writePairs(out, pos, this.labels);
     records.copy(out, pos);
     out.writeUInt32BE(crc32(out.subarray(CRC_START)), 13);
@@ -364,11 +403,11 @@ export class BatchBuilder {
 }
 
 /** Encodes one batch from plain objects (tests, NDJSON produce, clients). */
-export function encodeBatch(input: BatchInput, compression: Compression = 'none'): Buffer {
+export function encodeBatch(input: BatchInput, compression: Compression = 'none', producer?: BatchProducer): Buffer {
   const builder = new BatchBuilder(input.key, input.labels);
   for (const record of input.records as readonly RecordInput[])
     builder.add(record.timestamp, record.value, record.fields);
-  return builder.finish(compression);
+  return builder.finish(compression, producer);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -387,7 +426,10 @@ export function peekBatchSize(buf: Buffer, pos = 0): number | undefined {
   return LOG_OVERHEAD + batchLength;
 }
 
-/** Reads and sanity-checks the fixed header of the batch at `pos`; does not verify the CRC. */
+/**
+ * Reads and sanity-checks the fixed header of the batch at `pos` (with its producer fields: a caller that reads
+ * headers alone reads MAX_HEADER_SIZE bytes); does not verify the CRC.
+ */
 export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
   const size = peekBatchSize(buf, pos);
   if (size === undefined || buf.length - pos < HEADER_SIZE) {
@@ -412,6 +454,20 @@ export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
     // maxTimestamp >= firstTimestamp always holds for an encoder that tracks both, since first is one of the records.
     throw new CorruptBatchError(`batch at byte ${pos} has inconsistent timestamps`);
   }
+  let producer: BatchProducer | undefined;
+  if (attributes & HAS_PRODUCER) {
+    if (size < MAX_HEADER_SIZE || buf.length - pos < MAX_HEADER_SIZE) {
+      throw new CorruptBatchError(`truncated batch header at byte ${pos}`);
+    }
+    producer = {
+      id: Number(buf.readBigInt64BE(pos + HEADER_SIZE)),
+      sequence: Number(buf.readBigInt64BE(pos + HEADER_SIZE + 8)),
+    };
+    const { id, sequence } = producer;
+    if (!Number.isSafeInteger(id) || id < 0 || !Number.isSafeInteger(sequence) || sequence < 0) {
+      throw new CorruptBatchError(`batch at byte ${pos} has producer ${id} sequence ${sequence}`);
+    }
+  }
   return {
     baseOffset,
     size,
@@ -423,6 +479,7 @@ export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
     firstTimestamp,
     maxTimestamp,
     lastOffset: baseOffset + recordCount - 1,
+    producer,
   };
 }
 
@@ -458,7 +515,8 @@ export function splitBatches(buf: Buffer): ValidatedBatch[] {
 
 /** Reads the key and labels of a batch (the whole batch in `batch`), without touching its records. */
 export function readBatchSource(batch: Buffer): BatchSource {
-  const reader = new Reader(batch, HEADER_SIZE, batch.length);
+  const start = batch.length >= HEADER_SIZE && batch.readUInt16BE(17) & HAS_PRODUCER ? MAX_HEADER_SIZE : HEADER_SIZE;
+  const reader = new Reader(batch, start, batch.length);
   const key = reader.string();
   const labels = reader.pairs();
   return { key, labels, recordsStart: reader.pos };

@@ -9,6 +9,7 @@
  */
 import { BatchBuilder, type Compression } from '../../shared/batch-codec.ts';
 import type { BytePosition, Fields, Labels, TimestampMs } from '../../shared/record.ts';
+import { ProducerSequence } from '../ship/producer-sequence.ts';
 
 /** The identity of one file as the batcher sees it. */
 export interface BatchStream {
@@ -36,6 +37,8 @@ export interface BatcherOptions {
   readonly maxWaitMs: number;
   readonly compression: Compression;
   readonly onSealed: (batch: SealedBatch) => void;
+  /** Stamps each sealed batch, in sealing order (default: a producer of its own). */
+  readonly producer?: ProducerSequence;
   readonly now?: () => number;
 }
 
@@ -61,10 +64,12 @@ export class Batcher {
   private readonly now: () => number;
   private readonly streams = new Map<string, StreamState>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly producer: ProducerSequence;
 
   constructor(options: BatcherOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.producer = options.producer ?? new ProducerSequence();
   }
 
   /** Starts the timer that seals batches older than maxWaitMs. */
@@ -158,7 +163,7 @@ export class Batcher {
       stream: state.stream,
       start: open.start,
       end: open.end,
-      body: open.builder.finish(this.options.compression),
+      body: open.builder.finish(this.options.compression, this.producer.take()),
       lines: open.builder.recordCount,
       rawBytes: open.rawBytes,
     });

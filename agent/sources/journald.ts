@@ -23,6 +23,7 @@ import { encodeBatch } from '../../shared/batch-codec.ts';
 import type { Labels, RecordInput } from '../../shared/record.ts';
 import type { AgentMetrics } from '../metrics.ts';
 import { backoffDelay } from '../../shared/backoff.ts';
+import { ProducerSequence } from '../ship/producer-sequence.ts';
 import type { Transport } from '../ship/transport.ts';
 import { type JournalEntry, parseJournalLine } from './journal-entry.ts';
 
@@ -86,6 +87,8 @@ export class JournaldSource {
   private giveUpAt = Number.POSITIVE_INFINITY;
   private readonly excluded: ReadonlySet<string>;
   private readonly file: string;
+  /** Stamps the batches, so that a body sent again after a lost answer is stored once. */
+  private readonly producer = new ProducerSequence();
 
   constructor(
     private readonly options: JournaldOptions,
@@ -293,7 +296,9 @@ export class JournaldSource {
       }
       group.records.push({ timestamp: entry.timestamp, value: entry.message });
     }
-    return Buffer.concat([...groups.values()].map((g) => encodeBatch(g, this.context.batch.compression)));
+    return Buffer.concat(
+      [...groups.values()].map((g) => encodeBatch(g, this.context.batch.compression, this.producer.take())),
+    );
   }
 
   private async saveCursor(): Promise<void> {

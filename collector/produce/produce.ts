@@ -38,6 +38,8 @@ export interface PartitionProduced {
   readonly baseOffset: Offset;
   readonly lastOffset: Offset;
   readonly recordCount: number;
+  /** Batches that were a producer's resend of batches this partition held already (LogStore AppendResult). */
+  readonly duplicateBatches?: number;
 }
 
 export interface ProduceResult {
@@ -54,6 +56,7 @@ export interface ProduceResponseBody {
     readonly base_offset: Offset;
     readonly last_offset: Offset;
     readonly record_count: number;
+    readonly duplicate_batches?: number;
   }[];
 }
 
@@ -144,6 +147,7 @@ export function produceResponseBody(result: ProduceResult): ProduceResponseBody 
       base_offset: r.baseOffset,
       last_offset: r.lastOffset,
       record_count: r.recordCount,
+      ...(r.duplicateBatches ? { duplicate_batches: r.duplicateBatches } : {}),
     })),
   };
 }

@@ -90,6 +90,11 @@ export interface AppendResult {
   readonly baseOffset: Offset;
   readonly lastOffset: Offset;
   readonly recordCount: number;
+  /**
+   * Batches of this append that the partition already held, sent again by their producer (BatchProducer) after
+   * an answer it never got: acknowledged, not stored twice. Their offsets are in the range when still known.
+   */
+  readonly duplicateBatches?: number;
 }
 
 export interface ReadResult {
@@ -193,6 +198,8 @@ export interface AppendEvent {
  */
 export interface StorageEvents {
   appended?(event: AppendEvent): void;
+  /** Batches of an append that were a producer's resend of batches already stored, so not written again. */
+  duplicatesSkipped?(topic: string, partition: PartitionId, batches: number): void;
   fsynced?(durationSeconds: number): void;
   segmentRolled?(topic: string, partition: PartitionId): void;
   segmentsDeleted?(

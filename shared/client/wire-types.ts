@@ -58,7 +58,14 @@ export interface ProduceRecord {
 
 export interface ProduceResponse {
   record_count: number;
-  partitions: { partition: PartitionId; base_offset: Offset; last_offset: Offset; record_count: number }[];
+  partitions: {
+    partition: PartitionId;
+    base_offset: Offset;
+    last_offset: Offset;
+    record_count: number;
+    /** Batches of this request the partition held already (an idempotent producer's resend). */
+    duplicate_batches?: number;
+  }[];
 }
 
 export type { WireRecord } from '../record.ts';

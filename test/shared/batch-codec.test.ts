@@ -58,6 +58,51 @@ test('batch codec - decodes the golden vector', (t) => {
   );
 });
 
+// The golden vector of a batch stamped with its producer (docs/storage.md): attribute bit 4, producer id and
+// sequence after the fixed header, the key at byte 55.
+const GOLDEN_PRODUCER_HEX =
+  '00000000000000000000005701556715bf0010000000010000019ab697e8000000019ab697e8' +
+  '0000000123456789ab000000000000002a' +
+  '167765622d313a2f7661722f6c6f672f6170702e6c6f670104686f7374057765622d3108000568656c6c6f00';
+const GOLDEN_PRODUCER_INPUT = {
+  key: 'web-1:/var/log/app.log',
+  labels: { host: 'web-1' },
+  records: [{ timestamp: 1764000000000, value: Buffer.from('hello') }],
+};
+
+test('batch codec - a batch with a producer encodes and decodes its golden vector', (t) => {
+  const producer = { id: 0x0123456789ab, sequence: 42 };
+  const bytes = encodeBatch(GOLDEN_PRODUCER_INPUT, 'none', producer);
+  t.is(bytes.toString('hex'), GOLDEN_PRODUCER_HEX);
+  t.like(readBatchHeader(bytes), { size: 99, attributes: 0x10, recordCount: 1, producer });
+  t.is(readBatchHeader(Buffer.from(GOLDEN_HEX, 'hex')).producer, undefined);
+  t.deepEqual(readBatchSource(bytes).labels, { host: 'web-1' });
+  t.deepEqual(
+    decodeRecords(bytes).map((r) => [r.key, r.value.toString()]),
+    [['web-1:/var/log/app.log', 'hello']],
+  );
+  t.is(splitBatches(bytes).length, 1);
+});
+
+test('batch codec - producer ids and sequences must be whole numbers from 0', (t) => {
+  for (const producer of [
+    { id: -1, sequence: 0 },
+    { id: 1, sequence: -1 },
+    { id: 1.5, sequence: 0 },
+    { id: 1, sequence: 2 ** 53 },
+  ]) {
+    t.throws(
+      () => encodeBatch(GOLDEN_PRODUCER_INPUT, 'none', producer),
+      { message: /producer/ },
+      JSON.stringify(producer),
+    );
+  }
+  // A stored sequence below zero (bytes from elsewhere) is corrupt, never a producer state entry.
+  const bytes = Buffer.from(GOLDEN_PRODUCER_HEX, 'hex');
+  bytes.writeBigInt64BE(-5n, 47);
+  t.throws(() => readBatchHeader(bytes), { instanceOf: CorruptBatchError, message: /sequence -5/ });
+});
+
 test('batch codec - stamping a base offset keeps the CRC valid', (t) => {
   const bytes = encodeBatch(GOLDEN_INPUT, 'gzip');
   stampBaseOffset(bytes, 0, 2 ** 40);

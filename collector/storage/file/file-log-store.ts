@@ -35,7 +35,7 @@ import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from '../topic-config.ts';
 import { syncDirectory, writeFileAtomic } from './atomic-file.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { partitionDir, TOPIC_METADATA, topicDir, topicsDir } from './log-file-names.ts';
-import { loadPartitionSegments } from './log-loader.ts';
+import { loadPartition } from './log-loader.ts';
 import { FileOffsetStore } from './offset-store.ts';
 import { LocalMembershipStore } from './local-membership-store.ts';
 import { isDiskFull, PartitionLog } from './partition-log.ts';
@@ -130,9 +130,15 @@ export class FileLogStore implements LogStore {
     const partitions: PartitionLog[] = [];
     for (let partition = 0; partition < config.partitions; partition++) {
       const dir = partitionDir(this.dataDir, topic, partition);
-      const segments = await loadPartitionSegments({ topic, partition, dir, events: this.events, now: this.now });
+      const { segments, producers } = await loadPartition({
+        topic,
+        partition,
+        dir,
+        events: this.events,
+        now: this.now,
+      });
       partitions.push(
-        new PartitionLog({ topic, partition, dir, config, segments, events: this.events, now: this.now }),
+        new PartitionLog({ topic, partition, dir, config, segments, producers, events: this.events, now: this.now }),
       );
     }
     return partitions;

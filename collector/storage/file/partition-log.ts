@@ -19,6 +19,7 @@ import {
 } from '../../../shared/errors.ts';
 import type { Offset, PartitionId, TimestampMs } from '../../../shared/record.ts';
 import type { AppendResult, PartitionInfo, ReadResult, StorageEvents, TopicConfig } from '../log-store.ts';
+import { ProducerState, type StoredDuplicate } from '../producer-state.ts';
 import { Segment } from './segment.ts';
 
 interface PendingAppend {
@@ -34,6 +35,8 @@ export interface PartitionLogOptions {
   readonly config: TopicConfig;
   /** Segments in base-offset order, the last one active and recovered. */
   readonly segments: Segment[];
+  /** The producers seen in the tail of the log (log-loader.ts rebuilds it on open). */
+  readonly producers: ProducerState;
   readonly events: StorageEvents;
   readonly now: () => TimestampMs;
 }
@@ -57,6 +60,7 @@ export class PartitionLog {
   private backgroundSync: Promise<void> | undefined;
   private readonly appended = new EventEmitter();
   private closed = false;
+  private readonly producers: ProducerState;
 
   constructor(options: PartitionLogOptions) {
     this.topic = options.topic;
@@ -64,6 +68,7 @@ export class PartitionLog {
     this.dir = options.dir;
     this.config = options.config;
     this.segments = options.segments;
+    this.producers = options.producers;
     this.events = options.events;
     this.now = options.now;
     this.visibleEnd = this.active.nextOffset;
@@ -136,32 +141,41 @@ export class PartitionLog {
   private async commitGroup(group: PendingAppend[]): Promise<void> {
     const marks = new Map<Segment, ReturnType<Segment['mark']>>();
     const results: AppendResult[] = [];
+    /** Per request: the batches written (duplicates left out) and their stamped headers. */
+    const written: { batches: ValidatedBatch[]; headers: BatchHeader[] }[] = [];
     const touched: Segment[] = [];
     const visibleBefore = { end: this.visibleEnd, size: this.visibleSize, segments: this.segments.length };
+    // Batches of earlier requests in this group, for a resend that arrives while its first copy is still queued.
+    const inGroup = new ProducerState();
     try {
       for (const request of group) {
-        const bytes = request.batches.reduce((sum, b) => sum + b.bytes.length, 0);
-        if (this.shouldRoll(bytes)) await this.roll();
-        const segment = this.active;
-        if (segment.size === 0) segment.createdAtMs = this.now();
-        if (!marks.has(segment)) {
-          marks.set(segment, segment.mark());
-          touched.push(segment);
-        }
-        let next = segment.nextOffset;
-        const baseOffset = next;
+        const { fresh, duplicates } = this.withoutDuplicates(request.batches, inGroup);
         const headers: BatchHeader[] = [];
-        for (const batch of request.batches) {
-          stampBaseOffset(batch.bytes, 0, next);
-          const header = { ...batch.header, baseOffset: next, lastOffset: next + batch.header.recordCount - 1 };
-          headers.push(header);
-          next = header.lastOffset + 1;
+        written.push({ batches: fresh, headers });
+        if (fresh.length > 0) {
+          const bytes = fresh.reduce((sum, b) => sum + b.bytes.length, 0);
+          if (this.shouldRoll(bytes)) await this.roll();
+          const segment = this.active;
+          if (segment.size === 0) segment.createdAtMs = this.now();
+          if (!marks.has(segment)) {
+            marks.set(segment, segment.mark());
+            touched.push(segment);
+          }
+          let next = segment.nextOffset;
+          for (const batch of fresh) {
+            stampBaseOffset(batch.bytes, 0, next);
+            const header = { ...batch.header, baseOffset: next, lastOffset: next + batch.header.recordCount - 1 };
+            headers.push(header);
+            inGroup.stored(header);
+            next = header.lastOffset + 1;
+          }
+          await segment.append(
+            fresh.length === 1 ? fresh[0]!.bytes : Buffer.concat(fresh.map((b) => b.bytes)),
+            headers,
+          );
+          this.unflushedBytes += bytes;
         }
-        const joined =
-          request.batches.length === 1 ? request.batches[0]!.bytes : Buffer.concat(request.batches.map((b) => b.bytes));
-        await segment.append(joined, headers);
-        results.push({ baseOffset, lastOffset: next - 1, recordCount: next - baseOffset });
-        this.unflushedBytes += bytes;
+        results.push(appendResult(headers, duplicates, this.active.nextOffset));
       }
       const flush = this.config.flush;
       if (flush.mode === 'always') {
@@ -190,16 +204,40 @@ export class PartitionLog {
     this.visibleSize = this.active.size;
     group.forEach((request, i) => {
       const result = results[i]!;
+      const { batches, headers } = written[i]!;
+      for (const header of headers) this.producers.stored(header);
       request.resolve(result);
+      if (result.duplicateBatches) this.events.duplicatesSkipped?.(this.topic, this.partition, result.duplicateBatches);
+      if (headers.length === 0) return;
       this.events.appended?.({
         topic: this.topic,
         partition: this.partition,
-        ...result,
-        bytes: request.batches.reduce((sum, b) => sum + b.bytes.length, 0),
-        batches: request.batches.map((b) => b.bytes),
+        baseOffset: headers[0]!.baseOffset,
+        lastOffset: headers[headers.length - 1]!.lastOffset,
+        recordCount: headers[headers.length - 1]!.lastOffset - headers[0]!.baseOffset + 1,
+        bytes: batches.reduce((sum, b) => sum + b.bytes.length, 0),
+        batches: batches.map((b) => b.bytes),
       });
     });
     this.appended.emit('end', this.visibleEnd);
+  }
+
+  /**
+   * Splits a request's batches into those to write and those this partition already holds (ProducerState: a
+   * producer's resend after a lost answer), checking both what is durable and what this group wrote before.
+   */
+  private withoutDuplicates(
+    batches: readonly ValidatedBatch[],
+    inGroup: ProducerState,
+  ): { fresh: ValidatedBatch[]; duplicates: StoredDuplicate[] } {
+    const fresh: ValidatedBatch[] = [];
+    const duplicates: StoredDuplicate[] = [];
+    for (const batch of batches) {
+      const duplicate = this.producers.duplicateOf(batch.header) ?? inGroup.duplicateOf(batch.header);
+      if (duplicate) duplicates.push(duplicate);
+      else fresh.push(batch);
+    }
+    return { fresh, duplicates };
   }
 
   private async syncSegments(segments: readonly Segment[]): Promise<void> {
@@ -364,6 +402,33 @@ export class PartitionLog {
     this.appended.emit('close');
     await Promise.all(this.segments.map((s) => s.delete()));
   }
+}
+
+/**
+ * The answer to one append: the offsets of its batches, those written now and those found stored before (where
+ * still known). An append of nothing but forgotten duplicates answers an empty range at the end of the log.
+ */
+function appendResult(
+  written: readonly BatchHeader[],
+  duplicates: readonly StoredDuplicate[],
+  endOffset: Offset,
+): AppendResult {
+  let baseOffset = Number.POSITIVE_INFINITY;
+  let lastOffset = -1;
+  let recordCount = 0;
+  const add = (base: Offset, last: Offset): void => {
+    baseOffset = Math.min(baseOffset, base);
+    lastOffset = Math.max(lastOffset, last);
+    recordCount += last - base + 1;
+  };
+  for (const h of written) add(h.baseOffset, h.lastOffset);
+  for (const d of duplicates)
+    if (d.baseOffset !== undefined && d.lastOffset !== undefined) add(d.baseOffset, d.lastOffset);
+  const result =
+    recordCount === 0
+      ? { baseOffset: endOffset, lastOffset: endOffset - 1, recordCount: 0 }
+      : { baseOffset, lastOffset, recordCount };
+  return duplicates.length > 0 ? { ...result, duplicateBatches: duplicates.length } : result;
 }
 
 /** The file system is full, or this user's quota on it is (the errors StorageFullError stands for). */

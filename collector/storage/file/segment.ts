@@ -15,7 +15,7 @@
  */
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BatchHeader, HEADER_SIZE, isCrcValid, readBatchHeader } from '../../../shared/batch-codec.ts';
+import { type BatchHeader, MAX_HEADER_SIZE, isCrcValid, readBatchHeader } from '../../../shared/batch-codec.ts';
 import { CorruptBatchError, CorruptDataError } from '../../../shared/errors.ts';
 import type { Offset, TimestampMs } from '../../../shared/record.ts';
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileStem, TIME_INDEX_SUFFIX } from './log-file-names.ts';
@@ -142,7 +142,7 @@ export class Segment {
   /**
    * Validates the log batch by batch from the start, rebuilding the indexes, and truncates a torn or corrupt tail.
    */
-  async recover(): Promise<RecoveryResult> {
+  async recover(visit?: (header: BatchHeader) => void): Promise<RecoveryResult> {
     this.offsetIndex = new SparseIndex('offset');
     this.timeIndex = new SparseIndex('time');
     this.bytesSinceIndexEntry = 0;
@@ -156,6 +156,7 @@ export class Segment {
         return false;
       }
       this.indexBatch(header, position);
+      visit?.(header);
       return true;
     });
     this.verifiedSize = validEnd.end;
@@ -165,6 +166,18 @@ export class Segment {
     }
     this.size = validEnd.end;
     return { truncatedBytes: fileSize - validEnd.end, reason: reason || validEnd.reason };
+  }
+
+  /**
+   * Visits the headers of a closed segment's last batches, at least its last `bytes` (from the index entry before
+   * them), in log order.
+   */
+  async visitTail(bytes: number, visit: (header: BatchHeader) => void): Promise<void> {
+    const start = this.offsetIndex.floorByValue(Math.max(0, this.size - bytes))?.value ?? 0;
+    await this.scan(start, this.size, false, (header) => {
+      visit(header);
+      return true;
+    });
   }
 
   /** Loads a closed segment's indexes, rebuilding them from the log when missing or invalid. */
@@ -225,7 +238,7 @@ export class Segment {
         try {
           header = readBatchHeader(chunk, pos);
         } catch (error) {
-          if (chunk.length - pos >= HEADER_SIZE || position + chunk.length >= end) {
+          if (chunk.length - pos >= MAX_HEADER_SIZE || position + chunk.length >= end) {
             return { end: position + pos, reason: (error as Error).message };
           }
           break; // header cut by the chunk: read on from here
@@ -269,7 +282,7 @@ export class Segment {
   }
 
   private async headerAt(position: number, limit: number): Promise<BatchHeader> {
-    const bytes = await this.readAt(position, Math.min(HEADER_SIZE, limit - position));
+    const bytes = await this.readAt(position, Math.min(MAX_HEADER_SIZE, limit - position));
     try {
       const header = readBatchHeader(bytes, 0);
       if (position + header.size > limit) throw new CorruptBatchError('batch runs past the end of the segment');
@@ -298,14 +311,14 @@ export class Segment {
     return this.withReader(async () => {
       const start = await this.locate(offset, limit);
       if (start === undefined) return Buffer.alloc(0);
-      let chunk = await this.readAt(start, Math.min(Math.max(maxBytes, HEADER_SIZE), limit - start));
+      let chunk = await this.readAt(start, Math.min(Math.max(maxBytes, MAX_HEADER_SIZE), limit - start));
       let pos = 0;
       while (pos < chunk.length) {
         let header: BatchHeader;
         try {
           header = readBatchHeader(chunk, pos);
         } catch (error) {
-          if (chunk.length - pos < HEADER_SIZE && pos > 0) break;
+          if (chunk.length - pos < MAX_HEADER_SIZE && pos > 0) break;
           throw this.corrupt(`bad batch header at byte ${start + pos} (${(error as Error).message})`);
         }
         if (pos + header.size > chunk.length) {

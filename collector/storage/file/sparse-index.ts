@@ -73,6 +73,23 @@ export class SparseIndex {
     return found < 0 ? undefined : { key: this.keys[found]!, value: this.values[found]! };
   }
 
+  /** The entry with the greatest value <= target (values increase with keys in an offset index), or undefined. */
+  floorByValue(target: number): { key: number; value: number } | undefined {
+    let lo = 0;
+    let hi = this.count - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.values[mid]! <= target) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found < 0 ? undefined : { key: this.keys[found]!, value: this.values[found]! };
+  }
+
   /** The entry with the smallest key >= target, or undefined. */
   ceiling(target: number): { key: number; value: number } | undefined {
     let lo = 0;

@@ -135,7 +135,8 @@ export class FencedAppender {
         'body',
       );
     }
-    const msgID = `${this.o.idPrefix}-${++this.msgCounter}`;
+    const resendID = producerMessageId(batches);
+    const msgID = resendID ?? `${this.o.idPrefix}-${++this.msgCounter}`;
     let tail = streams.cachedTail(topic, partition) ?? (await streams.loadTail(topic, partition, entry));
     /** When publishes started going unanswered (no leader), for the stall log. */
     let stalledSince: number | undefined;
@@ -171,6 +172,8 @@ export class FencedAppender {
             baseOffset: headerNumber(stored, H_BASE),
             lastOffset: headerNumber(stored, H_NEXT) - 1,
             recordCount,
+            // Not our own retry but a producer's resend, possibly through another collector or after a restart.
+            ...(resendID && attempt === 1 ? { duplicateBatches: batches.length } : {}),
           };
         }
         const baseOffset = tail.nextOffset;
@@ -236,4 +239,16 @@ export class FencedAppender {
       'append stalled: the stream answered nothing (electing a leader after a server loss?) and then took it',
     );
   }
+}
+
+/**
+ * The msg-id of an append whose batches all carry one producer's stamps (BatchProducer): the same for the same
+ * batches whichever collector appends them, so the stream's duplicate window (`duplicate_window`, partition-stream.ts)
+ * stores a producer's resend once even when the first copy went through a collector that was killed before it
+ * answered. Other appends get a per-collector id (undefined here).
+ */
+function producerMessageId(batches: readonly ValidatedBatch[]): string | undefined {
+  const id = batches[0]!.header.producer?.id;
+  if (id === undefined || batches.some((b) => b.header.producer?.id !== id)) return undefined;
+  return `p${id}-${batches[0]!.header.producer!.sequence}-${batches.at(-1)!.header.producer!.sequence}-${batches.length}`;
 }

@@ -205,6 +205,26 @@ export function logStoreContract(name: string, open: () => Promise<ContractStore
     t.is(next.baseOffset, 30);
   });
 
+  test(`${name} contract - a producer's resent append is stored once, before and after a reopen`, async (t) => {
+    const s = await setup(t);
+    const stamped = (sequence: number) =>
+      encodeBatch({ key: 'k', labels: {}, records: [{ timestamp: T0, value: Buffer.from(`s${sequence}`) }] }, 'none', {
+        id: 424242,
+        sequence,
+      });
+    const first = await s.store.appendChecked(s.topic, 0, [stamped(0), stamped(1)]);
+    t.deepEqual([first.baseOffset, first.lastOffset, first.duplicateBatches], [0, 1, undefined]);
+    // The answer was lost: the producer sends the same request again, to this store and after a restart.
+    const again = await s.store.appendChecked(s.topic, 0, [stamped(0), stamped(1)]);
+    t.deepEqual([again.baseOffset, again.lastOffset, again.duplicateBatches], [0, 1, 2]);
+    const reopened = await s.reopen();
+    const afterRestart = await reopened.appendChecked(s.topic, 0, [stamped(0), stamped(1)]);
+    t.deepEqual([afterRestart.baseOffset, afterRestart.lastOffset, afterRestart.duplicateBatches], [0, 1, 2]);
+    const next = await reopened.appendChecked(s.topic, 0, [stamped(2)]);
+    t.deepEqual([next.baseOffset, next.duplicateBatches], [2, undefined]);
+    t.deepEqual(values((await reopened.read(s.topic, 0, 0, 1 << 20)).batches), ['s0', 's1', 's2']);
+  });
+
   test(`${name} contract - offsets: several partitions in one commit, overwrite, unknown group`, async (t) => {
     const s = await setup(t);
     const g = s.name('g');
