@@ -25,6 +25,9 @@ export type SendOutcome =
  *   408, 425, 429, 5xx           retry (honouring Retry-After)
  *   401, 403, 404                retry: a wrong token, role or missing topic is fixed by an operator, and until then
  *                                the lines wait on disk (the error is logged on every attempt by the shipper)
+ *   400 corrupt_batch            retry: our own encoder's batch refused as malformed means a collector older than this
+ *                                agent (one that does not know the producer stamp, attribute bit 4): an operator
+ *                                upgrades it, and until then the lines wait on disk instead of being dropped
  *   other 4xx (400, 413, …)      reject: the request can never succeed as it is (a 413 of several batches is
  *                                split by the shipper first)
  * `who` names the answerer in the reason ("http://c1:7070", "collector over NATS"); `body` is the answer's text.
@@ -41,6 +44,9 @@ export function outcomeOfAnswer(
   if (status === 408 || status === 425 || status === 429 || status >= 500)
     return { kind: 'retry', reason, retryAfterMs };
   if (status === 401 || status === 403 || status === 404) return { kind: 'retry', reason };
+  if (status === 400 && error.code === 'corrupt_batch') {
+    return { kind: 'retry', reason: `${reason} (is the collector older than this agent? upgrade collectors first)` };
+  }
   return { kind: 'reject', reason, tooLarge: status === 413 };
 }
 

@@ -8,7 +8,7 @@ import { decodeRecords, splitBatches } from '../../shared/batch-codec.ts';
 import { freePort } from '../helpers/ports.ts';
 
 /** A real HTTP server whose answers the test scripts: each request pops the next status (200 when empty). */
-async function scriptedServer(statuses: { status: number; headers?: Record<string, string> }[]) {
+async function scriptedServer(statuses: { status: number; headers?: Record<string, string>; body?: string }[]) {
   const requests: { at: number; url: string; auth: string | undefined; values: string[] }[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -19,7 +19,10 @@ async function scriptedServer(statuses: { status: number; headers?: Record<strin
       requests.push({ at: Date.now(), url: req.url!, auth: req.headers.authorization, values });
       const next = statuses.shift() ?? { status: 200 };
       res.writeHead(next.status, { 'content-type': 'application/json', ...next.headers });
-      res.end(next.status === 200 ? '{"record_count":1}' : '{"error":{"code":"x","message":"scripted failure"}}');
+      res.end(
+        next.body ??
+          (next.status === 200 ? '{"record_count":1}' : '{"error":{"code":"x","message":"scripted failure"}}'),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -35,7 +38,11 @@ async function scriptedServer(statuses: { status: number; headers?: Record<strin
   };
 }
 
-function pipeline(urls: string[], onSettled: (b: SealedBatch, how: string) => void) {
+function pipeline(
+  urls: string[],
+  onSettled: (b: SealedBatch, how: string) => void,
+  onRetrying: (reason: string) => void = () => {},
+) {
   const events = { retries: 0, rejected: 0 };
   const shipper = new Shipper({
     transport: new HttpTransport({ urls, token: 'secret-token', timeoutMs: 5000 }),
@@ -45,8 +52,9 @@ function pipeline(urls: string[], onSettled: (b: SealedBatch, how: string) => vo
     events: {
       settled: onSettled,
       sent: () => {},
-      retrying: () => {
+      retrying: (_topic, reason) => {
         events.retries++;
+        onRetrying(reason);
       },
       rejected: () => {
         events.rejected++;
@@ -102,6 +110,32 @@ test('shipping - a 400 is dropped and counted, not retried; a 401 is retried', a
   t.is(events.rejected, 1);
   t.is(events.retries, 1);
   t.is(server.requests.length, 3);
+  await shipper.close();
+  await server.close();
+});
+
+test('shipping - a 400 corrupt_batch (a collector older than the agent) is retried, not dropped', async (t) => {
+  // What a collector from before the producer stamp answers to a stamped batch.
+  const body = JSON.stringify({
+    error: { code: 'corrupt_batch', message: 'batch at byte 0 has unknown attributes 0x11' },
+  });
+  const server = await scriptedServer([
+    { status: 400, body },
+    { status: 400, body },
+  ]);
+  const settled: string[] = [];
+  const reasons: string[] = [];
+  const { shipper, batcher } = pipeline(
+    [server.url],
+    (_b, how) => settled.push(how),
+    (reason) => reasons.push(reason),
+  );
+  batcher.add('f', Date.now(), Buffer.from('d'.repeat(70)), 71);
+  t.true(await shipper.drain(10_000));
+  t.deepEqual(settled, ['acked']);
+  t.is(server.requests.length, 3);
+  t.deepEqual(server.requests[2]!.values, ['d'.repeat(70)]);
+  t.regex(reasons[0]!, /corrupt_batch.*upgrade collectors first/);
   await shipper.close();
   await server.close();
 });
