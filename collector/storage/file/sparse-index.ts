@@ -58,36 +58,16 @@ export class SparseIndex {
 
   /** The entry with the greatest key <= target, or undefined when every key is greater. */
   floor(target: number): { key: number; value: number } | undefined {
-    let lo = 0;
-    let hi = this.count - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.keys[mid]! <= target) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found < 0 ? undefined : { key: this.keys[found]!, value: this.values[found]! };
+    return this.entryAt(lastAtOrBelow(this.keys, this.count, target));
   }
 
   /** The entry with the greatest value <= target (values increase with keys in an offset index), or undefined. */
   floorByValue(target: number): { key: number; value: number } | undefined {
-    let lo = 0;
-    let hi = this.count - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.values[mid]! <= target) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found < 0 ? undefined : { key: this.keys[found]!, value: this.values[found]! };
+    return this.entryAt(lastAtOrBelow(this.values, this.count, target));
+  }
+
+  private entryAt(i: number): { key: number; value: number } | undefined {
+    return i < 0 ? undefined : { key: this.keys[i]!, value: this.values[i]! };
   }
 
   /** The entry with the smallest key >= target, or undefined. */
@@ -154,4 +134,21 @@ export class SparseIndex {
     }
     return index;
   }
+}
+
+/** Index of the last of the first `count` (increasing) numbers that is <= target; -1 when none is. */
+function lastAtOrBelow(sorted: Float64Array, count: number, target: number): number {
+  let lo = 0;
+  let hi = count - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! <= target) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
 }
