@@ -1,5 +1,6 @@
 /**
- * The collector's Prometheus metrics: the only collector module that imports prom-client. Components report
+ * The collector's Prometheus metrics: the only collector module that imports prom-client (through
+ * shared/metric-table.ts: the metrics are one table, collectorMetricTable, and the receivers' one). Components report
  * through narrow functions (the HTTP layer) or the StorageEvents sink (the store); per-partition and per-group
  * gauges are read from the store when Prometheus scrapes, so they are never stale and cost nothing between scrapes.
  *
@@ -8,44 +9,10 @@
  */
 import { statfs } from 'node:fs/promises';
 import client from 'prom-client';
+import { counter, gauge, histogram, type Registered, registerMetrics } from '../shared/metric-table.ts';
 import type { PartitionId } from '../shared/record.ts';
 import type { ReceiverEvents } from './receivers/receiver-events.ts';
 import type { LogStore, StorageEvents } from './storage/log-store.ts';
-
-/** Every metric name the collector exports (besides the default `process_*` and `nodejs_*` ones). */
-export const METRIC_NAMES = {
-  recordsAppended: 'tributary_collector_records_appended_total', // counter {topic}
-  bytesAppended: 'tributary_collector_bytes_appended_total', // counter {topic}
-  produceDuration: 'tributary_collector_produce_duration_seconds', // histogram {encoding}: request in -> ack out
-  fetchDuration: 'tributary_collector_fetch_duration_seconds', // histogram {encoding}: includes long-poll waits
-  fsyncDuration: 'tributary_collector_fsync_duration_seconds', // histogram
-  logStartOffset: 'tributary_collector_log_start_offset', // gauge {topic, partition}
-  logEndOffset: 'tributary_collector_log_end_offset', // gauge {topic, partition}
-  logSizeBytes: 'tributary_collector_log_size_bytes', // gauge {topic, partition}: bytes on disk
-  logSegments: 'tributary_collector_log_segments', // gauge {topic, partition}
-  topics: 'tributary_collector_topics', // gauge
-  segmentsRolled: 'tributary_collector_segments_rolled_total', // counter {topic}
-  retentionDeletedSegments: 'tributary_collector_retention_deleted_segments_total', // counter {topic, reason}
-  retentionDeletedBytes: 'tributary_collector_retention_deleted_bytes_total', // counter {topic, reason}
-  recoveryTruncations: 'tributary_collector_recovery_truncations_total', // counter {topic, partition}
-  recoveryTruncatedBytes: 'tributary_collector_recovery_truncated_bytes_total', // counter {topic, partition}
-  corruptionDetected: 'tributary_collector_corruption_detected_total', // counter {topic, partition}
-  groupCommittedOffset: 'tributary_collector_group_committed_offset', // gauge {group, topic, partition}
-  groupLag: 'tributary_collector_group_lag', // gauge {group, topic, partition}: end offset - committed, in records
-  groupMembers: 'tributary_collector_group_members', // gauge {group}: live members (read from the membership store)
-  groupRebalances: 'tributary_collector_group_rebalances_total', // counter {group, reason}: join|leave|expired|subscription
-  httpResponses: 'tributary_collector_http_responses_total', // counter {route, method, status}
-  rejectedRequests: 'tributary_collector_rejected_requests_total', // counter {route, code}
-  // The file system holding data_dir, read at scrape time (statfs): the "disk near its limit" alert divides them.
-  dataDirAvailableBytes: 'tributary_collector_data_dir_available_bytes', // gauge: free to this user
-  dataDirCapacityBytes: 'tributary_collector_data_dir_capacity_bytes', // gauge: size of the file system
-  // The Kafka protocol listener (collector/kafka/).
-  kafkaRequests: 'tributary_collector_kafka_requests_total', // counter {api, version}
-  kafkaErrors: 'tributary_collector_kafka_errors_total', // counter {api, code}: error codes answered (per partition)
-  kafkaConnections: 'tributary_collector_kafka_connections', // gauge: open connections
-  kafkaBytes: 'tributary_collector_kafka_bytes_total', // counter {direction}: in|out, frames included
-  kafkaClosed: 'tributary_collector_kafka_connections_closed_total', // counter {reason}: bad input, timeouts
-} as const;
 
 /** What the Kafka listener reports (collector/kafka/); narrow so that module never imports prom-client. */
 export interface KafkaListenerMetrics {
@@ -59,6 +26,197 @@ export interface KafkaListenerMetrics {
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const FSYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const TOPIC = ['topic'] as const;
+const TOPIC_PARTITION = ['topic', 'partition'] as const;
+const GROUP_PARTITION = ['group', 'topic', 'partition'] as const;
+
+/** What the scrape-time gauges read: snapshots of the store, its membership, and the data directory's file system. */
+interface ScrapeSources {
+  partitions(): Promise<PartitionSnapshot[]>;
+  groups(): Promise<GroupSnapshot[]>;
+  groupMembers(): Promise<[group: string, members: number][]>;
+  dataDirStats(): Promise<{ bavail: number; blocks: number; bsize: number } | undefined>;
+}
+
+/**
+ * Every collector metric (besides the default `process_*` and `nodejs_*` ones). Dashboards and alert rules
+ * (deploy/) are written against these names; renaming one is a breaking change. Gauges with a reader are filled
+ * when Prometheus scrapes.
+ */
+function collectorMetricTable(read: ScrapeSources) {
+  const partitionGauge = (name: string, help: string, pick: (p: PartitionSnapshot) => number | undefined) =>
+    gauge(name, help, TOPIC_PARTITION, async (set) => {
+      for (const p of await read.partitions()) {
+        const value = pick(p);
+        // undefined: the backend has no such thing (segments on JetStream)
+        if (value !== undefined) set(value, { topic: p.topic, partition: String(p.partition) });
+      }
+    });
+  const groupGauge = (name: string, help: string, pick: (g: GroupSnapshot) => number) =>
+    gauge(name, help, GROUP_PARTITION, async (set) => {
+      for (const g of await read.groups())
+        set(pick(g), { group: g.group, topic: g.topic, partition: String(g.partition) });
+    });
+  // No sample until a data directory is attached (a store without one, e.g. JetStream, has no local disk).
+  const fileSystemGauge = (
+    name: string,
+    help: string,
+    pick: (s: { bavail: number; blocks: number; bsize: number }) => number,
+  ) =>
+    gauge(name, help, [], async (set) => {
+      const stats = await read.dataDirStats();
+      if (stats) set(pick(stats));
+    });
+  return {
+    recordsAppended: counter(
+      'tributary_collector_records_appended_total',
+      'Records appended (durable and acknowledged), by topic.',
+      TOPIC,
+    ),
+    bytesAppended: counter(
+      'tributary_collector_bytes_appended_total',
+      'Bytes of record batches appended, by topic.',
+      TOPIC,
+    ),
+    duplicateBatches: counter(
+      'tributary_collector_produce_duplicate_batches_total',
+      'Batches a producer sent again that the partition already held (idempotent produce): acknowledged, not stored twice.',
+      TOPIC,
+    ),
+    produceDuration: histogram(
+      'tributary_collector_produce_duration_seconds',
+      'Produce request duration from arrival to acknowledgement (after durability), in seconds.',
+      LATENCY_BUCKETS,
+      ['encoding'],
+    ),
+    fetchDuration: histogram(
+      'tributary_collector_fetch_duration_seconds',
+      'Fetch request duration, long-poll waits included, in seconds.',
+      LATENCY_BUCKETS,
+      ['encoding'],
+    ),
+    fsyncDuration: histogram(
+      'tributary_collector_fsync_duration_seconds',
+      'Duration of each fsync of the storage engine, in seconds.',
+      FSYNC_BUCKETS,
+    ),
+    segmentsRolled: counter(
+      'tributary_collector_segments_rolled_total',
+      'Segments rolled (a new active segment started), by topic.',
+      TOPIC,
+    ),
+    retentionSegments: counter(
+      'tributary_collector_retention_deleted_segments_total',
+      'Segments deleted by retention, by topic and reason (time or size).',
+      ['topic', 'reason'],
+    ),
+    retentionBytes: counter(
+      'tributary_collector_retention_deleted_bytes_total',
+      'Bytes deleted by retention, by topic and reason (time or size).',
+      ['topic', 'reason'],
+    ),
+    recoveryTruncations: counter(
+      'tributary_collector_recovery_truncations_total',
+      'Torn or corrupt segment tails truncated during recovery.',
+      TOPIC_PARTITION,
+    ),
+    recoveryBytes: counter(
+      'tributary_collector_recovery_truncated_bytes_total',
+      'Bytes cut from segment tails during recovery.',
+      TOPIC_PARTITION,
+    ),
+    corruption: counter(
+      'tributary_collector_corruption_detected_total',
+      'Stored data that failed validation on read.',
+      TOPIC_PARTITION,
+    ),
+    httpResponses: counter(
+      'tributary_collector_http_responses_total',
+      'HTTP responses, by route template, method and status code.',
+      ['route', 'method', 'status'],
+    ),
+    rejected: counter(
+      'tributary_collector_rejected_requests_total',
+      'Requests answered with an error, by route and error code.',
+      ['route', 'code'],
+    ),
+    rebalances: counter(
+      'tributary_collector_group_rebalances_total',
+      'Consumer group generations started, by group and by what changed the membership.',
+      ['group', 'reason'],
+    ),
+    logStartOffset: partitionGauge(
+      'tributary_collector_log_start_offset',
+      'First offset still held, per partition.',
+      (p) => p.startOffset,
+    ),
+    logEndOffset: partitionGauge(
+      'tributary_collector_log_end_offset',
+      'Offset the next record will get, per partition.',
+      (p) => p.endOffset,
+    ),
+    logSizeBytes: partitionGauge(
+      'tributary_collector_log_size_bytes',
+      'Bytes on disk, per partition.',
+      (p) => p.sizeBytes,
+    ),
+    logSegments: partitionGauge('tributary_collector_log_segments', 'Segments, per partition.', (p) => p.segmentCount),
+    topics: gauge('tributary_collector_topics', 'Topics in the store.', [], async (set) =>
+      set(new Set((await read.partitions()).map((p) => p.topic)).size),
+    ),
+    // The file system holding data_dir, read at scrape time (statfs): the "disk near its limit" alert divides them.
+    dataDirAvailableBytes: fileSystemGauge(
+      'tributary_collector_data_dir_available_bytes',
+      'Bytes available to the collector on the file system of data_dir.',
+      (s) => s.bavail * s.bsize,
+    ),
+    dataDirCapacityBytes: fileSystemGauge(
+      'tributary_collector_data_dir_capacity_bytes',
+      'Size in bytes of the file system of data_dir.',
+      (s) => s.blocks * s.bsize,
+    ),
+    groupMembers: gauge(
+      'tributary_collector_group_members',
+      'Live members per consumer group.',
+      ['group'],
+      async (set) => {
+        for (const [group, members] of await read.groupMembers()) set(members, { group });
+      },
+    ),
+    groupCommittedOffset: groupGauge(
+      'tributary_collector_group_committed_offset',
+      'Committed offset (next to consume), per group and partition.',
+      (g) => g.offset,
+    ),
+    groupLag: groupGauge(
+      'tributary_collector_group_lag',
+      'Records between the committed offset and the log end, per group and partition.',
+      (g) => g.lag,
+    ),
+    // The Kafka protocol listener (collector/kafka/).
+    kafkaRequests: counter('tributary_collector_kafka_requests_total', 'Kafka protocol requests, by API and version.', [
+      'api',
+      'version',
+    ]),
+    kafkaErrors: counter(
+      'tributary_collector_kafka_errors_total',
+      'Kafka error codes answered (once per partition or resource that carried one), by API and code name.',
+      ['api', 'code'],
+    ),
+    kafkaConnections: gauge('tributary_collector_kafka_connections', 'Open Kafka protocol connections.'),
+    kafkaBytes: counter(
+      'tributary_collector_kafka_bytes_total',
+      'Bytes received and sent on Kafka protocol connections, frames included.',
+      ['direction'],
+    ),
+    kafkaClosed: counter(
+      'tributary_collector_kafka_connections_closed_total',
+      'Kafka connections closed by the collector because of bad input or a timeout, by reason.',
+      ['reason'],
+    ),
+  };
+}
 
 export type Encoding = 'binary' | 'json' | 'ndjson';
 /** How produced records arrived: the body encodings of HTTP/NATS produce, and the other front ends. */
@@ -66,116 +224,37 @@ export type ProduceEncoding = 'binary' | 'ndjson' | 'kafka' | 'syslog' | 'otlp';
 
 export class CollectorMetrics {
   readonly registry = new client.Registry();
-  private readonly recordsAppended;
-  private readonly bytesAppended;
-  private readonly produceDuration;
-  private readonly fetchDuration;
-  private readonly fsyncDuration;
-  private readonly segmentsRolled;
-  private readonly retentionSegments;
-  private readonly retentionBytes;
-  private readonly recoveryTruncations;
-  private readonly recoveryBytes;
-  private readonly corruption;
-  private readonly httpResponses;
-  private readonly rejected;
-  private readonly rebalances;
-  readonly kafka: KafkaListenerMetrics;
+  private readonly m = registerMetrics(
+    collectorMetricTable({
+      partitions: () => this.partitionSnapshot(),
+      groups: () => this.groupSnapshot(),
+      groupMembers: async () => {
+        const membership = this.store?.membership;
+        if (membership === undefined) return [];
+        return [...(await membership.list())].map(([group, m]) => [group, m.members.length]);
+      },
+      dataDirStats: async () => {
+        if (this.dataDir === undefined) return undefined;
+        // the directory vanished or is unreadable: no sample rather than a wrong one
+        return statfs(this.dataDir).catch(() => undefined);
+      },
+    }),
+    this.registry,
+  );
+  readonly kafka: KafkaListenerMetrics = {
+    request: (api, version) => this.m.kafkaRequests.inc({ api, version: String(version) }),
+    error: (api, code) => this.m.kafkaErrors.inc({ api, code }),
+    connectionOpened: () => this.m.kafkaConnections.inc(),
+    connectionClosed: () => this.m.kafkaConnections.dec(),
+    closedFor: (reason) => this.m.kafkaClosed.inc({ reason }),
+    bytes: (direction, count) => this.m.kafkaBytes.inc({ direction }, count),
+  };
   private store: LogStore | undefined;
-  private receivers: ReceiverMetrics | undefined;
+  private receivers: Registered<ReturnType<typeof receiverMetricTable>> | undefined;
   private dataDir: string | undefined;
 
   constructor() {
-    const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry });
-    this.recordsAppended = new client.Counter({
-      name: METRIC_NAMES.recordsAppended,
-      help: 'Records appended (durable and acknowledged), by topic.',
-      labelNames: ['topic'] as const,
-      registers,
-    });
-    this.bytesAppended = new client.Counter({
-      name: METRIC_NAMES.bytesAppended,
-      help: 'Bytes of record batches appended, by topic.',
-      labelNames: ['topic'] as const,
-      registers,
-    });
-    this.produceDuration = new client.Histogram({
-      name: METRIC_NAMES.produceDuration,
-      help: 'Produce request duration from arrival to acknowledgement (after durability), in seconds.',
-      labelNames: ['encoding'] as const,
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.fetchDuration = new client.Histogram({
-      name: METRIC_NAMES.fetchDuration,
-      help: 'Fetch request duration, long-poll waits included, in seconds.',
-      labelNames: ['encoding'] as const,
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.fsyncDuration = new client.Histogram({
-      name: METRIC_NAMES.fsyncDuration,
-      help: 'Duration of each fsync of the storage engine, in seconds.',
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-      registers,
-    });
-    this.segmentsRolled = new client.Counter({
-      name: METRIC_NAMES.segmentsRolled,
-      help: 'Segments rolled (a new active segment started), by topic.',
-      labelNames: ['topic'] as const,
-      registers,
-    });
-    this.retentionSegments = new client.Counter({
-      name: METRIC_NAMES.retentionDeletedSegments,
-      help: 'Segments deleted by retention, by topic and reason (time or size).',
-      labelNames: ['topic', 'reason'] as const,
-      registers,
-    });
-    this.retentionBytes = new client.Counter({
-      name: METRIC_NAMES.retentionDeletedBytes,
-      help: 'Bytes deleted by retention, by topic and reason (time or size).',
-      labelNames: ['topic', 'reason'] as const,
-      registers,
-    });
-    this.recoveryTruncations = new client.Counter({
-      name: METRIC_NAMES.recoveryTruncations,
-      help: 'Torn or corrupt segment tails truncated during recovery.',
-      labelNames: ['topic', 'partition'] as const,
-      registers,
-    });
-    this.recoveryBytes = new client.Counter({
-      name: METRIC_NAMES.recoveryTruncatedBytes,
-      help: 'Bytes cut from segment tails during recovery.',
-      labelNames: ['topic', 'partition'] as const,
-      registers,
-    });
-    this.corruption = new client.Counter({
-      name: METRIC_NAMES.corruptionDetected,
-      help: 'Stored data that failed validation on read.',
-      labelNames: ['topic', 'partition'] as const,
-      registers,
-    });
-    this.httpResponses = new client.Counter({
-      name: METRIC_NAMES.httpResponses,
-      help: 'HTTP responses, by route template, method and status code.',
-      labelNames: ['route', 'method', 'status'] as const,
-      registers,
-    });
-    this.rejected = new client.Counter({
-      name: METRIC_NAMES.rejectedRequests,
-      help: 'Requests answered with an error, by route and error code.',
-      labelNames: ['route', 'code'] as const,
-      registers,
-    });
-    this.rebalances = new client.Counter({
-      name: METRIC_NAMES.groupRebalances,
-      help: 'Consumer group generations started, by group and by what changed the membership.',
-      labelNames: ['group', 'reason'] as const,
-      registers,
-    });
-    this.registerStoreGauges(registers);
-    this.kafka = kafkaListenerMetrics(registers);
   }
 
   /** Partition and group gauges are read from the store at scrape time; call once the store is open. */
@@ -188,47 +267,68 @@ export class CollectorMetrics {
   storageEvents(): StorageEvents {
     return {
       appended: (e) => {
-        this.recordsAppended.inc({ topic: e.topic }, e.recordCount);
-        this.bytesAppended.inc({ topic: e.topic }, e.bytes);
+        this.m.recordsAppended.inc({ topic: e.topic }, e.recordCount);
+        this.m.bytesAppended.inc({ topic: e.topic }, e.bytes);
       },
-      fsynced: (seconds) => this.fsyncDuration.observe(seconds),
-      segmentRolled: (topic) => this.segmentsRolled.inc({ topic }),
+      duplicatesSkipped: (topic, _partition, batches) => this.m.duplicateBatches.inc({ topic }, batches),
+      fsynced: (seconds) => this.m.fsyncDuration.observe(seconds),
+      segmentRolled: (topic) => this.m.segmentsRolled.inc({ topic }),
       segmentsDeleted: (topic, _partition, segments, bytes, reason) => {
-        this.retentionSegments.inc({ topic, reason }, segments);
-        this.retentionBytes.inc({ topic, reason }, bytes);
+        this.m.retentionSegments.inc({ topic, reason }, segments);
+        this.m.retentionBytes.inc({ topic, reason }, bytes);
       },
       recoveryTruncated: (topic, partition, bytes) => {
-        this.recoveryTruncations.inc({ topic, partition: String(partition) });
-        this.recoveryBytes.inc({ topic, partition: String(partition) }, bytes);
+        this.m.recoveryTruncations.inc({ topic, partition: String(partition) });
+        this.m.recoveryBytes.inc({ topic, partition: String(partition) }, bytes);
       },
-      corruptionDetected: (topic, partition) => this.corruption.inc({ topic, partition: String(partition) }),
+      corruptionDetected: (topic, partition) => this.m.corruption.inc({ topic, partition: String(partition) }),
     };
   }
 
   countRebalance(group: string, reason: string): void {
-    this.rebalances.inc({ group, reason });
+    this.m.rebalances.inc({ group, reason });
   }
 
   observeProduce(encoding: ProduceEncoding, seconds: number): void {
-    this.produceDuration.observe({ encoding }, seconds);
+    this.m.produceDuration.observe({ encoding }, seconds);
   }
 
   observeFetch(encoding: Encoding, seconds: number): void {
-    this.fetchDuration.observe({ encoding }, seconds);
+    this.m.fetchDuration.observe({ encoding }, seconds);
   }
 
   countResponse(route: string, method: string, status: number): void {
-    this.httpResponses.inc({ route, method, status: String(status) });
+    this.m.httpResponses.inc({ route, method, status: String(status) });
   }
 
   countRejected(route: string, code: string): void {
-    this.rejected.inc({ route, code });
+    this.m.rejected.inc({ route, code });
   }
 
-  /** Receiver metrics (syslog, otlp): see the ReceiverMetrics block at the end of this file. */
+  /**
+   * What a receiver (syslog, otlp) reports; its metrics (receiverMetricTable) are registered on first use, so a
+   * collector without receivers does not list them.
+   */
   receiverEvents(receiver: string, transport: string): ReceiverEvents {
-    this.receivers ??= new ReceiverMetrics(this.registry);
-    return this.receivers.events(receiver, transport);
+    this.receivers ??= registerMetrics(receiverMetricTable(), this.registry);
+    const m = this.receivers;
+    const l = { receiver, transport };
+    // Series exist from the start, so a rate() over them is defined before the first message.
+    m.messages.inc(l, 0);
+    m.stored.inc(l, 0);
+    return {
+      received: (messages, bytes) => {
+        m.messages.inc(l, messages);
+        m.bytes.inc(l, bytes);
+      },
+      stored: (messages) => m.stored.inc(l, messages),
+      error: (kind, count = 1) => m.errors.inc({ ...l, kind }, count),
+      connectionOpened: () => {
+        m.connections.inc(l);
+        m.opened.inc(l);
+      },
+      connectionClosed: () => m.connections.dec(l),
+    };
   }
 
   contentType(): string {
@@ -237,103 +337,6 @@ export class CollectorMetrics {
 
   async render(): Promise<string> {
     return await this.registry.metrics();
-  }
-
-  private registerStoreGauges(registers: client.Registry[]): void {
-    // Reads every topic once per scrape and fills the four partition gauges from that one snapshot.
-    const metrics = this;
-    const partitionGauge = (name: string, help: string, pick: (p: PartitionSnapshot) => number | undefined) =>
-      new client.Gauge({
-        name,
-        help,
-        labelNames: ['topic', 'partition'] as const,
-        registers,
-        async collect() {
-          this.reset();
-          for (const p of await metrics.partitionSnapshot()) {
-            const value = pick(p);
-            // undefined: the backend has no such thing (segments on JetStream)
-            if (value !== undefined) this.set({ topic: p.topic, partition: String(p.partition) }, value);
-          }
-        },
-      });
-    partitionGauge(METRIC_NAMES.logStartOffset, 'First offset still held, per partition.', (p) => p.startOffset);
-    partitionGauge(METRIC_NAMES.logEndOffset, 'Offset the next record will get, per partition.', (p) => p.endOffset);
-    partitionGauge(METRIC_NAMES.logSizeBytes, 'Bytes on disk, per partition.', (p) => p.sizeBytes);
-    partitionGauge(METRIC_NAMES.logSegments, 'Segments, per partition.', (p) => p.segmentCount);
-    new client.Gauge({
-      name: METRIC_NAMES.topics,
-      help: 'Topics in the store.',
-      registers,
-      async collect() {
-        this.set(new Set((await metrics.partitionSnapshot()).map((p) => p.topic)).size);
-      },
-    });
-    // No series until a data directory is attached (a store without one, e.g. JetStream, has no local disk).
-    const fsGauge = (
-      name: string,
-      help: string,
-      pick: (s: { bavail: number; blocks: number; bsize: number }) => number,
-    ) =>
-      new client.Gauge({
-        name,
-        help,
-        registers,
-        async collect() {
-          this.reset();
-          if (metrics.dataDir === undefined) return;
-          try {
-            this.set(pick(await statfs(metrics.dataDir)));
-          } catch {
-            // the directory vanished or is unreadable: no sample rather than a wrong one
-          }
-        },
-      });
-    fsGauge(
-      METRIC_NAMES.dataDirAvailableBytes,
-      'Bytes available to the collector on the file system of data_dir.',
-      (s) => s.bavail * s.bsize,
-    );
-    fsGauge(
-      METRIC_NAMES.dataDirCapacityBytes,
-      'Size in bytes of the file system of data_dir.',
-      (s) => s.blocks * s.bsize,
-    );
-    const groupGauge = (name: string, help: string, pick: (g: GroupSnapshot) => number) =>
-      new client.Gauge({
-        name,
-        help,
-        labelNames: ['group', 'topic', 'partition'] as const,
-        registers,
-        async collect() {
-          this.reset();
-          for (const g of await metrics.groupSnapshot()) {
-            this.set({ group: g.group, topic: g.topic, partition: String(g.partition) }, pick(g));
-          }
-        },
-      });
-    new client.Gauge({
-      name: METRIC_NAMES.groupMembers,
-      help: 'Live members per consumer group.',
-      labelNames: ['group'] as const,
-      registers,
-      async collect() {
-        this.reset();
-        const membership = metrics.store?.membership;
-        if (membership === undefined) return;
-        for (const [group, m] of await membership.list()) this.set({ group }, m.members.length);
-      },
-    });
-    groupGauge(
-      METRIC_NAMES.groupCommittedOffset,
-      'Committed offset (next to consume), per group and partition.',
-      (g) => g.offset,
-    );
-    groupGauge(
-      METRIC_NAMES.groupLag,
-      'Records between the committed offset and the log end, per group and partition.',
-      (g) => g.lag,
-    );
   }
 
   // One snapshot per scrape: the gauges' collect() calls run within one registry.metrics() call, so a snapshot
@@ -376,46 +379,6 @@ export class CollectorMetrics {
   }
 }
 
-function kafkaListenerMetrics(registers: client.Registry[]): KafkaListenerMetrics {
-  const requests = new client.Counter({
-    name: METRIC_NAMES.kafkaRequests,
-    help: 'Kafka protocol requests, by API and version.',
-    labelNames: ['api', 'version'] as const,
-    registers,
-  });
-  const errors = new client.Counter({
-    name: METRIC_NAMES.kafkaErrors,
-    help: 'Kafka error codes answered (once per partition or resource that carried one), by API and code name.',
-    labelNames: ['api', 'code'] as const,
-    registers,
-  });
-  const connections = new client.Gauge({
-    name: METRIC_NAMES.kafkaConnections,
-    help: 'Open Kafka protocol connections.',
-    registers,
-  });
-  const bytes = new client.Counter({
-    name: METRIC_NAMES.kafkaBytes,
-    help: 'Bytes received and sent on Kafka protocol connections, frames included.',
-    labelNames: ['direction'] as const,
-    registers,
-  });
-  const closed = new client.Counter({
-    name: METRIC_NAMES.kafkaClosed,
-    help: 'Kafka connections closed by the collector because of bad input or a timeout, by reason.',
-    labelNames: ['reason'] as const,
-    registers,
-  });
-  return {
-    request: (api, version) => requests.inc({ api, version: String(version) }),
-    error: (api, code) => errors.inc({ api, code }),
-    connectionOpened: () => connections.inc(),
-    connectionClosed: () => connections.dec(),
-    closedFor: (reason) => closed.inc({ reason }),
-    bytes: (direction, count) => bytes.inc({ direction }, count),
-  };
-}
-
 interface PartitionSnapshot {
   readonly topic: string;
   readonly partition: PartitionId;
@@ -435,81 +398,31 @@ interface GroupSnapshot {
 
 // --- Receivers (syslog, OTLP): docs/sources.md -------------------------------------------------------------------
 
-export const RECEIVER_METRIC_NAMES = {
-  messages: 'tributary_collector_receiver_messages_total', // counter {receiver, transport}: received and parsed
-  bytes: 'tributary_collector_receiver_bytes_total', // counter {receiver, transport}: wire bytes of those messages
-  stored: 'tributary_collector_receiver_stored_total', // counter {receiver, transport}: appended durably
-  errors: 'tributary_collector_receiver_errors_total', // counter {receiver, transport, kind}: ReceiverErrorKind
-  connections: 'tributary_collector_receiver_connections', // gauge {receiver, transport}: open now
-  connectionsOpened: 'tributary_collector_receiver_connections_opened_total', // counter {receiver, transport}
-} as const;
+const RECEIVER = ['receiver', 'transport'] as const;
 
-class ReceiverMetrics {
-  private readonly messages;
-  private readonly bytes;
-  private readonly stored;
-  private readonly errors;
-  private readonly connections;
-  private readonly opened;
-
-  constructor(registry: client.Registry) {
-    const registers = [registry];
-    const labelNames = ['receiver', 'transport'] as const;
-    this.messages = new client.Counter({
-      name: RECEIVER_METRIC_NAMES.messages,
-      help: 'Messages received and parsed by a receiver (before they are durable).',
-      labelNames,
-      registers,
-    });
-    this.bytes = new client.Counter({
-      name: RECEIVER_METRIC_NAMES.bytes,
-      help: 'Wire bytes of the messages a receiver parsed.',
-      labelNames,
-      registers,
-    });
-    this.stored = new client.Counter({
-      name: RECEIVER_METRIC_NAMES.stored,
-      help: 'Messages a receiver appended durably.',
-      labelNames,
-      registers,
-    });
-    this.errors = new client.Counter({
-      name: RECEIVER_METRIC_NAMES.errors,
-      help: 'Messages or connections a receiver refused or lost, by kind (malformed, oversized, dropped, …).',
-      labelNames: ['receiver', 'transport', 'kind'] as const,
-      registers,
-    });
-    this.connections = new client.Gauge({
-      name: RECEIVER_METRIC_NAMES.connections,
-      help: 'Connections open to a receiver.',
-      labelNames,
-      registers,
-    });
-    this.opened = new client.Counter({
-      name: RECEIVER_METRIC_NAMES.connectionsOpened,
-      help: 'Connections accepted by a receiver.',
-      labelNames,
-      registers,
-    });
-  }
-
-  events(receiver: string, transport: string): ReceiverEvents {
-    const l = { receiver, transport };
-    // Series exist from the start, so a rate() over them is defined before the first message.
-    this.messages.inc(l, 0);
-    this.stored.inc(l, 0);
-    return {
-      received: (messages, bytes) => {
-        this.messages.inc(l, messages);
-        this.bytes.inc(l, bytes);
-      },
-      stored: (messages) => this.stored.inc(l, messages),
-      error: (kind, count = 1) => this.errors.inc({ ...l, kind }, count),
-      connectionOpened: () => {
-        this.connections.inc(l);
-        this.opened.inc(l);
-      },
-      connectionClosed: () => this.connections.dec(l),
-    };
-  }
+function receiverMetricTable() {
+  return {
+    messages: counter(
+      'tributary_collector_receiver_messages_total',
+      'Messages received and parsed by a receiver (before they are durable).',
+      RECEIVER,
+    ),
+    bytes: counter(
+      'tributary_collector_receiver_bytes_total',
+      'Wire bytes of the messages a receiver parsed.',
+      RECEIVER,
+    ),
+    stored: counter('tributary_collector_receiver_stored_total', 'Messages a receiver appended durably.', RECEIVER),
+    errors: counter(
+      'tributary_collector_receiver_errors_total',
+      'Messages or connections a receiver refused or lost, by kind (malformed, oversized, dropped, …).',
+      ['receiver', 'transport', 'kind'],
+    ),
+    connections: gauge('tributary_collector_receiver_connections', 'Connections open to a receiver.', RECEIVER),
+    opened: counter(
+      'tributary_collector_receiver_connections_opened_total',
+      'Connections accepted by a receiver.',
+      RECEIVER,
+    ),
+  };
 }

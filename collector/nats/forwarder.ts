@@ -47,17 +47,21 @@ export function createForwarder(options: ForwarderOptions): Required<Pick<Storag
   };
 }
 
+/** Every storage event, as a record so that an event added to StorageEvents and not here fails the type check. */
+const STORAGE_EVENTS: Record<keyof StorageEvents, true> = {
+  appended: true,
+  duplicatesSkipped: true,
+  fsynced: true,
+  segmentRolled: true,
+  segmentsDeleted: true,
+  recoveryTruncated: true,
+  corruptionDetected: true,
+};
+
 /** Both sinks receive every event; a throwing listener never stops the other. */
 export function composeEvents(...sinks: StorageEvents[]): StorageEvents {
   const out: StorageEvents = {};
-  const keys = [
-    'appended',
-    'fsynced',
-    'segmentRolled',
-    'segmentsDeleted',
-    'recoveryTruncated',
-    'corruptionDetected',
-  ] as const;
+  const keys = Object.keys(STORAGE_EVENTS) as (keyof StorageEvents)[];
   for (const key of keys) {
     const fns = sinks.map((s) => s[key]).filter((f) => f !== undefined) as ((...args: unknown[]) => void)[];
     if (fns.length === 0) continue;

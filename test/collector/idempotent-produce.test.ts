@@ -51,6 +51,9 @@ test('idempotent produce - a request resent after a collector SIGKILL is acknowl
   await collector.restart();
   const resent = await produce(collector.url, request(0));
   t.deepEqual(resent, { partition: 0, base_offset: 0, last_offset: 1, record_count: 2, duplicate_batches: 2 });
+  const metrics = (await call(`${collector.url}/metrics`)).text;
+  t.regex(metrics, /^tributary_collector_produce_duplicate_batches_total\{topic="app"\} 2$/m);
+  t.notRegex(metrics, /^tributary_collector_records_appended_total\{topic="app"\}/m, 'the resend appended nothing');
   t.like(await produce(collector.url, request(2)), { base_offset: 2, last_offset: 3 });
 
   const read = await call(`${collector.url}/v1/topics/app/partitions/0/records?offset=0&format=json`);
