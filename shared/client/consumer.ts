@@ -8,37 +8,34 @@
  * `autoCommitIntervalMs` and on `close()`. After a crash or a rebalance, a partition's next owner starts at the last
  * commit the collector accepted, so records processed after it are delivered again; none is skipped.
  *
- * Reading: one long-poll fetch per assigned partition runs ahead of the iterator, holding at most two fetched
- * chunks per partition (so memory is bounded by partitions × 2 × maxBytes); the iterator takes records from the
- * partitions in turn so that one busy partition cannot starve the others.
+ * Reading: one PartitionReader per assigned partition (partition-reader.ts) fetches ahead of the iterator, holding
+ * at most two fetched chunks (so memory is bounded by partitions × 2 × maxBytes); the iterator takes records from
+ * the partitions in turn so that one busy partition cannot starve the others. This file is the group member: joins,
+ * heartbeats, positions and commits.
  *
  * Rebalances: a heartbeat answered `rebalance_in_progress` (or a commit answered `stale_generation`) stops the
  * fetches, drops records fetched but not handed out, and joins again with the same member id; `unknown_member`
  * joins as a new member. Partitions kept across the rebalance continue from this consumer's own position;
  * partitions gained start at the group's committed offset (or `from` when there is none).
  */
-import { type BackoffOptions, backoffDelay, sleep } from '../backoff.ts';
-import { forEachRecord, readBatchSource, splitBatches } from '../batch-codec.ts';
+import { backoffDelay, sleep } from '../backoff.ts';
 import {
   InvalidArgumentError,
-  OffsetOutOfRangeError,
   RebalanceInProgressError,
   StaleGenerationError,
   TributaryError,
   UnknownMemberError,
 } from '../errors.ts';
-import type { Offset, PartitionId, StoredRecord, TimestampMs } from '../record.ts';
+import type { Offset, PartitionId, TimestampMs } from '../record.ts';
 import {
   CollectorClient,
   type CollectorClientOptions,
   type JoinGroupRequest,
   type WireTopicPartition,
 } from './collector-client.ts';
+import { type ConsumedRecord, PartitionReader, RETRY_BACKOFF } from './partition-reader.ts';
 
-export interface ConsumedRecord extends StoredRecord {
-  readonly topic: string;
-  readonly partition: PartitionId;
-}
+export type { ConsumedRecord } from './partition-reader.ts';
 
 /**
  * Where a partition starts. `earliest`/`latest` apply only to partitions the group has no committed offset for
@@ -67,23 +64,6 @@ export interface ConsumerOptions extends Omit<CollectorClientOptions, 'timeoutMs
   /** Called for errors the consumer handles itself (a failed auto-commit, a fetch retried); default: ignored. */
   readonly onError?: (error: Error) => void;
 }
-
-interface PartitionReader {
-  readonly topic: string;
-  readonly partition: PartitionId;
-  /** The next offset to fetch. */
-  fetchPosition: Offset;
-  /** Fetched chunks not yet handed out, oldest first; the first one from index `next` on. */
-  chunks: ConsumedRecord[][];
-  next: number;
-  /** Resolves the fetch loop's wait for the iterator to finish a chunk. */
-  drained: (() => void) | undefined;
-}
-
-/** Chunks held per partition: memory is bounded by partitions × PREFETCH_CHUNKS × maxBytes. */
-const PREFETCH_CHUNKS = 2;
-/** Joins and fetches that failed for a reason that may pass (unreachable, 503) are retried with this backoff. */
-const RETRY_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 5_000 };
 
 export class Consumer implements AsyncIterable<ConsumedRecord> {
   private readonly client: CollectorClient;
@@ -270,7 +250,16 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       this.seen.add(k);
       this.handedOut.set(k, start);
       if (own === undefined) this.processed.set(k, start);
-      readers.push({ topic, partition, fetchPosition: start, chunks: [], next: 0, drained: undefined });
+      readers.push(
+        new PartitionReader(topic, partition, start, {
+          client: this.client,
+          maxBytes: this.options.maxBytes ?? 1024 * 1024,
+          maxWaitMs: this.options.maxWaitMs ?? 1000,
+          fetched: () => this.wake?.(),
+          skipped: (position) => this.handedOut.set(k, position),
+          onError: this.options.onError,
+        }),
+      );
     }
     const assigned = new Set(readers.map((r) => key(r.topic, r.partition)));
     for (const positions of [this.handedOut, this.processed, this.committed]) {
@@ -279,7 +268,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     this.readers = readers;
     if (this.closed) return;
     this.fetchAbort = new AbortController();
-    for (const reader of readers) void this.fetchLoop(reader, this.fetchAbort.signal);
+    for (const reader of readers) reader.start(this.fetchAbort.signal);
     this.startTimers(joined.heartbeat_interval_ms);
   }
 
@@ -356,23 +345,16 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
 
   private stopReading(): void {
     this.fetchAbort.abort();
-    for (const r of this.readers) r.drained?.();
+    for (const r of this.readers) r.release();
   }
 
   /** The next record from the partitions in turn, or undefined when nothing is buffered. */
   private take(): ConsumedRecord | undefined {
     for (let i = 0; i < this.readers.length; i++) {
       const reader = this.readers[(this.nextReader + i) % this.readers.length]!;
-      const chunk = reader.chunks[0];
-      if (chunk === undefined) continue;
-      const record = chunk[reader.next++]!;
+      const record = reader.take();
+      if (record === undefined) continue;
       this.nextReader = (this.nextReader + i + 1) % this.readers.length;
-      if (reader.next >= chunk.length) {
-        reader.chunks.shift();
-        reader.next = 0;
-        reader.drained?.();
-        reader.drained = undefined;
-      }
       const k = key(reader.topic, reader.partition);
       this.handedOut.set(k, record.offset + 1);
       this.lastHandedOut = k;
@@ -380,79 +362,6 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     }
     return undefined;
   }
-
-  private async fetchLoop(reader: PartitionReader, signal: AbortSignal): Promise<void> {
-    let failures = 0;
-    while (!signal.aborted) {
-      // One chunk being handed out and one fetched ahead: the next fetch overlaps the handing out of this one.
-      if (reader.chunks.length >= PREFETCH_CHUNKS) {
-        await new Promise<void>((resolve) => {
-          reader.drained = resolve;
-        });
-        continue;
-      }
-      try {
-        const got = await this.client.fetchBatches(reader.topic, reader.partition, reader.fetchPosition, {
-          maxBytes: this.options.maxBytes ?? 1024 * 1024,
-          waitMs: this.options.maxWaitMs ?? 1000,
-          signal,
-        });
-        if (signal.aborted) return;
-        const records = recordsFrom(got.batches, reader);
-        reader.fetchPosition = Math.max(reader.fetchPosition, got.nextOffset);
-        failures = 0;
-        if (records.length > 0) {
-          reader.chunks.push(records);
-          this.wake?.();
-        }
-      } catch (error) {
-        if (signal.aborted) return;
-        if (error instanceof OffsetOutOfRangeError) {
-          // Retention deleted what we were to read next: continue at the oldest record held. Past the end (the
-          // topic was recreated): continue at its end.
-          this.options.onError?.(error);
-          reader.fetchPosition = reader.fetchPosition < error.startOffset ? error.startOffset : error.endOffset;
-          this.handedOut.set(key(reader.topic, reader.partition), reader.fetchPosition);
-          continue;
-        }
-        this.options.onError?.(error as Error);
-        await sleep(backoffDelay(failures++, RETRY_BACKOFF), signal);
-      }
-    }
-  }
-}
-
-/**
- * The records of fetched batches at or after the reader's position, as the objects handed out. Values are views
- * into the fetched buffer (no copy per record); the buffer lives as long as one of its records is referenced.
- */
-function recordsFrom(batches: Buffer, reader: PartitionReader): ConsumedRecord[] {
-  const out: ConsumedRecord[] = [];
-  const { topic, partition, fetchPosition } = reader;
-  for (const { header, bytes } of splitBatches(batches)) {
-    if (header.lastOffset < fetchPosition) continue;
-    const source = readBatchSource(bytes);
-    forEachRecord(
-      bytes,
-      (r) => {
-        if (r.offset < fetchPosition) return true;
-        out.push({
-          topic,
-          partition,
-          offset: r.offset,
-          timestamp: r.timestamp,
-          key: source.key,
-          labels: source.labels,
-          value: r.value,
-          ...(r.fields ? { fields: r.fields } : {}),
-        });
-        return true;
-      },
-      header,
-      source,
-    );
-  }
-  return out;
 }
 
 function key(topic: string, partition: PartitionId): string {
