@@ -1,10 +1,12 @@
 /**
  * The agent: wires the stages of the one-way pipeline and owns their lifecycle.
  *
- *   discovery (discover/) -> file server + readers (read/) -> framing (frame/) -> batcher (batch/)
- *     -> shipper + transport (ship/) -> acknowledgement -> ack tracker -> checkpoint store (checkpoint/)
+ *   discovery (discover/) -> file server + readers (read/) -> the file's stream (stream/: framing and parsing
+ *     with frame/) -> batcher (batch/) -> shipper + transport (ship/) -> acknowledgement -> the file's stream (its
+ *     ack tracker) -> checkpoint store (checkpoint/)
  *
- * Each stage knows only the next one's narrow interface; this file is where they meet. The unacked-bytes bound
+ * Each stage knows only the next one's narrow interface; this file is where they meet: it opens a FileStream per
+ * file the file server serves, hands it the file's lines, and writes the positions its streams report as settled. The unacked-bytes bound
  * (backpressure.ts) closes the loop: the batcher adds line bytes, settled batches release them, and the file server
  * pauses reading while the bound is reached.
  *
@@ -17,26 +19,22 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../shared/errors.ts';
-import type { BytePosition, Fields } from '../shared/record.ts';
+import type { BytePosition } from '../shared/record.ts';
 import { UnackedBytes } from './backpressure.ts';
-import { Batcher, type BatchStream, type SealedBatch } from './batch/batcher.ts';
-import { AckTracker, type TrackedRange } from './checkpoint/ack-tracker.ts';
+import { Batcher, type SealedBatch } from './batch/batcher.ts';
 import { type Checkpoint, CheckpointStore } from './checkpoint/checkpoint-store.ts';
-import type { AgentOptions, SourceOptions } from './config.ts';
+import type { AgentOptions } from './config.ts';
 import { FileDiscovery } from './discover/file-discovery.ts';
 import { type DirectoryFile, filesIn, isRotatedName, prefixOf, startsWith } from './discover/rotated-files.ts';
-import { ContainerLogDecoder, type LineMeta, LineMetaQueue, kubeletPathLabels } from './frame/container-log.ts';
-import { TimedMultiline } from './frame/multiline.ts';
-import { type LineParser, makeParser } from './frame/parse.ts';
 import { AgentMetrics, type Readiness, serveMetrics } from './metrics.ts';
 import { FINGERPRINT_BYTES, type FileKey, type Fingerprint } from './read/fingerprint.ts';
 import { DeliveryState } from './ship/delivery-state.ts';
 import type { StartAt } from './read/file-reader.ts';
-import type { FileReader } from './read/file-reader.ts';
 import { FileServer, type ServedFile } from './read/file-server.ts';
 import { HttpTransport } from './ship/http-transport.ts';
 import { isNatsUrl, natsTransportFor } from './ship/nats-transport.ts';
 import { Shipper } from './ship/shipper.ts';
+import { FileStream, type Handoff, type StreamContext } from './stream/file-stream.ts';
 import { JournaldSource } from './sources/journald.ts';
 import type { Transport } from './ship/transport.ts';
 
@@ -49,34 +47,6 @@ export interface AgentDependencies {
   /** Defaults to a new registry with the process metrics. */
   readonly metrics?: AgentMetrics;
 }
-
-/** One file being read, as the later stages see it. */
-interface FileStream extends BatchStream {
-  readonly reader: FileReader;
-  readonly source: SourceOptions;
-  tracker: AckTracker;
-  readonly multiline: TimedMultiline | undefined;
-  readonly parse: LineParser;
-  /** Container runtime framing (source `format`), and the runtime's time/stream of lines held by multiline. */
-  readonly container: ContainerLogDecoder | undefined;
-  readonly containerMeta: LineMetaQueue;
-  closed: boolean;
-  /**
-   * Ranges of an older generation (before a copytruncate) passed on to the copy that now holds their bytes: their
-   * settlements move the copy's checkpoint. By generation, then by the range's seq.
-   */
-  readonly heirs: Map<number, { readonly stream: FileStream; readonly ranges: Map<number, TrackedRange> }>;
-}
-
-/** What a truncated file leaves to its copy: its acknowledged position and its ranges still in flight. */
-interface Handoff {
-  readonly stream: FileStream;
-  readonly generation: number;
-  readonly acked: BytePosition;
-  readonly ranges: ReturnType<AckTracker['outstandingRanges']>;
-}
-
-let streamCounter = 0;
 
 export class Agent {
   readonly options: AgentOptions;
@@ -91,7 +61,8 @@ export class Agent {
   private readonly discovery: FileDiscovery;
   /** The current stream of each file identity. */
   private readonly streams = new Map<FileKey, FileStream>();
-  private readonly ranges = new WeakMap<SealedBatch, TrackedRange>();
+  /** What each file's stream hands its lines to. */
+  private readonly streamContext: StreamContext;
   /** Truncated files whose copy is being opened (file-server.ts reads it right after `truncated`). */
   private readonly handoffs = new Map<FileKey, Handoff>();
   private firstStart = false;
@@ -152,11 +123,17 @@ export class Agent {
       maxWaitMs: options.batch.maxWaitMs,
       compression: options.batch.compression,
       onSealed: (batch) => {
-        const stream = batch.stream as FileStream;
-        this.ranges.set(batch, stream.tracker.register(batch.start, batch.end));
+        (batch.stream as FileStream).sealed(batch);
         this.shipper.enqueue(batch);
       },
     });
+    this.streamContext = {
+      host: options.host,
+      batcher: this.batcher,
+      budget: this.budget,
+      metrics: this.metrics,
+      lineEmitted: () => this.linesSinceRead++,
+    };
     this.server = new FileServer({
       pollIntervalMs: options.read.pollIntervalMs,
       rotateWaitMs: options.read.rotateWaitMs,
@@ -303,7 +280,7 @@ export class Agent {
     await this.discovery.close();
     await this.server.stop();
     await Promise.all(this.journald.map((j) => j.stop(this.options.shutdownTimeoutMs)));
-    for (const stream of this.streams.values()) stream.multiline?.flush();
+    for (const stream of this.streams.values()) stream.flushHeld();
     this.batcher.sealAll();
     this.batcher.stop();
     const drained = await this.shipper.drain(this.options.shutdownTimeoutMs);
@@ -314,7 +291,7 @@ export class Agent {
       );
     }
     await this.shipper.close();
-    for (const stream of this.streams.values()) stream.multiline?.close();
+    for (const stream of this.streams.values()) stream.stopTimers();
     await this.saveCheckpoints();
     await this.server.close();
     await this.metricsServer?.close();
@@ -482,42 +459,9 @@ export class Agent {
     const handoff = file.copyOf === undefined ? undefined : this.handoffs.get(file.copyOf);
     if (file.copyOf !== undefined) this.handoffs.delete(file.copyOf);
     const source = this.options.sources[file.sourceIndex]!;
-    const id = `${reader.key}#${++streamCounter}`;
-    const stream: FileStream = {
-      id,
-      topic: source.topic,
-      key: `${this.options.host}:${reader.openedPath}`,
-      labels: Object.freeze({
-        ...source.labels,
-        ...(source.format === 'none' ? {} : kubeletPathLabels(reader.openedPath)),
-        path: reader.openedPath,
-      }),
-      reader,
-      source,
-      tracker: new AckTracker(reader.position),
-      heirs: new Map(),
-      multiline: source.multiline
-        ? new TimedMultiline({
-            startPattern: source.multiline.startPattern,
-            maxEventBytes: source.multiline.maxBytes,
-            timeoutMs: source.multiline.timeoutMs,
-            emit: (event) => this.emit(stream, event.value, event.end, stream.containerMeta.take(event.end)),
-          })
-        : undefined,
-      parse: makeParser({ kind: source.parser, timestampField: source.timestampField }),
-      container: source.format === 'none' ? undefined : new ContainerLogDecoder(source.format, source.maxLineBytes),
-      containerMeta: new LineMetaQueue(),
-      closed: false,
-    };
+    const stream = new FileStream(reader, source, this.streamContext);
     this.streams.set(reader.key, stream);
-    this.batcher.open(stream, reader.position);
-    if (handoff && (handoff.ranges.at(-1)?.end ?? handoff.acked) === reader.position) {
-      // The copy holds the bytes of the original's ranges still in flight: it takes them over, so that a crash
-      // before they are acknowledged reads them again from the copy.
-      stream.tracker = new AckTracker(handoff.acked);
-      const ranges = stream.tracker.inherit(handoff.ranges);
-      handoff.stream.heirs.set(handoff.generation, { stream, ranges });
-    }
+    stream.start(handoff);
     const pathMovedOn = [...this.store.all()].some((cp) => cp.path === reader.openedPath && cp.file !== reader.key);
     this.store.set(reader.key, reader.openedPath, stream.tracker.position, reader.fingerprint);
     // A new file at a path the agent knew another file under: the files rotated away in between may never have
@@ -541,22 +485,7 @@ export class Agent {
     let stream: FileStream | undefined;
     return (value, end, truncated) => {
       stream ??= this.streams.get(file.reader.key)!;
-      if (truncated) this.metrics.truncatedLine();
-      if (!stream.container) {
-        if (stream.multiline) stream.multiline.line(value, end, truncated);
-        else this.emit(stream, value, end);
-        return;
-      }
-      for (const line of stream.container.line(value, end, truncated)) {
-        if (line.malformed) this.metrics.parseFailure();
-        const meta = { timestamp: line.timestamp, stream: line.stream };
-        if (stream.multiline) {
-          stream.containerMeta.push(line.end, meta);
-          stream.multiline.line(line.value, line.end, line.truncated);
-        } else {
-          this.emit(stream, line.value, line.end, meta);
-        }
-      }
+      stream.line(value, end, truncated);
     };
   }
 
@@ -602,34 +531,9 @@ export class Agent {
     };
   }
 
-  private emit(stream: FileStream, value: Buffer, end: BytePosition, meta?: LineMeta): void {
-    let timestamp = meta?.timestamp ?? Date.now();
-    let fields: Fields | undefined = meta?.stream ? { stream: meta.stream } : undefined;
-    if (stream.source.parser !== 'none') {
-      const parsed = stream.parse(value);
-      if (!parsed.ok) this.metrics.parseFailure();
-      if (parsed.fields) fields = fields ? { ...parsed.fields, ...fields } : parsed.fields;
-      if (parsed.timestamp !== undefined) timestamp = parsed.timestamp;
-    }
-    this.budget.add(value.length);
-    this.linesSinceRead++;
-    this.batcher.add(stream.id, timestamp, value, end, fields);
-  }
-
   private onTruncated(file: ServedFile): void {
     const stream = this.streams.get(file.reader.key);
-    if (!stream) return;
-    stream.multiline?.flush();
-    stream.container?.reset();
-    stream.containerMeta.clear();
-    this.batcher.restart(stream.id, 0);
-    this.handoffs.set(file.reader.key, {
-      stream,
-      generation: stream.tracker.generation,
-      acked: stream.tracker.position,
-      ranges: stream.tracker.outstandingRanges(),
-    });
-    stream.tracker.restart(0);
+    if (stream) this.handoffs.set(file.reader.key, stream.truncated());
   }
 
   private onRestarted(file: ServedFile): void {
@@ -640,13 +544,10 @@ export class Agent {
   private onClosed(file: ServedFile): void {
     const stream = this.streams.get(file.reader.key);
     if (!stream) return;
-    stream.multiline?.flush();
-    stream.multiline?.close();
-    this.batcher.close(stream.id);
-    stream.closed = true;
+    stream.letGo();
     this.metrics.forgetFile(stream.reader.path);
     this.log.info({ path: stream.reader.path, file: stream.reader.key }, 'file let go');
-    if (stream.tracker.outstanding === 0) this.forget(stream);
+    if (stream.done) this.forget(stream);
   }
 
   private onSettled(batch: SealedBatch, how: 'acked' | 'dropped'): void {
@@ -660,25 +561,12 @@ export class Agent {
         topic: source.topic,
       });
     }
-    const range = this.ranges.get(batch);
-    if (!range) return;
-    let owner = stream;
-    let owned: TrackedRange | undefined = range;
-    if (range.generation !== stream.tracker.generation) {
-      // Truncated since: the copy that took the range over (if any) moves its checkpoint.
-      const heir = stream.heirs.get(range.generation);
-      owned = heir?.ranges.get(range.seq);
-      if (!heir || !owned) return;
-      heir.ranges.delete(range.seq);
-      if (heir.ranges.size === 0) stream.heirs.delete(range.generation);
-      owner = heir.stream;
-    }
-    if (!owner.tracker.settle(owned)) return;
-    // A newer reader of the same identity owns its checkpoint now.
-    if (this.streams.get(owner.reader.key) !== owner) return;
+    const owner = stream.settle(batch);
+    // Nothing moved, or a newer reader of the same identity owns its checkpoint now.
+    if (!owner || this.streams.get(owner.reader.key) !== owner) return;
     const { reader } = owner;
     this.store.set(reader.key, reader.openedPath, owner.tracker.position, reader.fingerprint);
-    if (owner.closed && owner.tracker.outstanding === 0) this.forget(owner);
+    if (owner.done) this.forget(owner);
   }
 
   /** A let-go file whose every batch is settled: keep only its checkpoint (for the retention time). */
