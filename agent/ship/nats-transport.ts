@@ -9,6 +9,7 @@ import { connect, headers, type NatsConnection } from 'nats';
 import { natsConnectionOptions, readNatsFiles } from '../../shared/nats-connection.ts';
 import { INGEST_SUBJECT_PREFIX, STATUS_HEADER } from '../../shared/wire.ts';
 import { outcomeOfAnswer, type SendOutcome, type Transport } from './transport.ts';
+import type { AgentOptions } from '../config.ts';
 
 export interface NatsTransportOptions {
   /** nats://host:port URLs (tls:// or nats:// with tls options). */
@@ -105,18 +106,9 @@ export function isNatsUrl(url: string): boolean {
 }
 
 /** The transport for `collector.urls: [nats://…]` with the `collector.nats` settings (credential and TLS files read here). */
-export function natsTransportFor(collector: {
-  readonly urls: readonly string[];
-  readonly token: string | undefined;
-  readonly timeoutMs: number;
-  readonly nats?: {
-    readonly credentialsFile?: string | undefined;
-    readonly token?: string | undefined;
-    readonly user?: string | undefined;
-    readonly password?: string | undefined;
-    readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
-  };
-}): NatsTransport {
+export function natsTransportFor(
+  collector: Pick<AgentOptions['collector'], 'urls' | 'token' | 'timeoutMs' | 'nats'>,
+): NatsTransport {
   const n = collector.nats;
   // Read now, as the agent starts: a missing file is a config error naming its key, not a failure at reconnect.
   const files = n === undefined ? {} : readNatsFiles(n, 'collector.nats');

@@ -4,6 +4,7 @@
  * does the work through those, and writes its response body; it never touches the socket (connection.ts does).
  */
 import type { Logger } from '../../shared/logger.ts';
+import { isValidName } from '../../shared/names.ts';
 import type { CollectorOptions, KafkaListenerOptions, Role } from '../config.ts';
 import { type Authenticator, type Principal, roleAllows } from '../http/auth.ts';
 import type { TopicAccess } from '../produce/topic-access.ts';
@@ -13,6 +14,7 @@ import type { LogStore } from '../storage/log-store.ts';
 import type { KafkaReader, KafkaWriter } from './codec/primitives.ts';
 import type { KafkaGroups } from './groups.ts';
 import type { ProducerRegistry } from './producers.ts';
+import { ErrorCode } from './protocol.ts';
 
 /** A Kafka broker as clients see it: where to connect for a partition or a group. */
 export interface Broker {
@@ -99,4 +101,36 @@ export function mayDo(ctx: KafkaContext, session: KafkaSession, role: Role): boo
 /** True when this collector coordinates `group` (always, alone); otherwise the client gets NOT_COORDINATOR. */
 export async function coordinates(ctx: KafkaContext, group: string): Promise<boolean> {
   return (await ctx.cluster.coordinatorFor(group)).nodeId === ctx.cluster.self().nodeId;
+}
+
+/**
+ * Why a group request is refused before its work: INVALID_GROUP_ID, GROUP_AUTHORIZATION_FAILED (the read role),
+ * and, for the requests only the coordinator serves (`coordinated`), NOT_COORDINATOR; 0 when none applies.
+ */
+export async function groupRefusal(
+  ctx: KafkaContext,
+  session: KafkaSession,
+  group: string,
+  coordinated: boolean,
+): Promise<number> {
+  if (!isValidName(group)) return ErrorCode.INVALID_GROUP_ID;
+  if (!mayDo(ctx, session, 'read')) return ErrorCode.GROUP_AUTHORIZATION_FAILED;
+  if (coordinated && !(await coordinates(ctx, group))) return ErrorCode.NOT_COORDINATOR;
+  return 0;
+}
+
+/**
+ * The fields a member's group request starts with (OffsetCommit, Heartbeat, SyncGroup): the group, the generation,
+ * the member id, and from `instanceIdFrom` on the static member's group_instance_id (read and ignored).
+ */
+export function readMemberFields(
+  r: KafkaReader,
+  version: number,
+  instanceIdFrom: number,
+): { group: string; generation: number; memberId: string } {
+  const group = r.string();
+  const generation = r.int32();
+  const memberId = r.string();
+  if (version >= instanceIdFrom) r.nullableString();
+  return { group, generation, memberId };
 }

@@ -121,14 +121,7 @@ export class KafkaGroups {
   }
 
   async join(groupName: string, request: JoinRequest): Promise<JoinAnswer> {
-    const fail = (errorCode: number, memberId = request.memberId): JoinAnswer => ({
-      errorCode,
-      generation: -1,
-      protocolName: '',
-      leader: '',
-      memberId,
-      members: [],
-    });
+    const fail = (errorCode: number, memberId = request.memberId): JoinAnswer => failedJoin(errorCode, memberId);
     if (request.protocols.length === 0 || request.protocolType === '') {
       return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
@@ -463,4 +456,9 @@ function assignedPartitions(assignment: Buffer): TopicPartition[] {
   } catch {
     return [];
   }
+}
+
+/** The JoinGroup answer of a refusal: the error, no generation, no members. */
+export function failedJoin(errorCode: number, memberId: string): JoinAnswer {
+  return { errorCode, generation: -1, protocolName: '', leader: '', memberId, members: [] };
 }

@@ -6,7 +6,7 @@
  */
 import { isValidName } from '../../../shared/names.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
-import { coordinates, type KafkaApi, mayDo } from '../context.ts';
+import { groupRefusal, type KafkaApi, readMemberFields } from '../context.ts';
 import { ApiKey, ErrorCode, kafkaErrorFor } from '../protocol.ts';
 
 export const offsetCommitApi: KafkaApi = {
@@ -17,10 +17,7 @@ export const offsetCommitApi: KafkaApi = {
   async handle(request, ctx) {
     const v = request.header.apiVersion;
     const r = request.body;
-    const group = r.string();
-    const generation = r.int32();
-    const memberId = r.string();
-    if (v >= 7) r.nullableString();
+    const { group, generation, memberId } = readMemberFields(r, v, 7);
     if (v <= 4) r.int64(); // retention_time_ms: offsets are kept until the group is deleted
     const topics = r.array(
       (r) => ({
@@ -34,13 +31,9 @@ export const offsetCommitApi: KafkaApi = {
       }),
       6,
     );
-    let refused = !isValidName(group)
-      ? ErrorCode.INVALID_GROUP_ID
-      : !mayDo(ctx, request.session, 'read')
-        ? ErrorCode.GROUP_AUTHORIZATION_FAILED
-        : !(await coordinates(ctx, group))
-          ? ErrorCode.NOT_COORDINATOR
-          : await ctx.groups.checkCommit(group, memberId, generation);
+    let refused =
+      (await groupRefusal(ctx, request.session, group, true)) ||
+      (await ctx.groups.checkCommit(group, memberId, generation));
     const answers = topics.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((p) => ({ ...p, errorCode: refused as number })),

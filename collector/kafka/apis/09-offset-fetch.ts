@@ -3,10 +3,9 @@
  * our HTTP groups); -1 where nothing is committed. A null topic list (v2+) asks for every committed partition.
  * Needs the read role.
  */
-import { isValidName } from '../../../shared/names.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
-import { type KafkaApi, mayDo } from '../context.ts';
-import { ApiKey, ErrorCode, kafkaErrorFor } from '../protocol.ts';
+import { groupRefusal, type KafkaApi } from '../context.ts';
+import { ApiKey, kafkaErrorFor } from '../protocol.ts';
 
 export const offsetFetchApi: KafkaApi = {
   key: ApiKey.OffsetFetch,
@@ -18,11 +17,7 @@ export const offsetFetchApi: KafkaApi = {
     const r = request.body;
     const group = r.string();
     const requested = r.nullableArray((r) => ({ name: r.string(), partitions: r.array((r) => r.int32(), 4) }), 6);
-    let errorCode = !isValidName(group)
-      ? ErrorCode.INVALID_GROUP_ID
-      : !mayDo(ctx, request.session, 'read')
-        ? ErrorCode.GROUP_AUTHORIZATION_FAILED
-        : 0;
+    let errorCode = await groupRefusal(ctx, request.session, group, false);
     const committed = new Map<string, Map<number, { offset: number; metadata: string }>>();
     if (errorCode === 0) {
       try {

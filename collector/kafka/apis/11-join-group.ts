@@ -3,11 +3,10 @@
  * (groups.ts). Static membership (group_instance_id, v5) is accepted but not kept: such members are dynamic here.
  * Needs the read role (GROUP_AUTHORIZATION_FAILED otherwise).
  */
-import { isValidName } from '../../../shared/names.ts';
 import { DEFAULT_SESSION_TIMEOUTS } from '../../groups/group-coordinator.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
-import { coordinates, type KafkaApi, mayDo } from '../context.ts';
-import type { JoinAnswer } from '../groups.ts';
+import { groupRefusal, type KafkaApi } from '../context.ts';
+import { failedJoin, type JoinAnswer } from '../groups.ts';
 import { ApiKey, ErrorCode } from '../protocol.ts';
 
 export const joinGroupApi: KafkaApi = {
@@ -25,18 +24,10 @@ export const joinGroupApi: KafkaApi = {
     if (v >= 5) r.nullableString(); // group_instance_id
     const protocolType = r.string();
     const protocols = r.array((r) => ({ name: r.string(), metadata: Buffer.from(r.bytes()) }), 6);
-    const fail = (errorCode: number): JoinAnswer => ({
-      errorCode,
-      generation: -1,
-      protocolName: '',
-      leader: '',
-      memberId,
-      members: [],
-    });
+    const fail = (errorCode: number): JoinAnswer => failedJoin(errorCode, memberId);
     let answer: JoinAnswer;
-    if (!isValidName(group)) answer = fail(ErrorCode.INVALID_GROUP_ID);
-    else if (!mayDo(ctx, request.session, 'read')) answer = fail(ErrorCode.GROUP_AUTHORIZATION_FAILED);
-    else if (!(await coordinates(ctx, group))) answer = fail(ErrorCode.NOT_COORDINATOR);
+    const refused = await groupRefusal(ctx, request.session, group, true);
+    if (refused) answer = fail(refused);
     else if (sessionTimeoutMs < DEFAULT_SESSION_TIMEOUTS.minMs || sessionTimeoutMs > DEFAULT_SESSION_TIMEOUTS.maxMs) {
       answer = fail(ErrorCode.INVALID_SESSION_TIMEOUT);
     } else {

@@ -1,8 +1,7 @@
 /** LeaveGroup (key 13), versions 0-3: the member leaves at once and the group rebalances (groups.ts). */
-import { isValidName } from '../../../shared/names.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
-import { type KafkaApi, mayDo } from '../context.ts';
-import { ApiKey, ErrorCode } from '../protocol.ts';
+import { groupRefusal, type KafkaApi } from '../context.ts';
+import { ApiKey } from '../protocol.ts';
 
 export const leaveGroupApi: KafkaApi = {
   key: ApiKey.LeaveGroup,
@@ -15,11 +14,7 @@ export const leaveGroupApi: KafkaApi = {
     const group = r.string();
     const memberIds =
       v >= 3 ? r.array((r) => ({ id: r.string(), instance: r.nullableString() }), 3).map((m) => m.id) : [r.string()];
-    const refused = !isValidName(group)
-      ? ErrorCode.INVALID_GROUP_ID
-      : !mayDo(ctx, request.session, 'read')
-        ? ErrorCode.GROUP_AUTHORIZATION_FAILED
-        : 0;
+    const refused = await groupRefusal(ctx, request.session, group, false);
     const results = memberIds.map((id) => ({ id, errorCode: refused || ctx.groups.leave(group, id) }));
     const errorCode = refused || (v < 3 ? results[0]!.errorCode : 0);
     request.countError(errorCode);

@@ -3,9 +3,10 @@
  * topic-partition the committed offset, the end offset and the lag, refreshed every 2 s. Resetting a group's
  * offsets needs the admin role: for other roles the button is shown disabled.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { getJson, postJson, type Role } from '../api.ts';
 import { formatTime } from '../components/log-line.tsx';
+import { usePolling } from '../polling.ts';
 
 interface Member {
   readonly member_id: string;
@@ -51,26 +52,7 @@ export function GroupsPage({ role }: { role: Role }) {
   const [error, setError] = useState<string | undefined>();
   const [tick, setTick] = useState(0);
 
-  useEffect(() => {
-    let stopped = false;
-    const refresh = async () => {
-      try {
-        const answer = await loadGroups();
-        if (!stopped) {
-          setGroups(answer);
-          setError(undefined);
-        }
-      } catch (e) {
-        if (!stopped) setError((e as Error).message);
-      }
-    };
-    void refresh();
-    const timer = setInterval(refresh, REFRESH_MS);
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, [tick]);
+  usePolling(loadGroups, setGroups, setError, REFRESH_MS, [tick]);
 
   const reset = async (group: string) => {
     if (!confirm(`Reset every committed offset of ${group} to the end of its topics (skip the lag)?`)) return;

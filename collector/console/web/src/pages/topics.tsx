@@ -2,9 +2,10 @@
  * Topics: every topic with its partitions (start and end offsets, size, segments), its retention and its produce
  * rate — records per second from the change of the end offsets between two refreshes (every 2 s).
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { getJson } from '../api.ts';
 import { formatBytes, formatDuration, formatRate } from '../format.ts';
+import { usePolling } from '../polling.ts';
 
 interface TopicWire {
   readonly name: string;
@@ -31,38 +32,28 @@ export function TopicsPage({ navigate }: { navigate: (path: string) => void }) {
   const [error, setError] = useState<string | undefined>();
   const last = useRef<{ at: number; ends: Map<string, number> } | undefined>(undefined);
 
-  useEffect(() => {
-    let stopped = false;
-    const refresh = async () => {
-      try {
-        const answer = await getJson<{ topics: TopicWire[] }>('/v1/topics');
-        if (stopped) return;
-        const now = performance.now();
-        const ends = new Map(answer.topics.map((t) => [t.name, t.partitions.reduce((s, p) => s + p.end_offset, 0)]));
-        const before = last.current;
-        if (before) {
-          const seconds = (now - before.at) / 1000;
-          const next: Record<string, number> = {};
-          for (const [name, end] of ends) {
-            const was = before.ends.get(name);
-            if (was !== undefined) next[name] = Math.max(0, end - was) / seconds;
-          }
-          setRates(next);
+  usePolling(
+    () => getJson<{ topics: TopicWire[] }>('/v1/topics'),
+    (answer) => {
+      const now = performance.now();
+      const ends = new Map(answer.topics.map((t) => [t.name, t.partitions.reduce((s, p) => s + p.end_offset, 0)]));
+      const before = last.current;
+      if (before) {
+        const seconds = (now - before.at) / 1000;
+        const next: Record<string, number> = {};
+        for (const [name, end] of ends) {
+          const was = before.ends.get(name);
+          if (was !== undefined) next[name] = Math.max(0, end - was) / seconds;
         }
-        last.current = { at: now, ends };
-        setTopics(answer.topics);
-        setError(undefined);
-      } catch (e) {
-        if (!stopped) setError((e as Error).message);
+        setRates(next);
       }
-    };
-    void refresh();
-    const timer = setInterval(refresh, REFRESH_MS);
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, []);
+      last.current = { at: now, ends };
+      setTopics(answer.topics);
+    },
+    setError,
+    REFRESH_MS,
+    [],
+  );
 
   return (
     <section class="page table-page">
