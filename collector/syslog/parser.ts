@@ -255,27 +255,25 @@ function parse3164(bytes: Buffer, start: number, facility: number, severity: num
   let hostname: string | undefined;
   let appName: string | undefined;
   let procId: string | undefined;
+  /** Reads a tag at `pos` (moving past it) when there is one. */
+  const readTag = (): boolean => {
+    TAG.lastIndex = pos;
+    const tag = TAG.exec(head);
+    if (!tag) return false;
+    appName = tag[1];
+    procId = tag[2];
+    pos = TAG.lastIndex;
+    return true;
+  };
   if (timestamp !== undefined && head[pos] === ' ') {
     pos++;
-    TAG.lastIndex = pos;
-    const tagFirst = TAG.exec(head);
-    if (tagFirst) {
-      // "Dec  2 10:00:00 sshd[42]: …" — no hostname
-      appName = tagFirst[1];
-      procId = tagFirst[2];
-      pos = TAG.lastIndex;
-    } else {
+    // "Dec  2 10:00:00 sshd[42]: …" has no hostname; otherwise a hostname comes before the tag.
+    if (!readTag()) {
       const sp = head.indexOf(' ', pos);
       if (sp > pos && sp - pos <= 255) {
         hostname = head.slice(pos, sp);
         pos = sp + 1;
-        TAG.lastIndex = pos;
-        const tag = TAG.exec(head);
-        if (tag) {
-          appName = tag[1];
-          procId = tag[2];
-          pos = TAG.lastIndex;
-        }
+        readTag();
       }
     }
     if (appName !== undefined && head[pos] === ' ') pos++;
