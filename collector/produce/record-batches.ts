@@ -65,6 +65,10 @@ export function batchesFromRecords(
     }
     builder = undefined;
   };
+  // A builder sized for what is still to come grows no more than once or twice (each growth copies what it holds):
+  // the request's remaining bytes when they are known up front, capped at one batch.
+  let expected = 0;
+  if (Array.isArray(records)) for (const r of records as readonly PlainRecord[]) expected += r.value.length + 8;
   let count = 0;
   for (const r of records) {
     if (++count > limits.maxRecordsPerRequest) throw tooManyRecords(limits);
@@ -74,10 +78,15 @@ export function batchesFromRecords(
     lastLabels = r.labels;
     if (!builder || builder.key !== r.key || builderLabels !== labels || builder.recordBytes >= BATCH_RECORD_BYTES) {
       flush();
-      builder = new BatchBuilder(r.key, r.labels, Math.min(64 * 1024, r.value.length * 2 + 64));
+      const capacity =
+        expected > 0
+          ? Math.min(expected, BATCH_RECORD_BYTES + 64 * 1024)
+          : Math.min(64 * 1024, r.value.length * 2 + 64);
+      builder = new BatchBuilder(r.key, r.labels, Math.max(capacity, 64));
       builderLabels = labels;
     }
     builder.add(r.timestamp, r.value, r.fields);
+    expected -= r.value.length + 8;
   }
   flush();
   return out;

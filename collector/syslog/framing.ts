@@ -59,7 +59,14 @@ export class SyslogFrameSplitter {
           } else if (b >= 0x31 && b <= 0x39) {
             this.state = { mode: 'length', digits: 0, value: 0 };
           } else {
-            this.state = { mode: 'line', parts: [], size: 0, skip: false };
+            // The common case, a whole line within this chunk: one view, no state to keep.
+            const lf = chunk.indexOf(LF, pos);
+            if (lf !== -1 && lf - pos <= this.maxMessageBytes) {
+              out.push({ kind: 'message', bytes: trimTrailer(chunk.subarray(pos, lf)) });
+              pos = lf + 1;
+            } else {
+              this.state = { mode: 'line', parts: [], size: 0, skip: false };
+            }
           }
           break;
         }

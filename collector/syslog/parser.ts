@@ -224,32 +224,63 @@ function sdNameEnd(bytes: Buffer, pos: number): number {
 // --- RFC 3164 ---------------------------------------------------------------------------------------------------
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const BSD_TIMESTAMP = /^([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2})/;
+/** A month's three letters as one number (their latin1 codes), for a lookup without a string. */
+const MONTH_CODES = new Map(
+  MONTHS.map((m, i) => [(m.charCodeAt(0) << 16) | (m.charCodeAt(1) << 8) | m.charCodeAt(2), i]),
+);
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})/;
-/** A tag: up to 48 characters of [A-Za-z0-9_./@-], optionally `[pid]`, then `:` (sticky: matched at lastIndex). */
-const TAG = /([A-Za-z0-9_./@-]{1,48})(?:\[([^\]\s]{1,128})\])?:/y;
-/** Timestamp (≤ 35) + hostname (≤ 255) + tag: enough of the message to read the header. */
+/** The longest RFC 3339 timestamp the ISO form above matches (nanoseconds and an offset). */
+const ISO_MAX = 35;
+/** Timestamp (≤ 35) + hostname (≤ 255) + tag: how much of the message the header may take. */
 const HEADER_WINDOW = 460;
 const WEEK_MS = 7 * 86_400_000;
+/** The structured data of a message that has none (one shared object). */
+export const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
 
+const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 0x30 && b <= 0x39;
+/** A tag character: [A-Za-z0-9_./@-]. */
+const isTagByte = (b: number): boolean =>
+  (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x2d && b <= 0x39) || b === 0x5f || b === 0x40;
+/** Whitespace as a regular expression's \s sees it in latin1. */
+const isSpace = (b: number): boolean => b === SP || (b >= 0x09 && b <= 0x0d) || b === 0xa0;
+
+/**
+ * RFC 3164, read byte by byte within the first HEADER_WINDOW bytes: the timestamp (`Mmm dd hh:mm:ss` or RFC 3339),
+ * then a hostname unless a tag comes first, then the tag (`app[procid]:`). The strings it makes are the three header
+ * fields; consecutive messages of one sender reuse them (the Latin1Strings cache).
+ */
 function parse3164(bytes: Buffer, start: number, facility: number, severity: number, now: TimestampMs): SyslogMessage {
-  // The header is ASCII; look at a bounded prefix as latin1 (one char per byte, so indexes are byte positions).
-  const head = bytes.toString('latin1', start, Math.min(bytes.length, start + HEADER_WINDOW));
-  let pos = 0;
+  const end = Math.min(bytes.length, start + HEADER_WINDOW);
+  let pos = start;
   let timestamp: TimestampMs | undefined;
-  const bsd = BSD_TIMESTAMP.exec(head);
-  const iso = bsd ? null : ISO_TIMESTAMP.exec(head);
-  if (bsd) {
-    const month = MONTHS.indexOf(bsd[1]!);
-    if (month !== -1) {
-      timestamp = inferYear(month, Number(bsd[2]!.trim()), Number(bsd[3]), Number(bsd[4]), Number(bsd[5]), now);
-      pos = bsd[0].length;
-    }
-  } else if (iso) {
-    const t = Date.parse(iso[0]);
-    if (Number.isFinite(t)) {
+  if (isDigit(bytes[start])) {
+    // rsyslog's forward formats: RFC 3339 (rare enough for a regular expression on a short string)
+    const iso = ISO_TIMESTAMP.exec(bytes.toString('latin1', start, Math.min(end, start + ISO_MAX)));
+    const t = iso ? Date.parse(iso[0]) : Number.NaN;
+    if (iso && Number.isFinite(t)) {
       timestamp = t;
-      pos = iso[0].length;
+      pos = start + iso[0].length;
+    }
+  } else if (end - start >= 15 && bytes[start + 3] === SP && bytes[start + 6] === SP) {
+    const month = MONTH_CODES.get((bytes[start]! << 16) | (bytes[start + 1]! << 8) | bytes[start + 2]!);
+    const d1 = bytes[start + 4]!;
+    const two = (at: number) => (bytes[at]! - 0x30) * 10 + bytes[at + 1]! - 0x30;
+    if (
+      month !== undefined &&
+      (d1 === SP || isDigit(d1)) &&
+      isDigit(bytes[start + 5]) &&
+      isDigit(bytes[start + 7]) &&
+      isDigit(bytes[start + 8]) &&
+      bytes[start + 9] === 0x3a &&
+      isDigit(bytes[start + 10]) &&
+      isDigit(bytes[start + 11]) &&
+      bytes[start + 12] === 0x3a &&
+      isDigit(bytes[start + 13]) &&
+      isDigit(bytes[start + 14])
+    ) {
+      const day = (d1 === SP ? 0 : d1 - 0x30) * 10 + bytes[start + 5]! - 0x30;
+      timestamp = bsdClock.at(month, day, two(start + 7), two(start + 10), two(start + 13), now);
+      if (timestamp !== undefined) pos = start + 15;
     }
   }
   let hostname: string | undefined;
@@ -257,28 +288,37 @@ function parse3164(bytes: Buffer, start: number, facility: number, severity: num
   let procId: string | undefined;
   /** Reads a tag at `pos` (moving past it) when there is one. */
   const readTag = (): boolean => {
-    TAG.lastIndex = pos;
-    const tag = TAG.exec(head);
-    if (!tag) return false;
-    appName = tag[1];
-    procId = tag[2];
-    pos = TAG.lastIndex;
+    let i = pos;
+    while (i < end && i - pos <= 48 && isTagByte(bytes[i]!)) i++;
+    const tagEnd = i;
+    if (tagEnd === pos || tagEnd - pos > 48 || i >= end) return false;
+    let pidStart = -1;
+    if (bytes[i] === 0x5b /* [ */) {
+      pidStart = ++i;
+      while (i < end && i - pidStart <= 128 && bytes[i] !== 0x5d && !isSpace(bytes[i]!)) i++;
+      if (i === pidStart || i - pidStart > 128 || bytes[i] !== 0x5d) return false;
+      i++;
+    }
+    if (i >= end || bytes[i] !== 0x3a /* : */) return false;
+    appName = strings.app.of(bytes, pos, tagEnd);
+    procId = pidStart === -1 ? undefined : strings.procId.of(bytes, pidStart, i - 1);
+    pos = i + 1;
     return true;
   };
-  if (timestamp !== undefined && head[pos] === ' ') {
+  if (timestamp !== undefined && bytes[pos] === SP) {
     pos++;
     // "Dec  2 10:00:00 sshd[42]: …" has no hostname; otherwise a hostname comes before the tag.
     if (!readTag()) {
-      const sp = head.indexOf(' ', pos);
-      if (sp > pos && sp - pos <= 255) {
-        hostname = head.slice(pos, sp);
+      const sp = bytes.indexOf(SP, pos);
+      if (sp > pos && sp < end && sp - pos <= 255) {
+        hostname = strings.host.of(bytes, pos, sp);
         pos = sp + 1;
         readTag();
       }
     }
-    if (appName !== undefined && head[pos] === ' ') pos++;
+    if (appName !== undefined && pos < end && bytes[pos] === SP) pos++;
   } else if (timestamp === undefined) {
-    pos = 0;
+    pos = start;
   }
   return {
     format: 'rfc3164',
@@ -289,23 +329,64 @@ function parse3164(bytes: Buffer, start: number, facility: number, severity: num
     appName,
     procId,
     msgId: undefined,
-    structuredData: {},
-    message: bytes.subarray(start + pos),
+    structuredData: NO_FIELDS,
+    message: bytes.subarray(pos),
   };
 }
 
-/** BSD timestamps have no year and no zone: the collector's local time, in the year that puts it nearest `now`. */
-function inferYear(
-  month: number,
-  day: number,
-  h: number,
-  m: number,
-  s: number,
-  now: TimestampMs,
-): TimestampMs | undefined {
-  if (day < 1 || day > 31 || h > 23 || m > 59 || s > 60) return undefined;
-  const year = new Date(now).getFullYear();
-  let t = new Date(year, month, day, h, m, s).getTime();
-  if (t - now > WEEK_MS) t = new Date(year - 1, month, day, h, m, s).getTime();
-  return t;
+/**
+ * A header field's string, made once for a run of messages that carry the same bytes (one program on one host
+ * sends many lines): compared by bytes with the last one, which costs less than a new string per message.
+ */
+class Latin1Strings {
+  private last = Buffer.alloc(0);
+  private text = '';
+
+  of(bytes: Buffer, from: number, to: number): string {
+    const last = this.last;
+    let same = to - from === last.length;
+    // A loop, not Buffer.compare: its argument checks cost more than comparing a few bytes.
+    for (let i = 0; same && i < last.length; i++) same = bytes[from + i] === last[i];
+    if (!same) {
+      this.last = Buffer.from(bytes.subarray(from, to));
+      this.text = bytes.toString('latin1', from, to);
+    }
+    return this.text;
+  }
 }
+
+const strings = { host: new Latin1Strings(), app: new Latin1Strings(), procId: new Latin1Strings() };
+
+/**
+ * BSD timestamps have no year and no zone: the collector's local time, in the year that puts it nearest `now`
+ * (moved back a year when it lands more than a week in the future). Senders stamp many messages within one second,
+ * so the last second's two candidate times are kept, and the current year's bounds: the answer is the one a fresh
+ * computation gives, without two Dates per message.
+ */
+class BsdClock {
+  private year = 0;
+  private yearStart = 0;
+  private yearEnd = -1;
+  private key = -1;
+  private thisYear = 0;
+  private lastYear = 0;
+
+  at(month: number, day: number, h: number, m: number, s: number, now: TimestampMs): TimestampMs | undefined {
+    if (day < 1 || day > 31 || h > 23 || m > 59 || s > 60) return undefined;
+    if (now < this.yearStart || now >= this.yearEnd) {
+      this.year = new Date(now).getFullYear();
+      this.yearStart = new Date(this.year, 0, 1).getTime();
+      this.yearEnd = new Date(this.year + 1, 0, 1).getTime();
+      this.key = -1;
+    }
+    const key = (((month * 32 + day) * 24 + h) * 60 + m) * 61 + s;
+    if (key !== this.key) {
+      this.key = key;
+      this.thisYear = new Date(this.year, month, day, h, m, s).getTime();
+      this.lastYear = new Date(this.year - 1, month, day, h, m, s).getTime();
+    }
+    return this.thisYear - now > WEEK_MS ? this.lastYear : this.thisYear;
+  }
+}
+
+const bsdClock = new BsdClock();

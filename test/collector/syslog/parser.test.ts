@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import test from 'ava';
+import fc from 'fast-check';
 import { parseSyslog, type SyslogMessage } from '../../../collector/syslog/parser.ts';
 
 const NOW = Date.UTC(2026, 11, 2, 12, 0, 0);
@@ -102,4 +104,123 @@ test('malformed messages are rejected with a reason', (t) => {
   t.regex(bad('<13>1 - host app - - [id a="b] m'), /quote/);
   t.regex(bad(`<13>1 - host ${'a'.repeat(49)} - - - m`), /APP-NAME/);
   t.regex(bad('<13>1 - host'), /header ends/);
+});
+
+/**
+ * The RFC 3164 header as the regular expressions of the first version read it (a latin1 window of 460 bytes): the
+ * reference the byte-level parser must agree with.
+ */
+function reference3164(text: string, now: number) {
+  const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const BSD = /^([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2})/;
+  const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})/;
+  const TAG = /([A-Za-z0-9_./@-]{1,48})(?:\[([^\]\s]{1,128})\])?:/y;
+  const body = Buffer.from(text.slice(text.indexOf('>') + 1), 'latin1');
+  const head = body.toString('latin1', 0, Math.min(body.length, 460));
+  let pos = 0;
+  let timestamp: number | undefined;
+  const bsd = BSD.exec(head);
+  const iso = bsd ? null : ISO.exec(head);
+  if (bsd) {
+    const month = MONTHS.indexOf(bsd[1]!);
+    if (month !== -1) {
+      const [day, h, m, s] = [Number(bsd[2]!.trim()), Number(bsd[3]), Number(bsd[4]), Number(bsd[5])];
+      if (!(day < 1 || day > 31 || h > 23 || m > 59 || s > 60)) {
+        const year = new Date(now).getFullYear();
+        timestamp = new Date(year, month, day, h, m, s).getTime();
+        if (timestamp - now > 7 * 86_400_000) timestamp = new Date(year - 1, month, day, h, m, s).getTime();
+      }
+      pos = bsd[0].length;
+    }
+  } else if (iso && Number.isFinite(Date.parse(iso[0]))) {
+    timestamp = Date.parse(iso[0]);
+    pos = iso[0].length;
+  }
+  let hostname: string | undefined;
+  let appName: string | undefined;
+  let procId: string | undefined;
+  if (timestamp !== undefined && head[pos] === ' ') {
+    pos++;
+    TAG.lastIndex = pos;
+    let tag = TAG.exec(head);
+    if (!tag) {
+      const sp = head.indexOf(' ', pos);
+      if (sp > pos && sp - pos <= 255) {
+        hostname = head.slice(pos, sp);
+        pos = sp + 1;
+        TAG.lastIndex = pos;
+        tag = TAG.exec(head);
+      }
+    }
+    if (tag) {
+      appName = tag[1];
+      procId = tag[2];
+      pos = TAG.lastIndex;
+    }
+    if (appName !== undefined && head[pos] === ' ') pos++;
+  } else if (timestamp === undefined) {
+    pos = 0;
+  }
+  return { timestamp, hostname, appName, procId, message: body.subarray(pos).toString('latin1') };
+}
+
+test('RFC 3164: the byte-level header parser agrees with the regular expressions it replaced', (t) => {
+  const now = Date.UTC(2026, 11, 2, 10, 0, 0);
+  const pick = <T>(...xs: T[]) => fc.constantFrom(...xs);
+  const token = (chars: string, max: number) =>
+    fc.array(fc.constantFrom(...chars.split('')), { minLength: 0, maxLength: max }).map((a) => a.join(''));
+  const timestamp = fc.oneof(
+    fc
+      .tuple(
+        pick('Jan', 'Feb', 'Dec', 'Mar', 'Xyz', 'dec'),
+        pick(' 1', ' 2', '02', '31', '32', '00', ' 0', 'x1'),
+        pick('00', '10', '23', '24', '99'),
+        pick('00', '59', '60'),
+        pick('00', '59', '60', '61', '6x'),
+      )
+      .map(([mo, d, h, m, s]) => `${mo} ${d} ${h}:${m}:${s}`),
+    pick('2026-12-02T10:00:00Z', '2026-12-02T10:00:00.123456789+01:00', '2026-13-02T10:00:00Z', '2026-12-02T10:00'),
+    token('Dec 0123456789:T-Z', 20),
+  );
+  const host = fc.oneof(token('abcXYZ019.-_', 12), fc.constant('h'.repeat(256)), fc.constant(''));
+  const tagText = fc.oneof(token('abcXYZ019_./@-', 10), fc.constant('t'.repeat(48)), fc.constant('t'.repeat(49)));
+  const pid = fc.oneof(
+    fc.constant(''),
+    token('0123456789abc', 6).map((p) => `[${p}]`),
+    pick('[]', '[1 2]', '[12', `[${'9'.repeat(129)}]`),
+  );
+  const header = fc
+    .tuple(
+      timestamp,
+      pick(' ', '', '  '),
+      fc.option(host),
+      tagText,
+      pid,
+      pick(':', '', ': ', ' :'),
+      token('msg \u00a0\t]:[', 12),
+    )
+    .map(([ts, sep, h, tag, p, colon, msg]) => `<13>${ts}${sep}${h === null ? '' : `${h} `}${tag}${p}${colon}${msg}`);
+  // fast-check reports the first differing input with the difference (assert.deepEqual inside the property).
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(header, (text) => {
+        fc.pre(!text.startsWith('<13>1 ')); // that is RFC 5424
+        const parsed = parseSyslog(Buffer.from(text, 'latin1'), now);
+        assert.ok(parsed.ok);
+        const m = parsed.message;
+        assert.deepEqual(
+          {
+            timestamp: m.timestamp,
+            hostname: m.hostname,
+            appName: m.appName,
+            procId: m.procId,
+            message: m.message.toString('latin1'),
+          },
+          reference3164(text, now),
+          text,
+        );
+      }),
+      { numRuns: 5000 },
+    ),
+  );
 });
