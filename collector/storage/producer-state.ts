@@ -82,8 +82,4 @@ export class ProducerState {
     this.producers.set(producer.id, entry);
     entry.record(producer.sequence, header.baseOffset, header.lastOffset);
   }
-
-  get producerCount(): number {
-    return this.producers.size;
-  }
 }

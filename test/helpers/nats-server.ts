@@ -112,6 +112,30 @@ export async function nodeConfig(
   return text;
 }
 
+/**
+ * Until every node routes to every other (monitoring's /routez): a client that connects before that is told of a
+ * smaller cluster (INFO's connect_urls), and a collector then warns about the wrong size.
+ */
+async function waitForRoutes(nodes: readonly NatsNode[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const routes = await Promise.all(
+      nodes.map(async (n) => {
+        try {
+          const answer = (await (await fetch(`${n.monitorUrl}/routez`)).json()) as { num_routes?: number };
+          return answer.num_routes ?? 0;
+        } catch {
+          return 0;
+        }
+      }),
+    );
+    if (routes.every((r) => r >= nodes.length - 1)) return;
+    if (Date.now() > deadline)
+      throw new Error(`the NATS cluster did not form within 30 s (routes per node: ${routes})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function startNodes(count: number): Promise<NatsCluster> {
   natsServerAvailable();
   if (count !== 1 && count !== 3) throw new Error('deploy/nats/ describes one node or a cluster of three');
@@ -149,6 +173,7 @@ async function startNodes(count: number): Promise<NatsCluster> {
   }
   try {
     await Promise.all(nodes.map((n) => n.restart()));
+    if (count > 1) await waitForRoutes(nodes);
   } catch (err) {
     await Promise.all(nodes.map((n) => n.kill()));
     await rm(root, { recursive: true, force: true });
