@@ -30,28 +30,47 @@ export interface StoredDuplicate {
 
 class ProducerEntry {
   highestSequence = -1;
-  /** Ring of the last RECENT_BATCHES batches: sequence, base offset, last offset. */
-  private readonly ring = new Float64Array(RECENT_BATCHES * 3);
+  /**
+   * Ring of the last batches (sequence, base offset, last offset), grown from 4 to RECENT_BATCHES as the producer
+   * sends more: a producer seen for a few batches (an agent that restarted soon after) costs little.
+   */
+  private ring = new Float64Array(4 * 3);
   private next = 0;
   private filled = 0;
 
+  private get capacity(): number {
+    return this.ring.length / 3;
+  }
+
   record(sequence: number, baseOffset: Offset, lastOffset: Offset): void {
     if (sequence > this.highestSequence) this.highestSequence = sequence;
+    if (this.filled === this.capacity && this.capacity < RECENT_BATCHES) this.grow();
     const at = this.next * 3;
     this.ring[at] = sequence;
     this.ring[at + 1] = baseOffset;
     this.ring[at + 2] = lastOffset;
-    this.next = (this.next + 1) % RECENT_BATCHES;
-    this.filled = Math.min(this.filled + 1, RECENT_BATCHES);
+    this.next = (this.next + 1) % this.capacity;
+    this.filled = Math.min(this.filled + 1, this.capacity);
   }
 
   find(sequence: number): StoredDuplicate {
     // Newest first: a resend is nearly always of the last request.
+    const capacity = this.capacity;
     for (let i = 1; i <= this.filled; i++) {
-      const at = ((this.next - i + RECENT_BATCHES) % RECENT_BATCHES) * 3;
+      const at = ((this.next - i + capacity) % capacity) * 3;
       if (this.ring[at] === sequence) return { baseOffset: this.ring[at + 1]!, lastOffset: this.ring[at + 2]! };
     }
     return { baseOffset: undefined, lastOffset: undefined };
+  }
+
+  /** Doubles the ring, oldest entry first (only when full, so the oldest is at `next`). */
+  private grow(): void {
+    const capacity = this.capacity;
+    const grown = new Float64Array(capacity * 2 * 3);
+    for (let i = 0; i < capacity; i++)
+      grown.set(this.ring.subarray(((this.next + i) % capacity) * 3, ((this.next + i) % capacity) * 3 + 3), i * 3);
+    this.ring = grown;
+    this.next = capacity;
   }
 }
 
