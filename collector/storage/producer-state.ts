@@ -67,8 +67,10 @@ class ProducerEntry {
   private grow(): void {
     const capacity = this.capacity;
     const grown = new Float64Array(capacity * 2 * 3);
-    for (let i = 0; i < capacity; i++)
-      grown.set(this.ring.subarray(((this.next + i) % capacity) * 3, ((this.next + i) % capacity) * 3 + 3), i * 3);
+    for (let i = 0; i < capacity; i++) {
+      const from = ((this.next + i) % capacity) * 3;
+      grown.set(this.ring.subarray(from, from + 3), i * 3);
+    }
     this.ring = grown;
     this.next = capacity;
   }
