@@ -292,12 +292,12 @@ export class Segment {
     }
   }
 
-  /** Byte position of the batch holding `offset`, looking no further than `limit` bytes. */
-  private async locate(offset: Offset, limit: number): Promise<number | undefined> {
+  /** Byte position and header of the batch holding `offset`, looking no further than `limit` bytes. */
+  private async locate(offset: Offset, limit: number): Promise<{ position: number; size: number } | undefined> {
     let position = this.offsetIndex.floor(offset - this.baseOffset)?.value ?? 0;
     while (position < limit) {
       const header = await this.headerAt(position, limit);
-      if (header.lastOffset >= offset) return position;
+      if (header.lastOffset >= offset) return { position, size: header.size };
       position += header.size;
     }
     return undefined;
@@ -309,9 +309,11 @@ export class Segment {
    */
   async read(offset: Offset, maxBytes: number, limit: number): Promise<Buffer> {
     return this.withReader(async () => {
-      const start = await this.locate(offset, limit);
-      if (start === undefined) return Buffer.alloc(0);
-      let chunk = await this.readAt(start, Math.min(Math.max(maxBytes, MAX_HEADER_SIZE), limit - start));
+      const first = await this.locate(offset, limit);
+      if (first === undefined) return Buffer.alloc(0);
+      const start = first.position;
+      // At least the first batch whole, whatever maxBytes is (its size is known from locating it).
+      let chunk = await this.readAt(start, Math.min(Math.max(maxBytes, first.size), limit - start));
       let pos = 0;
       while (pos < chunk.length) {
         let header: BatchHeader;
@@ -324,7 +326,7 @@ export class Segment {
         if (pos + header.size > chunk.length) {
           if (pos > 0) break;
           if (start + header.size > limit) throw this.corrupt(`batch at byte ${start} runs past the segment end`);
-          chunk = await this.readAt(start, header.size); // the first batch is larger than maxBytes
+          chunk = await this.readAt(start, header.size); // the first batch changed size since it was located
         }
         const end = start + pos + header.size;
         if (end > this.verifiedSize) {
