@@ -134,7 +134,7 @@ export async function startCollector(
   // Receivers of other protocols (collector/syslog/): after the store, before the HTTP listener.
   let syslog: SyslogListeners;
   try {
-    syslog = await startSyslogListeners(options.syslog ?? [], produce, metrics, logger);
+    syslog = await startSyslogListeners(options.syslog ?? [], produce, options.limits, metrics, logger);
   } catch (error) {
     await bridge.close();
     await store.close().catch(() => {});

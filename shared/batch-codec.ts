@@ -279,6 +279,12 @@ function checkProducer(producer: BatchProducer): void {
   }
 }
 
+/** Copies source[start, end) to target at `at`: Buffer's native copy when it can, no view made either way. */
+function copyBytes(source: Uint8Array, start: number, end: number, target: Buffer, at: number): void {
+  if (Buffer.isBuffer(source)) source.copy(target, at, start, end);
+  else target.set(start === 0 && end === source.length ? source : source.subarray(start, end), at);
+}
+
 function checkTimestamp(ts: number): void {
   if (!Number.isSafeInteger(ts) || ts < 0) {
     throw new InvalidArgumentError(`timestamp ${ts} is not a whole number of milliseconds since the epoch`);
@@ -288,9 +294,18 @@ function checkTimestamp(ts: number): void {
 /**
  * Builds one batch record by record, copying each value once into a growing buffer: the agent's hot path calls
  * `add` with a slice of the bytes it read, with no per-record object.
+ *
+ * The buffer keeps room in front of the records for the header and the source, so that `finish` writes them in
+ * place and hands out a view instead of copying the records into a new buffer, when the buffer is not much larger
+ * than the batch (otherwise the batch is copied out, so that a small batch never holds a large buffer). The buffer
+ * is never from Buffer's shared pool, so a batch's `buffer` may be transferred to another thread whole.
  */
 export class BatchBuilder {
   private buf: Buffer;
+  /** Where the records start: room for the largest header and the source before them. */
+  private readonly recordsStart: number;
+  private readonly sourceSize: number;
+  private finished = false;
   private length = 0;
   private count = 0;
   private firstTimestamp = 0;
@@ -303,7 +318,9 @@ export class BatchBuilder {
     readonly labels: Labels,
     initialCapacity = 64 * 1024,
   ) {
-    this.buf = Buffer.allocUnsafe(initialCapacity);
+    this.sourceSize = uvarintSize(Buffer.byteLength(key)) + Buffer.byteLength(key) + pairsSize(labels);
+    this.recordsStart = MAX_HEADER_SIZE + this.sourceSize;
+    this.buf = Buffer.allocUnsafeSlow(this.recordsStart + initialCapacity);
   }
 
   get recordCount(): number {
@@ -316,6 +333,12 @@ export class BatchBuilder {
   }
 
   add(timestamp: TimestampMs, value: Uint8Array, fields?: Fields): void {
+    this.addRange(timestamp, value, 0, value.length, fields);
+  }
+
+  /** Adds a record whose value is bytes start..end of `source` (no view of them is made). */
+  addRange(timestamp: TimestampMs, source: Uint8Array, start: number, end: number, fields?: Fields): void {
+    if (this.finished) throw new Error('BatchBuilder: add after finish');
     checkTimestamp(timestamp);
     if (!this.jsonFields && isTyped(fields)) this.switchToJsonFields();
     const written = this.jsonFields ? jsonTexts(fields) : (fields as Readonly<Record<string, string>> | undefined);
@@ -326,20 +349,21 @@ export class BatchBuilder {
       this.maxTimestamp = timestamp;
     }
     const delta = zigzag(timestamp - this.firstTimestamp);
-    const bodyLength = uvarintSize(delta) + uvarintSize(value.length) + value.length + pairsSize(written);
+    const valueLength = end - start;
+    const bodyLength = uvarintSize(delta) + uvarintSize(valueLength) + valueLength + pairsSize(written);
     this.reserve(uvarintSize(bodyLength) + bodyLength);
-    let pos = writeUvarint(this.buf, this.length, bodyLength);
+    let pos = writeUvarint(this.buf, this.recordsStart + this.length, bodyLength);
     pos = writeUvarint(this.buf, pos, delta);
-    pos = writeUvarint(this.buf, pos, value.length);
-    this.buf.set(value, pos);
-    pos = writePairs(this.buf, pos + value.length, written);
-    this.length = pos;
+    pos = writeUvarint(this.buf, pos, valueLength);
+    copyBytes(source, start, end, this.buf, pos);
+    pos = writePairs(this.buf, pos + valueLength, written);
+    this.length = pos - this.recordsStart;
     this.count++;
   }
 
   /** Re-encodes the records added so far with JSON field values (a string `s` becomes the text `"s"`). */
   private switchToJsonFields(): void {
-    const old = this.buf.subarray(0, this.length);
+    const old = this.buf.subarray(this.recordsStart, this.recordsStart + this.length);
     const records: { timestamp: TimestampMs; value: Buffer; fields: Fields | undefined }[] = [];
     const reader = new Reader(old, 0, old.length);
     for (let i = 0; i < this.count; i++) {
@@ -359,19 +383,28 @@ export class BatchBuilder {
     this.maxTimestamp = maxTimestamp;
   }
 
-  /** Encodes the batch with baseOffset 0, stamped with `producer` when given. Throws if no record was added. */
+  /**
+   * Encodes the batch with baseOffset 0, stamped with `producer` when given. Throws if no record was added. Once:
+   * the builder is done after it (recordCount and recordBytes still tell what it held).
+   */
   finish(compression: Compression = 'none', producer?: BatchProducer): Buffer {
+    if (this.finished) throw new Error('BatchBuilder: finish called twice');
     if (this.count === 0) throw new InvalidArgumentError('a batch needs at least one record');
     if (producer) checkProducer(producer);
-    const rawRecords = this.buf.subarray(0, this.length);
+    const rawRecords = this.buf.subarray(this.recordsStart, this.recordsStart + this.length);
     const records = compression === 'gzip' ? gzipSync(rawRecords, { level: 1 }) : rawRecords;
-    const sourceSize = uvarintSize(Buffer.byteLength(this.key)) + Buffer.byteLength(this.key) + pairsSize(this.labels);
+    const { sourceSize } = this;
     const headerSize = producer ? MAX_HEADER_SIZE : HEADER_SIZE;
     const size = headerSize + sourceSize + records.length;
     if (size > MAX_BATCH_BYTES) {
       throw new InvalidArgumentError(`batch of ${size} bytes exceeds the maximum of ${MAX_BATCH_BYTES}`);
     }
-    const out = Buffer.allocUnsafe(size);
+    // In place (a view of this builder's buffer) when the records are there as they will be stored and the buffer
+    // is at most a quarter larger than the batch; else a buffer of its own.
+    const inPlace = records === rawRecords && this.buf.length - size <= size / 4;
+    const out = inPlace
+      ? this.buf.subarray(this.recordsStart - sourceSize - headerSize, this.recordsStart + this.length)
+      : Buffer.allocUnsafeSlow(size);
     out.writeBigInt64BE(0n, 0);
     out.writeInt32BE(size - LOG_OVERHEAD, 8);
     out.writeUInt8(MAGIC, 12);
@@ -387,17 +420,20 @@ export class BatchBuilder {
     }
     let pos = writeString(out, headerSize, this.key);
     pos = writePairs(out, pos, this.labels);
-    records.copy(out, pos);
+    if (!inPlace) records.copy(out, pos);
     out.writeUInt32BE(crc32(out.subarray(CRC_START)), 13);
+    // The batch may be a view of this builder's buffer: nothing may be added to it or finished again.
+    this.finished = true;
     return out;
   }
 
   private reserve(extra: number): void {
-    if (this.length + extra <= this.buf.length) return;
+    const used = this.recordsStart + this.length;
+    if (used + extra <= this.buf.length) return;
     let capacity = this.buf.length * 2;
-    while (capacity < this.length + extra) capacity *= 2;
-    const grown = Buffer.allocUnsafe(capacity);
-    this.buf.copy(grown, 0, 0, this.length);
+    while (capacity < used + extra) capacity *= 2;
+    const grown = Buffer.allocUnsafeSlow(capacity);
+    this.buf.copy(grown, 0, 0, used);
     this.buf = grown;
   }
 }

@@ -45,26 +45,113 @@ export function lineTooLong(bytes: number, where: string, limits: RecordLimits):
 }
 
 /**
- * Encodes records into batches, one per run of consecutive records with the same key and labels (and at most
- * ~1 MiB of records each), checking the limits as it goes: a record past a limit throws before anything is
- * appended. `describe(i)` names record i in errors ("line 3", "record 12"). Returns no batch for no records.
+ * Encodes records into batches as they come, one per run of consecutive records with the same key and labels, at
+ * most ~1 MiB of records (and at most `maxRecordsPerBatch` records) each, each value copied once into its batch and
+ * no record object kept. `add` checks the line limit: a value above it throws before anything is encoded.
+ * `take` hands out what was encoded and starts afresh. Receivers that batch as they read (syslog's IngestQueue) keep
+ * one; batchesFromRecords encodes a whole request with one.
+ */
+export class BatchEncoder {
+  private batches: ProducedBatch[] = [];
+  private builder: BatchBuilder | undefined;
+  private builderLabels = '';
+  private lastLabels: Labels | undefined;
+  private records = 0;
+  /** Records bytes of the last batch closed, plus a margin: the next one's starting size. */
+  private lastBatchBytes = 0;
+
+  /** `describe(i)` names the i-th record since the last take in a limit error ("line 3", "record 12"). */
+  constructor(
+    private readonly limits: RecordLimits,
+    private readonly describe: (index: number) => string = (i) => `record ${i}`,
+    private readonly maxRecordsPerBatch = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Records added since the last take. */
+  get recordCount(): number {
+    return this.records;
+  }
+
+  /**
+   * Adds one record. `expected` is how many value bytes are still to come, when known, so that the builder is sized
+   * once instead of grown by copies.
+   */
+  add(r: PlainRecord, expected = 0): void {
+    this.addRange(r.key, r.labels, r.timestamp, r.value, 0, r.value.length, r.fields, expected);
+  }
+
+  /** Adds a record whose value is bytes start..end of `source`: a receiver's hot path makes no record object. */
+  addRange(
+    key: string,
+    recordLabels: Labels,
+    timestamp: TimestampMs,
+    source: Uint8Array,
+    start: number,
+    end: number,
+    fields?: Fields,
+    expected = 0,
+  ): void {
+    const valueLength = end - start;
+    if (valueLength > this.limits.maxLineBytes) {
+      throw lineTooLong(valueLength, this.describe(this.records), this.limits);
+    }
+    // Front ends that share one label object per source (syslog) skip the stringify.
+    const labels = recordLabels === this.lastLabels ? this.builderLabels : JSON.stringify(recordLabels);
+    this.lastLabels = recordLabels;
+    let builder = this.builder;
+    if (
+      !builder ||
+      builder.key !== key ||
+      this.builderLabels !== labels ||
+      builder.recordBytes >= BATCH_RECORD_BYTES ||
+      builder.recordCount >= this.maxRecordsPerBatch
+    ) {
+      this.close();
+      // Sized for what is still to come when it is known (a request), else like the last batch (a stream of them),
+      // so that it grows by copies once or twice at most.
+      const capacity =
+        expected > 0
+          ? Math.min(expected, BATCH_RECORD_BYTES + 64 * 1024)
+          : Math.max(Math.min(64 * 1024, valueLength * 2 + 64), this.lastBatchBytes);
+      builder = new BatchBuilder(key, recordLabels, Math.max(capacity, 64));
+      this.builder = builder;
+      this.builderLabels = labels;
+    }
+    builder.addRange(timestamp, source, start, end, fields);
+    this.records++;
+  }
+
+  /** The batches encoded since the last take (none for no records). */
+  take(): ProducedBatch[] {
+    this.close();
+    const out = this.batches;
+    this.batches = [];
+    this.records = 0;
+    return out;
+  }
+
+  private close(): void {
+    const builder = this.builder;
+    if (builder && builder.recordCount > 0) {
+      this.lastBatchBytes = Math.min(BATCH_RECORD_BYTES + 64 * 1024, builder.recordBytes + (builder.recordBytes >> 4));
+      const bytes = builder.finish();
+      this.batches.push({ header: readBatchHeader(bytes, 0), bytes, key: builder.key });
+    }
+    this.builder = undefined;
+  }
+}
+
+/**
+ * Encodes a request's records into batches (BatchEncoder), checking the limits as it goes: a record past a limit
+ * throws before anything is appended. `describe(i)` names record i in errors ("line 3", "record 12"). Returns no
+ * batch for no records.
  */
 export function batchesFromRecords(
   records: Iterable<PlainRecord>,
   limits: RecordLimits,
   describe: (index: number) => string = (i) => `record ${i}`,
 ): ProducedBatch[] {
-  const out: ProducedBatch[] = [];
-  let builder: BatchBuilder | undefined;
-  let builderLabels = '';
-  let lastLabels: Labels | undefined;
-  const flush = () => {
-    if (builder && builder.recordCount > 0) {
-      const bytes = builder.finish();
-      out.push({ header: readBatchHeader(bytes, 0), bytes, key: builder.key });
-    }
-    builder = undefined;
-  };
+  const encoder = new BatchEncoder(limits, describe);
   // A builder sized for what is still to come grows no more than once or twice (each growth copies what it holds):
   // the request's remaining bytes when they are known up front, capped at one batch.
   let expected = 0;
@@ -72,22 +159,8 @@ export function batchesFromRecords(
   let count = 0;
   for (const r of records) {
     if (++count > limits.maxRecordsPerRequest) throw tooManyRecords(limits);
-    if (r.value.length > limits.maxLineBytes) throw lineTooLong(r.value.length, describe(count - 1), limits);
-    // Front ends that share one label object per source (syslog) skip the stringify.
-    const labels = r.labels === lastLabels ? builderLabels : JSON.stringify(r.labels);
-    lastLabels = r.labels;
-    if (!builder || builder.key !== r.key || builderLabels !== labels || builder.recordBytes >= BATCH_RECORD_BYTES) {
-      flush();
-      const capacity =
-        expected > 0
-          ? Math.min(expected, BATCH_RECORD_BYTES + 64 * 1024)
-          : Math.min(64 * 1024, r.value.length * 2 + 64);
-      builder = new BatchBuilder(r.key, r.labels, Math.max(capacity, 64));
-      builderLabels = labels;
-    }
-    builder.add(r.timestamp, r.value, r.fields);
+    encoder.add(r, expected);
     expected -= r.value.length + 8;
   }
-  flush();
-  return out;
+  return encoder.take();
 }

@@ -20,6 +20,14 @@ export type FrameEvent =
   | { readonly kind: 'oversized'; readonly bytes: number }
   | { readonly kind: 'malformed'; readonly reason: string };
 
+/** Where `each` hands frames. */
+export interface FrameVisitor {
+  /** A whole message: bytes start..end of `bytes` (the socket's chunk, or a copy when it spanned chunks). */
+  message(bytes: Buffer, start: number, end: number): void;
+  /** A frame that is not a message. */
+  problem(event: Exclude<FrameEvent, { readonly kind: 'message' }>): void;
+}
+
 const LF = 0x0a;
 const CR = 0x0d;
 const SP = 0x20;
@@ -48,6 +56,15 @@ export class SyslogFrameSplitter {
   /** Frames completed by this chunk, in order. */
   push(chunk: Buffer): FrameEvent[] {
     const out: FrameEvent[] = [];
+    this.each(chunk, {
+      message: (bytes, start, end) => out.push({ kind: 'message', bytes: bytes.subarray(start, end) }),
+      problem: (event) => out.push(event),
+    });
+    return out;
+  }
+
+  /** The same, handed to `visitor` frame by frame: a receiver's hot path, with no object per message. */
+  each(chunk: Buffer, out: FrameVisitor): void {
     let pos = 0;
     while (pos < chunk.length) {
       const s = this.state;
@@ -62,7 +79,7 @@ export class SyslogFrameSplitter {
             // The common case, a whole line within this chunk: one view, no state to keep.
             const lf = chunk.indexOf(LF, pos);
             if (lf !== -1 && lf - pos <= this.maxMessageBytes) {
-              out.push({ kind: 'message', bytes: trimTrailer(chunk.subarray(pos, lf)) });
+              out.message(chunk, pos, trimmedEnd(chunk, pos, lf));
               pos = lf + 1;
             } else {
               this.state = { mode: 'line', parts: [], size: 0, skip: false };
@@ -77,7 +94,7 @@ export class SyslogFrameSplitter {
             s.digits++;
             pos++;
             if (s.digits > this.maxDigits) {
-              out.push({ kind: 'malformed', reason: `octet count longer than ${this.maxDigits} digits` });
+              out.problem({ kind: 'malformed', reason: `octet count longer than ${this.maxDigits} digits` });
               this.state = { mode: 'resync' };
             }
           } else if (b === SP) {
@@ -85,7 +102,10 @@ export class SyslogFrameSplitter {
             const skip = s.value > this.maxMessageBytes;
             this.state = { mode: 'counted', remaining: s.value, parts: [], skip, total: s.value };
           } else {
-            out.push({ kind: 'malformed', reason: 'a frame starting with a digit is not an octet count (RFC 6587)' });
+            out.problem({
+              kind: 'malformed',
+              reason: 'a frame starting with a digit is not an octet count (RFC 6587)',
+            });
             this.state = { mode: 'resync' };
           }
           break;
@@ -96,8 +116,8 @@ export class SyslogFrameSplitter {
           s.remaining -= take;
           pos += take;
           if (s.remaining === 0) {
-            if (s.skip) out.push({ kind: 'oversized', bytes: s.total });
-            else out.push({ kind: 'message', bytes: trimTrailer(join(s.parts)) });
+            if (s.skip) out.problem({ kind: 'oversized', bytes: s.total });
+            else message(out, join(s.parts));
             this.state = { mode: 'start' };
           }
           break;
@@ -118,8 +138,8 @@ export class SyslogFrameSplitter {
           pos = end;
           if (lf !== -1) {
             pos = lf + 1;
-            if (s.skip) out.push({ kind: 'oversized', bytes: s.size });
-            else out.push({ kind: 'message', bytes: trimTrailer(join(s.parts)) });
+            if (s.skip) out.problem({ kind: 'oversized', bytes: s.size });
+            else message(out, join(s.parts));
             this.state = { mode: 'start' };
           }
           break;
@@ -135,7 +155,6 @@ export class SyslogFrameSplitter {
         }
       }
     }
-    return out;
   }
 
   /**
@@ -171,7 +190,16 @@ function join(parts: Buffer[]): Buffer {
 }
 
 function trimTrailer(bytes: Buffer): Buffer {
-  let end = bytes.length;
-  while (end > 0 && (bytes[end - 1] === CR || bytes[end - 1] === NUL || bytes[end - 1] === LF)) end--;
+  const end = trimmedEnd(bytes, 0, bytes.length);
   return end === bytes.length ? bytes : bytes.subarray(0, end);
+}
+
+/** The end of bytes[start, end) without its trailing CR, NUL and LF bytes. */
+function trimmedEnd(bytes: Buffer, start: number, end: number): number {
+  while (end > start && (bytes[end - 1] === CR || bytes[end - 1] === NUL || bytes[end - 1] === LF)) end--;
+  return end;
+}
+
+function message(visitor: FrameVisitor, bytes: Buffer): void {
+  visitor.message(bytes, 0, trimmedEnd(bytes, 0, bytes.length));
 }

@@ -1,6 +1,7 @@
 /**
  * Between a syslog socket and the produce path: records accumulate while one append is in flight, and go as the
- * next append when it completes, so a busy connection batches by itself and an idle one adds no delay.
+ * next append when it completes, so a busy connection batches by itself and an idle one adds no delay. They are
+ * encoded into batches as they are added (BatchEncoder): what waits is batch bytes, not record objects.
  *
  * Bounded memory and backpressure: when the records waiting reach `maxPendingBytes`, `full` turns true and the
  * owner stops reading (a TCP socket pauses: the sender's kernel buffers, then the sender, wait; a UDP socket has no
@@ -11,12 +12,16 @@
  * they are held until they are durable or the receiver is closed (`close` gives up after its deadline and reports
  * what it could not store). Order: one append at a time, so records of one connection are stored in arrival order.
  */
-import type { PlainRecord } from '../produce/record-batches.ts';
+import type { Labels, TimestampMs } from '../../shared/record.ts';
+import { BatchEncoder, type PlainRecord, type ProducedBatch, type RecordLimits } from '../produce/record-batches.ts';
 
-export type Deliver = (records: readonly PlainRecord[]) => Promise<void>;
+/** Appends batches; resolves once they are durable. One call holds at most limits.maxRecordsPerRequest records. */
+export type Deliver = (batches: readonly ProducedBatch[]) => Promise<void>;
 
 export interface IngestQueueOptions {
   readonly deliver: Deliver;
+  /** The produce path's limits: a value above max_line_bytes is refused by `add`. */
+  readonly limits: RecordLimits;
   readonly maxPendingBytes: number;
   readonly onDrain: () => void;
   /** A failed append (will be retried). */
@@ -29,13 +34,14 @@ const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2000;
 
 export class IngestQueue {
-  private pending: PlainRecord[] = [];
+  private readonly pending: BatchEncoder;
   private pendingBytes = 0;
   private inFlight: Promise<void> | undefined;
   private closed = false;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: IngestQueueOptions) {
+    this.pending = new BatchEncoder(options.limits, (i) => `message ${i}`, options.limits.maxRecordsPerRequest);
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
@@ -49,38 +55,50 @@ export class IngestQueue {
     return this.pendingBytes;
   }
 
+  /** Queues a record; throws LimitExceededError (and queues nothing) for a value above limits.max_line_bytes. */
   add(record: PlainRecord): void {
-    this.pending.push(record);
+    this.pending.add(record);
     this.pendingBytes += record.value.length + 64;
+  }
+
+  /** The same for a record whose value is bytes start..end of `source` (no record object; see BatchEncoder). */
+  addRange(key: string, labels: Labels, timestamp: TimestampMs, source: Buffer, start: number, end: number): void {
+    this.pending.addRange(key, labels, timestamp, source, start, end);
+    this.pendingBytes += end - start + 64;
   }
 
   /** Starts an append of what is waiting, unless one is in flight (its completion starts the next). */
   kick(): void {
-    if (this.inFlight || this.pending.length === 0) return;
+    if (this.inFlight || this.pending.recordCount === 0) return;
     this.inFlight = this.run().finally(() => {
       this.inFlight = undefined;
     });
   }
 
   private async run(): Promise<void> {
-    while (this.pending.length > 0) {
-      const records = this.pending;
+    while (this.pending.recordCount > 0) {
       const wasFull = this.full;
-      this.pending = [];
+      const deliveries = byRequest(this.pending.take(), this.options.limits.maxRecordsPerRequest);
       this.pendingBytes = 0;
       if (wasFull) this.options.onDrain();
-      let delay = RETRY_MIN_MS;
-      for (;;) {
-        try {
-          await this.options.deliver(records);
-          this.options.onStored(records.length);
-          break;
-        } catch (error) {
-          this.options.onError(error);
-          if (this.closed) throw error;
-          await this.sleep(delay);
-          delay = Math.min(RETRY_MAX_MS, delay * 2);
-        }
+      for (const batches of deliveries) {
+        await this.deliverUntilStored(batches);
+      }
+    }
+  }
+
+  private async deliverUntilStored(batches: readonly ProducedBatch[]): Promise<void> {
+    let delay = RETRY_MIN_MS;
+    for (;;) {
+      try {
+        await this.options.deliver(batches);
+        this.options.onStored(recordsIn(batches));
+        return;
+      } catch (error) {
+        this.options.onError(error);
+        if (this.closed) throw error;
+        await this.sleep(delay);
+        delay = Math.min(RETRY_MAX_MS, delay * 2);
       }
     }
   }
@@ -97,9 +115,33 @@ export class IngestQueue {
    */
   abandon(): number {
     this.closed = true;
-    const lost = this.pending.length;
-    this.pending = [];
+    const lost = this.pending.recordCount;
+    this.pending.take();
     this.pendingBytes = 0;
     return lost;
   }
+}
+
+function recordsIn(batches: readonly ProducedBatch[]): number {
+  let n = 0;
+  for (const b of batches) n += b.header.recordCount;
+  return n;
+}
+
+/** Batches grouped into appends of at most `max` records each (each batch holds at most `max`: BatchEncoder). */
+function byRequest(batches: readonly ProducedBatch[], max: number): ProducedBatch[][] {
+  const out: ProducedBatch[][] = [];
+  let group: ProducedBatch[] = [];
+  let count = 0;
+  for (const b of batches) {
+    if (count + b.header.recordCount > max && group.length > 0) {
+      out.push(group);
+      group = [];
+      count = 0;
+    }
+    group.push(b);
+    count += b.header.recordCount;
+  }
+  if (group.length > 0) out.push(group);
+  return out;
 }

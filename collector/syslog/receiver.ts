@@ -16,12 +16,45 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
+import { LimitExceededError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { Labels, TimestampMs } from '../../shared/record.ts';
+import type { PlainRecord, RecordLimits } from '../produce/record-batches.ts';
 import type { ReceiverEvents } from '../receivers/receiver-events.ts';
-import { SyslogFrameSplitter } from './framing.ts';
+import { type FrameVisitor, SyslogFrameSplitter } from './framing.ts';
 import { type Deliver, IngestQueue } from './ingest-queue.ts';
-import { parseSyslog } from './parser.ts';
+import { HeaderCache, parseSyslog } from './parser.ts';
 import { SyslogRecordBuilder } from './records.ts';
+
+/** Queues a record; false for one the produce path's limits refuse (a message above limits.max_line_bytes). */
+function addTo(queue: IngestQueue, record: PlainRecord): boolean {
+  try {
+    queue.add(record);
+    return true;
+  } catch (error) {
+    if (error instanceof LimitExceededError) return false;
+    throw error;
+  }
+}
+
+/** The same for a record whose value is bytes start..end of `source`. */
+function addRangeTo(
+  queue: IngestQueue,
+  key: string,
+  labels: Labels,
+  timestamp: TimestampMs,
+  source: Buffer,
+  start: number,
+  end: number,
+): boolean {
+  try {
+    queue.addRange(key, labels, timestamp, source, start, end);
+    return true;
+  } catch (error) {
+    if (error instanceof LimitExceededError) return false;
+    throw error;
+  }
+}
 
 export type SyslogProtocol = 'tcp' | 'udp' | 'tls';
 
@@ -42,6 +75,8 @@ export interface SyslogListenerOptions {
 
 export interface SyslogReceiverOptions {
   readonly listener: SyslogListenerOptions;
+  /** The produce path's limits (a message whose text is above max_line_bytes is counted `oversized`, skipped). */
+  readonly limits: RecordLimits;
   readonly deliver: Deliver;
   readonly events: ReceiverEvents;
   readonly logger: Logger;
@@ -73,10 +108,12 @@ export class SyslogReceiver {
     const l = this.options.listener;
     if (l.protocol === 'udp') return this.startUdp();
     const onConnection = (socket: net.Socket) => this.accept(socket);
+    // allowHalfOpen: a sender's FIN is answered by ours only once what it sent is durable (Connection), not at once.
     const server =
       l.protocol === 'tls'
         ? tls.createServer(
             {
+              allowHalfOpen: true,
               cert: readFileSync(l.tls!.certFile),
               key: readFileSync(l.tls!.keyFile),
               ...(l.tls!.caFile
@@ -85,7 +122,7 @@ export class SyslogReceiver {
             },
             onConnection,
           )
-        : net.createServer(onConnection);
+        : net.createServer({ allowHalfOpen: true }, onConnection);
     server.maxConnections = l.maxConnections;
     server.on('drop', () => this.options.events.error('connection_rejected'));
     if (server instanceof tls.Server) {
@@ -118,6 +155,7 @@ export class SyslogReceiver {
     const socket = dgram.createSocket({ type: l.host.includes(':') ? 'udp6' : 'udp4' });
     const queue = new IngestQueue({
       deliver: this.options.deliver,
+      limits: this.options.limits,
       maxPendingBytes: l.maxPendingBytes,
       onDrain: () => {},
       onError: (error) => {
@@ -151,7 +189,10 @@ export class SyslogReceiver {
         builder = new SyslogRecordBuilder(rinfo.address);
         builders.set(rinfo.address, builder);
       }
-      queue.add(builder.build(parsed.message, received));
+      if (!addTo(queue, builder.build(parsed.message, received))) {
+        events.error('oversized');
+        return;
+      }
       queue.kick();
     });
     await new Promise<void>((resolve, reject) => {
@@ -204,6 +245,7 @@ class Connection {
   private readonly queue: IngestQueue;
   private readonly peer: string;
   private readonly records: SyslogRecordBuilder;
+  private readonly headers = new HeaderCache();
 
   constructor(
     private readonly socket: net.Socket,
@@ -217,6 +259,7 @@ class Connection {
     this.splitter = new SyslogFrameSplitter(listener.maxMessageBytes);
     this.queue = new IngestQueue({
       deliver: options.deliver,
+      limits: options.limits,
       maxPendingBytes: listener.maxPendingBytes,
       onDrain: () => {
         if (!socket.destroyed) socket.resume();
@@ -233,7 +276,12 @@ class Connection {
     events.connectionOpened();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
-      this.take(this.splitter.end());
+      this.take((visitor) => {
+        for (const frame of this.splitter.end()) {
+          if (frame.kind === 'message') visitor.message(frame.bytes, 0, frame.bytes.length);
+          else visitor.problem(frame);
+        }
+      });
       this.queue.kick();
       // Half-close from the sender: answer with our FIN once what it sent is durable.
       void this.queue.flush().then(() => socket.end());
@@ -246,30 +294,44 @@ class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    this.take(this.splitter.push(chunk));
+    this.take((visitor) => this.splitter.each(chunk, visitor));
     this.queue.kick();
     if (this.queue.full) this.socket.pause();
   }
 
-  private take(frames: ReturnType<SyslogFrameSplitter['push']>): void {
+  /** Frames (from `frames`) → messages → the queue, counting what was received and what was not a message. */
+  private take(frames: (visitor: FrameVisitor) => void): void {
     const { events } = this.options;
     const received = this.now();
     let count = 0;
     let bytes = 0;
-    for (const frame of frames) {
-      if (frame.kind === 'oversized') events.error('oversized');
-      else if (frame.kind === 'malformed') events.error('malformed');
-      else {
-        const parsed = parseSyslog(frame.bytes, received);
-        if (!parsed.ok) {
-          events.error('malformed');
-          continue;
+    frames({
+      message: (buf, start, end) => {
+        // A run of one sender's lines: the header is the last one's, its record source too (HeaderCache).
+        const body = this.headers.matchAt(buf, start, end, received);
+        if (body !== -1) {
+          const fields = this.headers.fields!;
+          const { key, labels } = this.records.source(fields);
+          if (!addRangeTo(this.queue, key, labels, fields.timestamp ?? received, buf, body, end)) {
+            events.error('oversized');
+            return;
+          }
+        } else {
+          const parsed = parseSyslog(buf.subarray(start, end), received, this.headers);
+          if (!parsed.ok) {
+            events.error('malformed');
+            return;
+          }
+          if (!addTo(this.queue, this.records.build(parsed.message, received))) {
+            events.error('oversized');
+            return;
+          }
         }
-        this.queue.add(this.records.build(parsed.message, received));
         count++;
-        bytes += frame.bytes.length;
-      }
-    }
+        bytes += end - start;
+      },
+      problem: (frame) => events.error(frame.kind),
+    });
     if (count > 0) events.received(count, bytes);
   }
 

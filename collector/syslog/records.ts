@@ -25,7 +25,7 @@ export class SyslogRecordBuilder {
   constructor(private readonly peer: string) {}
 
   build(message: SyslogMessage, receivedAt: TimestampMs): PlainRecord {
-    const { labels, key } = this.sourceOf(message);
+    const { labels, key } = this.source(message);
     const hasFields = message.structuredData !== NO_FIELDS && Object.keys(message.structuredData).length > 0;
     return {
       key,
@@ -36,7 +36,8 @@ export class SyslogRecordBuilder {
     };
   }
 
-  private sourceOf(message: SyslogMessage): { readonly labels: Labels; readonly key: string } {
+  /** The labels and key of a message's record (shared by every message with the same header fields). */
+  source(message: SyslogMessage): { readonly labels: Labels; readonly key: string } {
     const last = this.last;
     if (last && sameHeader(last.message, message)) return last;
     const host = message.hostname ?? this.peer;

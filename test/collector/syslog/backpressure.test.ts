@@ -7,9 +7,10 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import test from 'ava';
-import type { PlainRecord } from '../../../collector/produce/record-batches.ts';
+import type { ProducedBatch } from '../../../collector/produce/record-batches.ts';
 import type { ReceiverErrorKind, ReceiverEvents } from '../../../collector/receivers/receiver-events.ts';
 import { SyslogReceiver } from '../../../collector/syslog/receiver.ts';
+import { decodeRecords } from '../../../shared/batch-codec.ts';
 import { silentLogger } from '../../../shared/logger.ts';
 import { waitFor } from '../support.ts';
 
@@ -43,6 +44,7 @@ function countingEvents() {
 }
 
 const MAX_PENDING = 64 * 1024;
+const LIMITS = { maxRecordsPerRequest: 500_000, maxLineBytes: 1024 * 1024 };
 
 test('tcp - a slow store pauses reading: bounded memory, the sender waits, then every message arrives in order', async (t) => {
   const gate = new Gate();
@@ -59,12 +61,13 @@ test('tcp - a slow store pauses reading: bounded memory, the sender waits, then 
       maxConnections: 10,
       maxPendingBytes: MAX_PENDING,
     },
-    deliver: async (records: readonly PlainRecord[]) => {
-      const bytes = records.reduce((n, r) => n + r.value.length, 0);
+    limits: LIMITS,
+    deliver: async (batches: readonly ProducedBatch[]) => {
+      const bytes = batches.reduce((n, b) => n + b.bytes.length, 0);
       inFlightBytes += bytes;
       await gate.pass();
       inFlightBytes -= bytes;
-      for (const r of records) delivered.push(Buffer.from(r.value).toString());
+      for (const b of batches) for (const r of decodeRecords(b.bytes)) delivered.push(r.value.toString());
     },
     events,
     logger: silentLogger(),
@@ -110,9 +113,10 @@ test('udp - datagrams arriving while the queue is full are dropped and counted, 
       maxConnections: 10,
       maxPendingBytes: MAX_PENDING,
     },
-    deliver: async (records) => {
+    limits: LIMITS,
+    deliver: async (batches) => {
       await gate.pass();
-      delivered += records.length;
+      delivered += batches.reduce((n, b) => n + b.header.recordCount, 0);
     },
     events,
     logger: silentLogger(),
@@ -141,6 +145,54 @@ test('udp - datagrams arriving while the queue is full are dropped and counted, 
     t.is(counts.stored, delivered);
   } finally {
     sender.close();
+    await receiver.close(5000);
+  }
+});
+
+test("tcp - the produce path's limits: appends of at most max_records_per_request, a message above max_line_bytes counted and skipped", async (t) => {
+  const gate = new Gate();
+  const appends: string[][] = [];
+  const { counts, events } = countingEvents();
+  const receiver = new SyslogReceiver({
+    listener: {
+      protocol: 'tcp',
+      host: '127.0.0.1',
+      port: 0,
+      topic: 't',
+      maxMessageBytes: 4096,
+      maxConnections: 10,
+      maxPendingBytes: MAX_PENDING,
+    },
+    limits: { maxRecordsPerRequest: 3, maxLineBytes: 64 },
+    deliver: async (batches) => {
+      await gate.pass();
+      appends.push(batches.flatMap((b) => decodeRecords(b.bytes).map((r) => r.value.toString())));
+    },
+    events,
+    logger: silentLogger(),
+  });
+  await receiver.start();
+  const socket = net.connect({ host: '127.0.0.1', port: receiver.port });
+  await new Promise((r) => socket.once('connect', r));
+  try {
+    // They wait behind the gate, then go in appends of at most three.
+    const lines = Array.from({ length: 11 }, (_v, i) => `<13>Dec  2 10:00:00 h app: m${i}`);
+    lines.splice(5, 0, `<13>Dec  2 10:00:00 h app: ${'x'.repeat(100)}`);
+    socket.write(`${lines.join('\n')}\n`);
+    await waitFor('the oversized message counted', () => (counts.errors.get('oversized') === 1 ? true : undefined));
+    gate.release();
+    await waitFor('every message delivered', () => (counts.stored === 11 ? true : undefined), 30_000);
+    t.deepEqual(
+      appends.flat(),
+      Array.from({ length: 11 }, (_v, i) => `m${i}`),
+    );
+    t.true(
+      appends.every((a) => a.length >= 1 && a.length <= 3),
+      JSON.stringify(appends.map((a) => a.length)),
+    );
+    t.is(counts.errors.get('oversized'), 1);
+  } finally {
+    socket.destroy();
     await receiver.close(5000);
   }
 });

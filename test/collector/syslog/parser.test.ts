@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
-import { parseSyslog, type SyslogMessage } from '../../../collector/syslog/parser.ts';
+import { HeaderCache, parseSyslog, type SyslogMessage } from '../../../collector/syslog/parser.ts';
 
 const NOW = Date.UTC(2026, 11, 2, 12, 0, 0);
 
@@ -221,6 +221,43 @@ test('RFC 3164: the byte-level header parser agrees with the regular expressions
         );
       }),
       { numRuns: 5000 },
+    ),
+  );
+});
+
+test('RFC 3164: a header cache (one per connection) parses every message as parsing it afresh does', (t) => {
+  const pick = <T>(...xs: T[]) => fc.constantFrom(...xs);
+  // Headers that repeat, differ in one byte, end at the colon or after the space, or are not headers at all.
+  const header = pick(
+    '<13>Dec  2 10:00:00 web-0 app[42]: ',
+    '<13>Dec  2 10:00:00 web-0 app[42]:',
+    '<13>Dec  2 10:00:01 web-0 app[42]: ',
+    '<14>Dec  2 10:00:00 web-0 app[42]: ',
+    '<13>Dec  2 10:00:00 web-1 app[42]: ',
+    '<13>Dec  2 10:00:00 app[42]: ',
+    '<13>Dec  9 10:00:00 web-0 app: ',
+    '<13>2026-12-02T10:00:00Z web-0 app[42]: ',
+    '<13>2026-12-02T10:00:00.5+01:00 web-0 app: ',
+    '<13>Dec  2 10:00:00 web-0 app[42]',
+    '<13>Dec  2 10:00:00 ',
+    '<13>',
+    '<13>1 2026-12-02T10:00:00Z h a p m - ',
+  );
+  const body = pick('', ' ', '  x', 'x', ':y', 'seq=1 abc', '[1]: z', 'web-0 app[42]: again', '\u00e9t\u00e9');
+  const now = pick(Date.UTC(2026, 11, 2, 10, 0, 0), Date.UTC(2026, 11, 2, 10, 0, 0) + 1, Date.UTC(2026, 0, 1, 0, 0, 0));
+  const messages = fc.array(fc.tuple(header, body, now), { minLength: 1, maxLength: 40 });
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(messages, (list) => {
+        const cache = new HeaderCache();
+        for (const [h, b, at] of list) {
+          const bytes = Buffer.from(h + b, 'latin1');
+          const cached = parseSyslog(bytes, at, cache);
+          const fresh = parseSyslog(Buffer.from(bytes), at);
+          assert.deepEqual(cached, fresh, JSON.stringify(h + b));
+        }
+      }),
+      { numRuns: 3000 },
     ),
   );
 });

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import type { ReceiverErrorKind } from '../../../collector/receivers/receiver-events.ts';
 import { SyslogReceiver } from '../../../collector/syslog/receiver.ts';
+import { decodeRecords } from '../../../shared/batch-codec.ts';
 import { silentLogger } from '../../../shared/logger.ts';
 import { waitFor } from '../support.ts';
 
@@ -90,8 +91,9 @@ test('tls with ca_file: only senders with a certificate from the CA are read; th
         maxPendingBytes: 64 * 1024,
         tls: { certFile: server.cert, keyFile: server.key, caFile: ca.cert },
       },
-      deliver: async (records) => {
-        for (const r of records) delivered.push(Buffer.from(r.value).toString());
+      limits: { maxRecordsPerRequest: 500_000, maxLineBytes: 1024 * 1024 },
+      deliver: async (batches) => {
+        for (const b of batches) for (const r of decodeRecords(b.bytes)) delivered.push(r.value.toString());
       },
       events: {
         received() {},
