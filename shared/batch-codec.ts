@@ -306,6 +306,9 @@ export class BatchBuilder {
   private readonly recordsStart: number;
   private readonly sourceSize: number;
   private finished = false;
+  /** The last record's fields object and its encoding (reused while records share the object). */
+  private lastFields: Fields | undefined;
+  private lastFieldsBytes: Buffer = Buffer.alloc(0);
   private length = 0;
   private count = 0;
   private firstTimestamp = 0;
@@ -340,8 +343,14 @@ export class BatchBuilder {
   addRange(timestamp: TimestampMs, source: Uint8Array, start: number, end: number, fields?: Fields): void {
     if (this.finished) throw new Error('BatchBuilder: add after finish');
     checkTimestamp(timestamp);
-    if (!this.jsonFields && isTyped(fields)) this.switchToJsonFields();
-    const written = this.jsonFields ? jsonTexts(fields) : (fields as Readonly<Record<string, string>> | undefined);
+    // The same frozen fields object as the last record's (a receiver shares one per source): its encoding is reused.
+    const repeated = fields !== undefined && fields === this.lastFields;
+    if (!repeated && !this.jsonFields && isTyped(fields)) this.switchToJsonFields();
+    const written = repeated
+      ? undefined
+      : this.jsonFields
+        ? jsonTexts(fields)
+        : (fields as Readonly<Record<string, string>> | undefined);
     if (this.count === 0) {
       this.firstTimestamp = timestamp;
       this.maxTimestamp = timestamp;
@@ -350,13 +359,25 @@ export class BatchBuilder {
     }
     const delta = zigzag(timestamp - this.firstTimestamp);
     const valueLength = end - start;
-    const bodyLength = uvarintSize(delta) + uvarintSize(valueLength) + valueLength + pairsSize(written);
+    const fieldsSize = repeated ? this.lastFieldsBytes.length : pairsSize(written);
+    const bodyLength = uvarintSize(delta) + uvarintSize(valueLength) + valueLength + fieldsSize;
     this.reserve(uvarintSize(bodyLength) + bodyLength);
     let pos = writeUvarint(this.buf, this.recordsStart + this.length, bodyLength);
     pos = writeUvarint(this.buf, pos, delta);
     pos = writeUvarint(this.buf, pos, valueLength);
     copyBytes(source, start, end, this.buf, pos);
-    pos = writePairs(this.buf, pos + valueLength, written);
+    pos += valueLength;
+    if (repeated) {
+      this.lastFieldsBytes.copy(this.buf, pos);
+      pos += fieldsSize;
+    } else {
+      const fieldsStart = pos;
+      pos = writePairs(this.buf, pos, written);
+      if (fields !== undefined && Object.isFrozen(fields)) {
+        this.lastFields = fields;
+        this.lastFieldsBytes = Buffer.from(this.buf.subarray(fieldsStart, pos));
+      }
+    }
     this.length = pos - this.recordsStart;
     this.count++;
   }
@@ -378,6 +399,7 @@ export class BatchBuilder {
     this.length = 0;
     this.count = 0;
     this.jsonFields = true;
+    this.lastFields = undefined; // its encoding was a plain one
     for (const r of records) this.add(r.timestamp, r.value, r.fields);
     this.firstTimestamp = firstTimestamp;
     this.maxTimestamp = maxTimestamp;

@@ -44,18 +44,33 @@ export function lineTooLong(bytes: number, where: string, limits: RecordLimits):
   );
 }
 
+/** A batch being built: its source's labels (the object last seen and its JSON text, to compare label sets). */
+interface OpenBatch {
+  readonly builder: BatchBuilder;
+  labels: Labels;
+  readonly labelsText: string;
+}
+
+/** Where a stream encoder (a syslog connection) keeps no more open batches than this. */
+export const MAX_OPEN_BATCHES = 64;
+
 /**
- * Encodes records into batches as they come, one per run of consecutive records with the same key and labels, at
- * most ~1 MiB of records (and at most `maxRecordsPerBatch` records) each, each value copied once into its batch and
- * no record object kept. `add` checks the line limit: a value above it throws before anything is encoded.
- * `take` hands out what was encoded and starts afresh. Receivers that batch as they read (syslog's IngestQueue) keep
- * one; batchesFromRecords encodes a whole request with one.
+ * Encodes records into batches as they come, each value copied once into its batch and no record object kept; a
+ * batch holds one key and one label set, at most ~1 MiB of records and at most `maxRecordsPerBatch` records. `add`
+ * checks the line limit: a value above it throws before anything is encoded. `take` hands out what was encoded
+ * (the open batches closed) and starts afresh.
+ *
+ * `keysOpen` is how many keys may have a batch open at once. With 1 (a request: batchesFromRecords) a batch is a run
+ * of consecutive records with the same key and labels, and the batches keep the request's order. A stream encoder
+ * (syslog's IngestQueue) keeps one open batch per key, so that the interleaved lines of many programs that a relay
+ * forwards on one connection still make large batches instead of one batch a line: the order is kept per key (a new
+ * label set for a key closes that key's batch first), not across keys.
  */
 export class BatchEncoder {
   private batches: ProducedBatch[] = [];
-  private builder: BatchBuilder | undefined;
-  private builderLabels = '';
-  private lastLabels: Labels | undefined;
+  /** Open batches by key; `last` is the one added to last (the common case: the same source again). */
+  private readonly open = new Map<string, OpenBatch>();
+  private last: OpenBatch | undefined;
   private records = 0;
   /** Records bytes of the last batch closed, plus a margin: the next one's starting size. */
   private lastBatchBytes = 0;
@@ -65,6 +80,7 @@ export class BatchEncoder {
     private readonly limits: RecordLimits,
     private readonly describe: (index: number) => string = (i) => `record ${i}`,
     private readonly maxRecordsPerBatch = Number.POSITIVE_INFINITY,
+    private readonly keysOpen = 1,
   ) {}
 
   /** Records added since the last take. */
@@ -83,7 +99,7 @@ export class BatchEncoder {
   /** Adds a record whose value is bytes start..end of `source`: a receiver's hot path makes no record object. */
   addRange(
     key: string,
-    recordLabels: Labels,
+    labels: Labels,
     timestamp: TimestampMs,
     source: Uint8Array,
     start: number,
@@ -95,49 +111,63 @@ export class BatchEncoder {
     if (valueLength > this.limits.maxLineBytes) {
       throw lineTooLong(valueLength, this.describe(this.records), this.limits);
     }
-    // Front ends that share one label object per source (syslog) skip the stringify.
-    const labels = recordLabels === this.lastLabels ? this.builderLabels : JSON.stringify(recordLabels);
-    this.lastLabels = recordLabels;
-    let builder = this.builder;
+    let batch = this.last !== undefined && this.last.builder.key === key ? this.last : this.open.get(key);
+    let labelsText: string | undefined;
+    if (batch !== undefined && batch.labels !== labels) {
+      // Front ends that share one label object per source (syslog) skip the stringify.
+      labelsText = JSON.stringify(labels);
+      if (labelsText === batch.labelsText) batch.labels = labels;
+      else batch = this.close(batch);
+    }
     if (
-      !builder ||
-      builder.key !== key ||
-      this.builderLabels !== labels ||
-      builder.recordBytes >= BATCH_RECORD_BYTES ||
-      builder.recordCount >= this.maxRecordsPerBatch
+      batch !== undefined &&
+      (batch.builder.recordBytes >= BATCH_RECORD_BYTES || batch.builder.recordCount >= this.maxRecordsPerBatch)
     ) {
-      this.close();
+      batch = this.close(batch);
+    }
+    if (batch === undefined) {
+      if (this.open.size >= this.keysOpen) this.closeAll();
       // Sized for what is still to come when it is known (a request), else like the last batch (a stream of them),
       // so that it grows by copies once or twice at most.
       const capacity =
         expected > 0
           ? Math.min(expected, BATCH_RECORD_BYTES + 64 * 1024)
           : Math.max(Math.min(64 * 1024, valueLength * 2 + 64), this.lastBatchBytes);
-      builder = new BatchBuilder(key, recordLabels, Math.max(capacity, 64));
-      this.builder = builder;
-      this.builderLabels = labels;
+      batch = {
+        builder: new BatchBuilder(key, labels, Math.max(capacity, 64)),
+        labels,
+        labelsText: labelsText ?? JSON.stringify(labels),
+      };
+      this.open.set(key, batch);
     }
-    builder.addRange(timestamp, source, start, end, fields);
+    this.last = batch;
+    batch.builder.addRange(timestamp, source, start, end, fields);
     this.records++;
   }
 
   /** The batches encoded since the last take (none for no records). */
   take(): ProducedBatch[] {
-    this.close();
+    this.closeAll();
     const out = this.batches;
     this.batches = [];
     this.records = 0;
     return out;
   }
 
-  private close(): void {
-    const builder = this.builder;
-    if (builder && builder.recordCount > 0) {
+  private closeAll(): void {
+    for (const batch of this.open.values()) this.close(batch);
+  }
+
+  private close(batch: OpenBatch): undefined {
+    const { builder } = batch;
+    this.open.delete(builder.key);
+    if (this.last === batch) this.last = undefined;
+    if (builder.recordCount > 0) {
       this.lastBatchBytes = Math.min(BATCH_RECORD_BYTES + 64 * 1024, builder.recordBytes + (builder.recordBytes >> 4));
       const bytes = builder.finish();
       this.batches.push({ header: readBatchHeader(bytes, 0), bytes, key: builder.key });
     }
-    this.builder = undefined;
+    return undefined;
   }
 }
 

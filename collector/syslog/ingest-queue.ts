@@ -12,8 +12,14 @@
  * they are held until they are durable or the receiver is closed (`close` gives up after its deadline and reports
  * what it could not store). Order: one append at a time, so records of one connection are stored in arrival order.
  */
-import type { Labels, TimestampMs } from '../../shared/record.ts';
-import { BatchEncoder, type PlainRecord, type ProducedBatch, type RecordLimits } from '../produce/record-batches.ts';
+import type { Fields, Labels, TimestampMs } from '../../shared/record.ts';
+import {
+  BatchEncoder,
+  MAX_OPEN_BATCHES,
+  type PlainRecord,
+  type ProducedBatch,
+  type RecordLimits,
+} from '../produce/record-batches.ts';
 
 /** Appends batches; resolves once they are durable. One call holds at most limits.maxRecordsPerRequest records. */
 export type Deliver = (batches: readonly ProducedBatch[]) => Promise<void>;
@@ -41,7 +47,12 @@ export class IngestQueue {
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: IngestQueueOptions) {
-    this.pending = new BatchEncoder(options.limits, (i) => `message ${i}`, options.limits.maxRecordsPerRequest);
+    this.pending = new BatchEncoder(
+      options.limits,
+      (i) => `message ${i}`,
+      options.limits.maxRecordsPerRequest,
+      MAX_OPEN_BATCHES,
+    );
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
@@ -62,8 +73,16 @@ export class IngestQueue {
   }
 
   /** The same for a record whose value is bytes start..end of `source` (no record object; see BatchEncoder). */
-  addRange(key: string, labels: Labels, timestamp: TimestampMs, source: Buffer, start: number, end: number): void {
-    this.pending.addRange(key, labels, timestamp, source, start, end);
+  addRange(
+    key: string,
+    labels: Labels,
+    timestamp: TimestampMs,
+    source: Buffer,
+    start: number,
+    end: number,
+    fields?: Fields,
+  ): void {
+    this.pending.addRange(key, labels, timestamp, source, start, end, fields);
     this.pendingBytes += end - start + 64;
   }
 

@@ -78,10 +78,10 @@ function fail(reason: string): never {
 }
 
 /**
- * Parses one message. With a `cache` (one per connection), an RFC 3164 message whose header bytes are those of the
- * stream's previous message, parsed at the same `now`, takes the previous header's fields without parsing it again.
+ * Parses one message. With a `cache` (one per connection), an RFC 3164 message whose header bytes are those of a
+ * recent message of the stream, parsed at the same `now`, takes that header's fields without parsing it again.
  */
-export function parseSyslog(bytes: Buffer, now: TimestampMs, cache?: HeaderCache): ParseResult {
+export function parseSyslog<T>(bytes: Buffer, now: TimestampMs, cache?: HeaderCache<T>): ParseResult {
   const known = cache?.lookup(bytes, now);
   if (known !== undefined) return { ok: true, message: known };
   try {
@@ -94,41 +94,84 @@ export function parseSyslog(bytes: Buffer, now: TimestampMs, cache?: HeaderCache
   }
 }
 
-/**
- * The last RFC 3164 header of one stream. A sender stamps thousands of lines a second with the same header
- * (`<PRI>Mmm dd hh:mm:ss host app[pid]: `): comparing its bytes costs a fraction of parsing them. Parsing is a
- * function of the header's bytes and `now` only (past the header it reads only the next byte, to take one space
- * after the tag's colon), so a message with the same header bytes, the same kind of byte after them and the same
- * `now` parses to the same fields; a property test checks it.
- */
-export class HeaderCache {
-  private header: Buffer = Buffer.alloc(0);
-  private now = -1;
-  private last: SyslogMessage | undefined;
+/** A header the cache holds: its bytes, the `now` it was parsed at, its fields, and what its owner attached. */
+interface CachedHeader<T> {
+  readonly header: Buffer;
+  readonly message: SyslogMessage;
+  attachment: T | undefined;
+}
 
-  /** The previous message's fields, for a message this cache matched (matchAt). */
+/** Headers kept per stream: a relay interleaves the lines of a few programs on one connection. */
+const NO_BODY = Buffer.alloc(0);
+const FRUITLESS_SCANS = 64;
+const SCAN_EVERY = 64;
+const HEADER_CACHE_ENTRIES = 16;
+
+/**
+ * The recent RFC 3164 headers of one stream. A sender stamps thousands of lines a second with the same header
+ * (`<PRI>Mmm dd hh:mm:ss host app[pid]: `), a relay those of a few programs in turn: comparing bytes costs a fraction
+ * of parsing them. Parsing is a function of the header's bytes and `now` only (past the header it reads only the
+ * next byte, to take one space after the tag's colon), so a message with the same header bytes, the same kind of
+ * byte after them and the same `now` parses to the same fields; a property test checks it. Entries hold for one
+ * `now` (the receiver reads the clock once a chunk); the owner may attach a value to an entry (the receiver: the
+ * record's labels and key).
+ */
+export class HeaderCache<T = unknown> {
+  private entries: CachedHeader<T>[] = [];
+  private now = -1;
+  /** Round-robin slot for the next header once the cache is full. */
+  private next = 0;
+  /** The entry matched (matchAt) or remembered (parseSyslog) last. */
+  private current: CachedHeader<T> | undefined;
+  /** Scans of every entry in a row that found nothing, and lookups since scanning was cut back. */
+  private fruitless = 0;
+  private skipped = 0;
+
+  /** The fields of the header matched or remembered last. */
   get fields(): SyslogMessage | undefined {
-    return this.last;
+    return this.current?.message;
+  }
+
+  /** What the owner attached to the header matched or remembered last. */
+  get attachment(): T | undefined {
+    return this.current?.attachment;
+  }
+
+  /** Attaches a value to the header matched or remembered last (nothing when the last message was not cached). */
+  attach(value: T): void {
+    if (this.current !== undefined) this.current.attachment = value;
   }
 
   /**
-   * Where the message body of bytes[start, end) begins when its header is the cached one (parsed at this `now`),
-   * else -1.
+   * Where the message body of bytes[start, end) begins when its header is a cached one (parsed at this `now`),
+   * else -1. The last one matched is tried first.
    */
   matchAt(bytes: Buffer, start: number, end: number, now: TimestampMs): number {
-    const header = this.header;
-    const n = header.length;
-    if (this.last === undefined || now !== this.now || end - start <= n) return -1;
-    // A header that ends at its colon was followed by a byte other than a space, which the parser would have taken.
-    if (header[n - 1] !== SP && bytes[start + n] === SP) return -1;
-    // From the end: lines of one second differ first in the header's seconds, then nowhere.
-    for (let i = n - 1; i >= 0; i--) if (bytes[start + i] !== header[i]) return -1;
-    return start + n;
+    if (now !== this.now) {
+      this.current = undefined;
+      return -1;
+    }
+    const current = this.current;
+    if (current !== undefined && matches(current.header, bytes, start, end)) return start + current.header.length;
+    // A stream with more headers in turn than the cache holds never finds one: after FRUITLESS_SCANS scans in a row
+    // found nothing, only one lookup in SCAN_EVERY scans the cache, until one finds a header again.
+    if (this.fruitless < FRUITLESS_SCANS || ++this.skipped % SCAN_EVERY === 0) {
+      for (const entry of this.entries) {
+        if (entry !== current && matches(entry.header, bytes, start, end)) {
+          this.current = entry;
+          this.fruitless = 0;
+          return start + entry.header.length;
+        }
+      }
+      this.fruitless++;
+    }
+    this.current = undefined;
+    return -1;
   }
 
   lookup(bytes: Buffer, now: TimestampMs): SyslogMessage | undefined {
-    const last = this.last;
     const body = this.matchAt(bytes, 0, bytes.length, now);
+    const last = this.current?.message;
     if (last === undefined || body === -1) return undefined;
     // Every field named (no spread): this runs once a line.
     return {
@@ -149,16 +192,51 @@ export class HeaderCache {
     // Only a whole RFC 3164 header (timestamp and tag found) with a message after it: the common case, and one
     // whose end is decided by bytes within it.
     if (message.format !== 'rfc3164' || message.appName === undefined || message.message.length === 0) {
-      this.last = undefined;
+      this.current = undefined;
       return;
     }
-    const n = message.message.byteOffset - bytes.byteOffset;
-    if (this.header.length !== n || !this.header.equals(bytes.subarray(0, n))) {
-      this.header = Buffer.from(bytes.subarray(0, n));
+    if (now !== this.now) {
+      this.entries = [];
+      this.next = 0;
+      this.now = now;
     }
-    this.now = now;
-    this.last = message;
+    const n = message.message.byteOffset - bytes.byteOffset;
+    // The fields without the body: a view of it would keep the socket's whole chunk in memory.
+    const fields: SyslogMessage = {
+      format: message.format,
+      facility: message.facility,
+      severity: message.severity,
+      timestamp: message.timestamp,
+      hostname: message.hostname,
+      appName: message.appName,
+      procId: message.procId,
+      msgId: message.msgId,
+      structuredData: message.structuredData,
+      message: NO_BODY,
+    };
+    const entry: CachedHeader<T> = {
+      header: Buffer.from(bytes.subarray(0, n)),
+      message: fields,
+      attachment: undefined,
+    };
+    if (this.entries.length < HEADER_CACHE_ENTRIES) this.entries.push(entry);
+    else {
+      this.entries[this.next] = entry;
+      this.next = (this.next + 1) % HEADER_CACHE_ENTRIES;
+    }
+    this.current = entry;
   }
+}
+
+/** Whether bytes[start, end) begins with `header` and has a body after it that the header's parse would agree on. */
+function matches(header: Buffer, bytes: Buffer, start: number, end: number): boolean {
+  const n = header.length;
+  if (end - start <= n) return false;
+  // A header that ends at its colon was followed by a byte other than a space, which the parser would have taken.
+  if (header[n - 1] !== SP && bytes[start + n] === SP) return false;
+  // From the end: lines of one second differ first in the header's seconds or tag, then nowhere.
+  for (let i = n - 1; i >= 0; i--) if (bytes[start + i] !== header[i]) return false;
+  return true;
 }
 
 function parse(bytes: Buffer, now: TimestampMs): SyslogMessage {

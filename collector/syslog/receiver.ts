@@ -24,7 +24,7 @@ import type { ReceiverEvents } from '../receivers/receiver-events.ts';
 import { type FrameVisitor, SyslogFrameSplitter } from './framing.ts';
 import { type Deliver, IngestQueue } from './ingest-queue.ts';
 import { HeaderCache, parseSyslog } from './parser.ts';
-import { SyslogRecordBuilder } from './records.ts';
+import { type RecordSource, SyslogRecordBuilder } from './records.ts';
 
 /** Queues a record; false for one the produce path's limits refuse (a message above limits.max_line_bytes). */
 function addTo(queue: IngestQueue, record: PlainRecord): boolean {
@@ -40,15 +40,14 @@ function addTo(queue: IngestQueue, record: PlainRecord): boolean {
 /** The same for a record whose value is bytes start..end of `source`. */
 function addRangeTo(
   queue: IngestQueue,
-  key: string,
-  labels: Labels,
+  record: RecordSource,
   timestamp: TimestampMs,
   source: Buffer,
   start: number,
   end: number,
 ): boolean {
   try {
-    queue.addRange(key, labels, timestamp, source, start, end);
+    queue.addRange(record.key, record.labels, timestamp, source, start, end, record.fields);
     return true;
   } catch (error) {
     if (error instanceof LimitExceededError) return false;
@@ -245,7 +244,8 @@ class Connection {
   private readonly queue: IngestQueue;
   private readonly peer: string;
   private readonly records: SyslogRecordBuilder;
-  private readonly headers = new HeaderCache();
+  /** Recent headers, each with its record's key and labels attached. */
+  private readonly headers = new HeaderCache<RecordSource>();
 
   constructor(
     private readonly socket: net.Socket,
@@ -311,8 +311,8 @@ class Connection {
         const body = this.headers.matchAt(buf, start, end, received);
         if (body !== -1) {
           const fields = this.headers.fields!;
-          const { key, labels } = this.records.source(fields);
-          if (!addRangeTo(this.queue, key, labels, fields.timestamp ?? received, buf, body, end)) {
+          const source = this.headers.attachment ?? this.records.source(fields);
+          if (!addRangeTo(this.queue, source, fields.timestamp ?? received, buf, body, end)) {
             events.error('oversized');
             return;
           }
@@ -322,7 +322,10 @@ class Connection {
             events.error('malformed');
             return;
           }
-          if (!addTo(this.queue, this.records.build(parsed.message, received))) {
+          const record = this.records.build(parsed.message, received);
+          // What the next lines with this header share (not the record: it holds the socket's chunk).
+          this.headers.attach(this.records.source(parsed.message));
+          if (!addTo(this.queue, record)) {
             events.error('oversized');
             return;
           }

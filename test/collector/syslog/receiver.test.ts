@@ -124,7 +124,8 @@ withLogger.test(
     const [retried] = await waitForRecords('syslog-tcp', (r) => r.value === 'payment retried for order A-17');
     t.like(retried!.labels, { app: 'billing', msgid: 'PAY1', facility: 'local3', level: 'warning' });
     t.truthy(retried!.labels.host);
-    t.truthy(retried!.labels.procid);
+    t.is(retried!.labels.procid, undefined, 'the process id is a field, not a label');
+    t.truthy(retried!.fields?.procid);
     t.like(retried!.fields, { 'order@32473.id': 'A-17', 'order@32473.amount': '12.50' });
     t.true(Math.abs(retried!.timestamp - Date.now()) < 5 * 60_000);
     const [counted] = await waitForRecords('syslog-tcp', (r) => r.value === 'counted frame from logger');
@@ -219,7 +220,8 @@ test('syslog - TLS listener (RFC 5425): octet-counted messages over TLS are stor
   const msg = '<134>1 2026-12-02T10:00:00.000Z edge-1 haproxy 77 - - tls frame one';
   socket.end(`${Buffer.byteLength(msg)} ${msg}`);
   const [r] = await waitForRecords('syslog-tls', (x) => x.value === 'tls frame one');
-  t.like(r!.labels, { host: 'edge-1', app: 'haproxy', procid: '77', facility: 'local0', level: 'info' });
+  t.like(r!.labels, { host: 'edge-1', app: 'haproxy', facility: 'local0', level: 'info' });
+  t.deepEqual(r!.fields, { procid: '77' });
   t.is(r!.timestamp, Date.UTC(2026, 11, 2, 10, 0, 0));
   t.true((await metric('tributary_collector_receiver_connections_opened_total', 'transport="tls"')) >= 1);
 });
