@@ -18,7 +18,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { LimitExceededError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
-import type { Labels, TimestampMs } from '../../shared/record.ts';
+import type { TimestampMs } from '../../shared/record.ts';
 import type { PlainRecord, RecordLimits } from '../produce/record-batches.ts';
 import type { ReceiverEvents } from '../receivers/receiver-events.ts';
 import { type FrameVisitor, SyslogFrameSplitter } from './framing.ts';
