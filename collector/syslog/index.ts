@@ -1,8 +1,9 @@
 /**
  * The collector's syslog listeners (config key `syslog`), started after the store opens and closed before it
- * closes, each on its own worker thread (listener-thread.ts). Every listener produces through the one produce path as the principal `syslog` (role produce): syslog
- * carries no tokens, so who may send is decided by where the listener listens and by TLS client certificates
- * (collector/config.ts refuses an open listener off loopback unless allow_unauthenticated is set).
+ * closes, each on its own worker thread (listener-thread.ts). Every listener produces through the one produce path
+ * as the principal `syslog` (role produce): syslog carries no tokens, so who may send is decided by where the
+ * listener listens and by TLS client certificates (collector/config.ts refuses an open listener off loopback unless
+ * allow_unauthenticated is set).
  */
 import type { Logger } from '../../shared/logger.ts';
 import type { Principal } from '../http/auth.ts';

@@ -244,7 +244,7 @@ class Connection {
   private readonly queue: IngestQueue;
   private readonly peer: string;
   private readonly records: SyslogRecordBuilder;
-  /** Recent headers, each with its record's key and labels attached. */
+  /** Recent headers, each with what its records share attached (key, labels, the procid field). */
   private readonly headers = new HeaderCache<RecordSource>();
 
   constructor(
