@@ -4,7 +4,7 @@
  * comparing what was written with what arrived.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,8 +16,17 @@ export { CLI };
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** Folders made by tempDir in this test process, removed when it exits (TRIBUTARY_KEEP_TEST_DIRS=1 keeps them). */
+const madeDirs: string[] = [];
+process.once('exit', () => {
+  if (process.env.TRIBUTARY_KEEP_TEST_DIRS === '1') return;
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export async function tempDir(prefix = 'tributary-agent-test-'): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix));
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
