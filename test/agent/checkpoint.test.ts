@@ -1,10 +1,10 @@
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
 import { AckTracker } from '../../agent/checkpoint/ack-tracker.ts';
 import { CHECKPOINT_FILE, CheckpointStore } from '../../agent/checkpoint/checkpoint-store.ts';
+import { tempDir as supportTempDir } from './support.ts';
 
 test('ack tracker - moves only to the highest contiguous acknowledged position', (t) => {
   const tr = new AckTracker(100);
@@ -63,9 +63,7 @@ test('ack tracker - any acknowledgement order ends at the last end (property)', 
   );
 });
 
-async function tempDir(): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), 'tributary-checkpoint-'));
-}
+const tempDir = () => supportTempDir('tributary-checkpoint-');
 
 test('checkpoint store - round trip, and no write when nothing changed', async (t) => {
   const dir = await tempDir();

@@ -1,9 +1,10 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { loadAgentConfig, parseAgentConfig } from '../../agent/config.ts';
 import { ConfigError } from '../../shared/errors.ts';
+import { tempDir } from './support.ts';
 
 const minimal = {
   sources: [{ include: ['logs/*.log'], topic: 'app' }],
@@ -53,7 +54,7 @@ test('agent config - every invalid key is named', (t) => {
 });
 
 test('agent config - YAML file with environment interpolation in values only', async (t) => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-config-'));
+  const dir = await tempDir('tributary-config-');
   const file = path.join(dir, 'agent.yaml');
   const D = '$';
   await writeFile(
