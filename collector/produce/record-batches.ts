@@ -51,9 +51,6 @@ interface OpenBatch {
   readonly labelsText: string;
 }
 
-/** Where a stream encoder (a syslog connection) keeps no more open batches than this. */
-export const MAX_OPEN_BATCHES = 64;
-
 /**
  * Encodes records into batches as they come, each value copied once into its batch and no record object kept; a
  * batch holds one key and one label set, at most ~1 MiB of records and at most `maxRecordsPerBatch` records. `add`

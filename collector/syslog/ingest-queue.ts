@@ -13,20 +13,14 @@
  * what it could not store). Order: one append at a time, so records of one connection are stored in arrival order.
  */
 import type { Fields, Labels, TimestampMs } from '../../shared/record.ts';
-import {
-  BatchEncoder,
-  MAX_OPEN_BATCHES,
-  type PlainRecord,
-  type ProducedBatch,
-  type RecordLimits,
-} from '../produce/record-batches.ts';
+import { BatchEncoder, type PlainRecord, type ProducedBatch, type RecordLimits } from '../produce/record-batches.ts';
 
 /** Appends batches; resolves once they are durable. One call holds at most limits.maxRecordsPerRequest records. */
 export type Deliver = (batches: readonly ProducedBatch[]) => Promise<void>;
 
 export interface IngestQueueOptions {
   readonly deliver: Deliver;
-  /** The produce path's limits: a value above max_line_bytes is refused by `add`. */
+  /** The produce path's limits: a value above max_line_bytes is refused by `add`/`addRange`. */
   readonly limits: RecordLimits;
   readonly maxPendingBytes: number;
   readonly onDrain: () => void;
@@ -37,6 +31,8 @@ export interface IngestQueueOptions {
 }
 
 const RETRY_MIN_MS = 50;
+/** Keys (programs) with a batch open at once: a relay's interleaved programs each fill their own batch. */
+const MAX_OPEN_BATCHES = 64;
 const RETRY_MAX_MS = 2000;
 
 export class IngestQueue {
@@ -66,10 +62,10 @@ export class IngestQueue {
     return this.pendingBytes;
   }
 
-  /** Queues a record; throws LimitExceededError (and queues nothing) for a value above limits.max_line_bytes. */
-  add(record: PlainRecord): void {
-    this.pending.add(record);
-    this.pendingBytes += record.value.length + 64;
+  /** Queues a record; false (and nothing queued) for a value above limits.max_line_bytes. */
+  add(record: PlainRecord): boolean {
+    const { value } = record;
+    return this.addRange(record.key, record.labels, record.timestamp, value, 0, value.length, record.fields);
   }
 
   /** The same for a record whose value is bytes start..end of `source` (no record object; see BatchEncoder). */
@@ -77,13 +73,15 @@ export class IngestQueue {
     key: string,
     labels: Labels,
     timestamp: TimestampMs,
-    source: Buffer,
+    source: Uint8Array,
     start: number,
     end: number,
     fields?: Fields,
-  ): void {
+  ): boolean {
+    if (end - start > this.options.limits.maxLineBytes) return false;
     this.pending.addRange(key, labels, timestamp, source, start, end, fields);
     this.pendingBytes += end - start + 64;
+    return true;
   }
 
   /** Starts an append of what is waiting, unless one is in flight (its completion starts the next). */

@@ -19,7 +19,8 @@ const port = parentPort!;
 const start = workerData as WorkerStart;
 const post = (message: ToListener, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
-let counts: EventCounts = { received: 0, bytes: 0, stored: 0, opened: 0, closed: 0, errors: {} };
+const noCounts = (): EventCounts => ({ received: 0, bytes: 0, stored: 0, opened: 0, closed: 0, errors: {} });
+let counts = noCounts();
 let countsPending = false;
 const events: ReceiverEvents = {
   received(messages, bytes) {
@@ -47,7 +48,7 @@ const events: ReceiverEvents = {
 function sendEvents(): void {
   if (!countsPending && counts.opened === 0 && counts.closed === 0) return;
   post({ type: 'events', counts });
-  counts = { received: 0, bytes: 0, stored: 0, opened: 0, closed: 0, errors: {} };
+  counts = noCounts();
   countsPending = false;
 }
 setInterval(sendEvents, EVENTS_EVERY_MS).unref();

@@ -94,7 +94,7 @@ export function parseSyslog<T>(bytes: Buffer, now: TimestampMs, cache?: HeaderCa
   }
 }
 
-/** A header the cache holds: its bytes, the `now` it was parsed at, its fields, and what its owner attached. */
+/** A header the cache holds: its bytes, its fields (without a body), and what its owner attached. */
 interface CachedHeader<T> {
   readonly header: Buffer;
   readonly message: SyslogMessage;
@@ -102,10 +102,11 @@ interface CachedHeader<T> {
 }
 
 /** Headers kept per stream: a relay interleaves the lines of a few programs on one connection. */
-const NO_BODY = Buffer.alloc(0);
+const HEADER_CACHE_ENTRIES = 16;
+/** After this many fruitless scans in a row, only one lookup in SCAN_EVERY scans the cache (matchAt). */
 const FRUITLESS_SCANS = 64;
 const SCAN_EVERY = 64;
-const HEADER_CACHE_ENTRIES = 16;
+const NO_BODY = Buffer.alloc(0);
 
 /**
  * The recent RFC 3164 headers of one stream. A sender stamps thousands of lines a second with the same header
@@ -173,19 +174,7 @@ export class HeaderCache<T = unknown> {
     const body = this.matchAt(bytes, 0, bytes.length, now);
     const last = this.current?.message;
     if (last === undefined || body === -1) return undefined;
-    // Every field named (no spread): this runs once a line.
-    return {
-      format: last.format,
-      facility: last.facility,
-      severity: last.severity,
-      timestamp: last.timestamp,
-      hostname: last.hostname,
-      appName: last.appName,
-      procId: last.procId,
-      msgId: last.msgId,
-      structuredData: last.structuredData,
-      message: bytes.subarray(body),
-    };
+    return withBody(last, bytes.subarray(body));
   }
 
   remember(bytes: Buffer, now: TimestampMs, message: SyslogMessage): void {
@@ -202,18 +191,7 @@ export class HeaderCache<T = unknown> {
     }
     const n = message.message.byteOffset - bytes.byteOffset;
     // The fields without the body: a view of it would keep the socket's whole chunk in memory.
-    const fields: SyslogMessage = {
-      format: message.format,
-      facility: message.facility,
-      severity: message.severity,
-      timestamp: message.timestamp,
-      hostname: message.hostname,
-      appName: message.appName,
-      procId: message.procId,
-      msgId: message.msgId,
-      structuredData: message.structuredData,
-      message: NO_BODY,
-    };
+    const fields = withBody(message, NO_BODY);
     const entry: CachedHeader<T> = {
       header: Buffer.from(bytes.subarray(0, n)),
       message: fields,
@@ -226,6 +204,22 @@ export class HeaderCache<T = unknown> {
     }
     this.current = entry;
   }
+}
+
+/** A message's header fields with another body; every field named (no spread): this runs once a line. */
+function withBody(m: SyslogMessage, body: Buffer): SyslogMessage {
+  return {
+    format: m.format,
+    facility: m.facility,
+    severity: m.severity,
+    timestamp: m.timestamp,
+    hostname: m.hostname,
+    appName: m.appName,
+    procId: m.procId,
+    msgId: m.msgId,
+    structuredData: m.structuredData,
+    message: body,
+  };
 }
 
 /** Whether bytes[start, end) begins with `header` and has a body after it that the header's parse would agree on. */
@@ -417,6 +411,7 @@ function parse3164(bytes: Buffer, start: number, facility: number, severity: num
   } else if (end - start >= 15 && bytes[start + 3] === SP && bytes[start + 6] === SP) {
     const month = MONTH_CODES.get((bytes[start]! << 16) | (bytes[start + 1]! << 8) | bytes[start + 2]!);
     const d1 = bytes[start + 4]!;
+    const two = (at: number) => (bytes[at]! - 0x30) * 10 + bytes[at + 1]! - 0x30;
     if (
       month !== undefined &&
       (d1 === SP || isDigit(d1)) &&
@@ -431,27 +426,44 @@ function parse3164(bytes: Buffer, start: number, facility: number, severity: num
       isDigit(bytes[start + 14])
     ) {
       const day = (d1 === SP ? 0 : d1 - 0x30) * 10 + bytes[start + 5]! - 0x30;
-      timestamp = bsdClock.at(month, day, two(bytes, start + 7), two(bytes, start + 10), two(bytes, start + 13), now);
+      timestamp = bsdClock.at(month, day, two(start + 7), two(start + 10), two(start + 13), now);
       if (timestamp !== undefined) pos = start + 15;
     }
   }
   let hostname: string | undefined;
-  tag.appName = undefined;
-  tag.procId = undefined;
+  let appName: string | undefined;
+  let procId: string | undefined;
+  /** Reads a tag at `pos` (moving past it) when there is one. */
+  const readTag = (): boolean => {
+    let i = pos;
+    while (i < end && i - pos <= 48 && isTagByte(bytes[i]!)) i++;
+    const tagEnd = i;
+    if (tagEnd === pos || tagEnd - pos > 48 || i >= end) return false;
+    let pidStart = -1;
+    if (bytes[i] === 0x5b /* [ */) {
+      pidStart = ++i;
+      while (i < end && i - pidStart <= 128 && bytes[i] !== 0x5d && !isSpace(bytes[i]!)) i++;
+      if (i === pidStart || i - pidStart > 128 || bytes[i] !== 0x5d) return false;
+      i++;
+    }
+    if (i >= end || bytes[i] !== 0x3a /* : */) return false;
+    appName = strings.app.of(bytes, pos, tagEnd);
+    procId = pidStart === -1 ? undefined : strings.procId.of(bytes, pidStart, i - 1);
+    pos = i + 1;
+    return true;
+  };
   if (timestamp !== undefined && bytes[pos] === SP) {
     pos++;
     // "Dec  2 10:00:00 sshd[42]: …" has no hostname; otherwise a hostname comes before the tag.
-    let after = readTag(bytes, pos, end);
-    if (after === -1) {
+    if (!readTag()) {
       const sp = bytes.indexOf(SP, pos);
       if (sp > pos && sp < end && sp - pos <= 255) {
         hostname = strings.host.of(bytes, pos, sp);
         pos = sp + 1;
-        after = readTag(bytes, pos, end);
+        readTag();
       }
     }
-    if (after !== -1) pos = after;
-    if (tag.appName !== undefined && pos < end && bytes[pos] === SP) pos++;
+    if (appName !== undefined && pos < end && bytes[pos] === SP) pos++;
   } else if (timestamp === undefined) {
     pos = start;
   }
@@ -461,42 +473,12 @@ function parse3164(bytes: Buffer, start: number, facility: number, severity: num
     severity,
     timestamp,
     hostname,
-    appName: tag.appName,
-    procId: tag.procId,
+    appName,
+    procId,
     msgId: undefined,
     structuredData: NO_FIELDS,
     message: bytes.subarray(pos),
   };
-}
-
-/** Two ASCII digits at `at` as a number. */
-function two(bytes: Buffer, at: number): number {
-  return (bytes[at]! - 0x30) * 10 + bytes[at + 1]! - 0x30;
-}
-
-/** What readTag found (module state rather than a returned object: the hot path allocates nothing for it). */
-const tag: { appName: string | undefined; procId: string | undefined } = { appName: undefined, procId: undefined };
-
-/**
- * Reads a tag (`app[procid]:` or `app:`) at `pos`, within `end`: the position after its colon, with its fields in
- * `tag`; -1 (and `tag` unchanged) when there is none.
- */
-function readTag(bytes: Buffer, pos: number, end: number): number {
-  let i = pos;
-  while (i < end && i - pos <= 48 && isTagByte(bytes[i]!)) i++;
-  const tagEnd = i;
-  if (tagEnd === pos || tagEnd - pos > 48 || i >= end) return -1;
-  let pidStart = -1;
-  if (bytes[i] === 0x5b /* [ */) {
-    pidStart = ++i;
-    while (i < end && i - pidStart <= 128 && bytes[i] !== 0x5d && !isSpace(bytes[i]!)) i++;
-    if (i === pidStart || i - pidStart > 128 || bytes[i] !== 0x5d) return -1;
-    i++;
-  }
-  if (i >= end || bytes[i] !== 0x3a /* : */) return -1;
-  tag.appName = strings.app.of(bytes, pos, tagEnd);
-  tag.procId = pidStart === -1 ? undefined : strings.procId.of(bytes, pidStart, i - 1);
-  return i + 1;
 }
 
 /**

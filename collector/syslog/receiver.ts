@@ -16,44 +16,13 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { LimitExceededError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
-import type { TimestampMs } from '../../shared/record.ts';
-import type { PlainRecord, RecordLimits } from '../produce/record-batches.ts';
+import type { RecordLimits } from '../produce/record-batches.ts';
 import type { ReceiverEvents } from '../receivers/receiver-events.ts';
 import { type FrameVisitor, SyslogFrameSplitter } from './framing.ts';
 import { type Deliver, IngestQueue } from './ingest-queue.ts';
 import { HeaderCache, parseSyslog } from './parser.ts';
 import { type RecordSource, SyslogRecordBuilder } from './records.ts';
-
-/** Queues a record; false for one the produce path's limits refuse (a message above limits.max_line_bytes). */
-function addTo(queue: IngestQueue, record: PlainRecord): boolean {
-  try {
-    queue.add(record);
-    return true;
-  } catch (error) {
-    if (error instanceof LimitExceededError) return false;
-    throw error;
-  }
-}
-
-/** The same for a record whose value is bytes start..end of `source`. */
-function addRangeTo(
-  queue: IngestQueue,
-  record: RecordSource,
-  timestamp: TimestampMs,
-  source: Buffer,
-  start: number,
-  end: number,
-): boolean {
-  try {
-    queue.addRange(record.key, record.labels, timestamp, source, start, end, record.fields);
-    return true;
-  } catch (error) {
-    if (error instanceof LimitExceededError) return false;
-    throw error;
-  }
-}
 
 export type SyslogProtocol = 'tcp' | 'udp' | 'tls';
 
@@ -188,7 +157,7 @@ export class SyslogReceiver {
         builder = new SyslogRecordBuilder(rinfo.address);
         builders.set(rinfo.address, builder);
       }
-      if (!addTo(queue, builder.build(parsed.message, received))) {
+      if (!queue.add(builder.build(parsed.message, received))) {
         events.error('oversized');
         return;
       }
@@ -311,8 +280,8 @@ class Connection {
         const body = this.headers.matchAt(buf, start, end, received);
         if (body !== -1) {
           const fields = this.headers.fields!;
-          const source = this.headers.attachment ?? this.records.source(fields);
-          if (!addRangeTo(this.queue, source, fields.timestamp ?? received, buf, body, end)) {
+          const { key, labels, fields: recordFields } = this.headers.attachment ?? this.records.source(fields);
+          if (!this.queue.addRange(key, labels, fields.timestamp ?? received, buf, body, end, recordFields)) {
             events.error('oversized');
             return;
           }
@@ -322,10 +291,10 @@ class Connection {
             events.error('malformed');
             return;
           }
-          const record = this.records.build(parsed.message, received);
           // What the next lines with this header share (not the record: it holds the socket's chunk).
-          this.headers.attach(this.records.source(parsed.message));
-          if (!addTo(this.queue, record)) {
+          const source = this.records.source(parsed.message);
+          this.headers.attach(source);
+          if (!this.queue.add(this.records.build(parsed.message, received, source))) {
             events.error('oversized');
             return;
           }

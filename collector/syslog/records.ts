@@ -37,8 +37,9 @@ export class SyslogRecordBuilder {
 
   constructor(private readonly peer: string) {}
 
-  build(message: SyslogMessage, receivedAt: TimestampMs): PlainRecord {
-    const { labels, key, fields } = this.source(message);
+  /** The record of a message; `source` when the caller already has it (this.source(message)). */
+  build(message: SyslogMessage, receivedAt: TimestampMs, source = this.source(message)): PlainRecord {
+    const { labels, key, fields } = source;
     const sd = message.structuredData;
     const hasData = sd !== NO_FIELDS && Object.keys(sd).length > 0;
     return {

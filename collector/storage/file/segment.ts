@@ -313,7 +313,7 @@ export class Segment {
       if (first === undefined) return Buffer.alloc(0);
       const start = first.position;
       // At least the first batch whole, whatever maxBytes is (its size is known from locating it).
-      let chunk = await this.readAt(start, Math.min(Math.max(maxBytes, first.size), limit - start));
+      const chunk = await this.readAt(start, Math.min(Math.max(maxBytes, first.size), limit - start));
       let pos = 0;
       while (pos < chunk.length) {
         let header: BatchHeader;
@@ -325,8 +325,8 @@ export class Segment {
         }
         if (pos + header.size > chunk.length) {
           if (pos > 0) break;
-          if (start + header.size > limit) throw this.corrupt(`batch at byte ${start} runs past the segment end`);
-          chunk = await this.readAt(start, header.size); // the first batch changed size since it was located
+          // The first batch was read whole (its size came from locating it): it can only be cut by the segment end.
+          throw this.corrupt(`batch at byte ${start} runs past the segment end`);
         }
         const end = start + pos + header.size;
         if (end > this.verifiedSize) {

@@ -9,10 +9,9 @@ import net from 'node:net';
 import test from 'ava';
 import type { ProducedBatch } from '../../../collector/produce/record-batches.ts';
 import type { ReceiverErrorKind, ReceiverEvents } from '../../../collector/receivers/receiver-events.ts';
-import { SyslogReceiver } from '../../../collector/syslog/receiver.ts';
 import { decodeRecords } from '../../../shared/batch-codec.ts';
-import { silentLogger } from '../../../shared/logger.ts';
 import { waitFor } from '../support.ts';
+import { startReceiver } from './in-process.ts';
 
 class Gate {
   private open = false;
@@ -44,24 +43,16 @@ function countingEvents() {
 }
 
 const MAX_PENDING = 64 * 1024;
-const LIMITS = { maxRecordsPerRequest: 500_000, maxLineBytes: 1024 * 1024 };
 
 test('tcp - a slow store pauses reading: bounded memory, the sender waits, then every message arrives in order', async (t) => {
   const gate = new Gate();
   const delivered: string[] = [];
   let inFlightBytes = 0;
   const { counts, events } = countingEvents();
-  const receiver = new SyslogReceiver({
-    listener: {
-      protocol: 'tcp',
-      host: '127.0.0.1',
-      port: 0,
-      topic: 't',
-      maxMessageBytes: 4096,
-      maxConnections: 10,
-      maxPendingBytes: MAX_PENDING,
-    },
-    limits: LIMITS,
+  const receiver = await startReceiver({
+    protocol: 'tcp',
+    maxPendingBytes: MAX_PENDING,
+    events,
     deliver: async (batches: readonly ProducedBatch[]) => {
       const bytes = batches.reduce((n, b) => n + b.bytes.length, 0);
       inFlightBytes += bytes;
@@ -69,10 +60,7 @@ test('tcp - a slow store pauses reading: bounded memory, the sender waits, then 
       inFlightBytes -= bytes;
       for (const b of batches) for (const r of decodeRecords(b.bytes)) delivered.push(r.value.toString());
     },
-    events,
-    logger: silentLogger(),
   });
-  await receiver.start();
   const total = 100_000;
   const socket = net.connect({ host: '127.0.0.1', port: receiver.port });
   await new Promise((r) => socket.once('connect', r));
@@ -103,25 +91,15 @@ test('udp - datagrams arriving while the queue is full are dropped and counted, 
   const gate = new Gate();
   let delivered = 0;
   const { counts, events } = countingEvents();
-  const receiver = new SyslogReceiver({
-    listener: {
-      protocol: 'udp',
-      host: '127.0.0.1',
-      port: 0,
-      topic: 't',
-      maxMessageBytes: 4096,
-      maxConnections: 10,
-      maxPendingBytes: MAX_PENDING,
-    },
-    limits: LIMITS,
+  const receiver = await startReceiver({
+    protocol: 'udp',
+    maxPendingBytes: MAX_PENDING,
+    events,
     deliver: async (batches) => {
       await gate.pass();
       delivered += batches.reduce((n, b) => n + b.header.recordCount, 0);
     },
-    events,
-    logger: silentLogger(),
   });
-  await receiver.start();
   const sender = dgram.createSocket('udp4');
   const sent = 3000;
   try {
@@ -153,25 +131,16 @@ test("tcp - the produce path's limits: appends of at most max_records_per_reques
   const gate = new Gate();
   const appends: string[][] = [];
   const { counts, events } = countingEvents();
-  const receiver = new SyslogReceiver({
-    listener: {
-      protocol: 'tcp',
-      host: '127.0.0.1',
-      port: 0,
-      topic: 't',
-      maxMessageBytes: 4096,
-      maxConnections: 10,
-      maxPendingBytes: MAX_PENDING,
-    },
+  const receiver = await startReceiver({
+    protocol: 'tcp',
+    maxPendingBytes: MAX_PENDING,
     limits: { maxRecordsPerRequest: 3, maxLineBytes: 64 },
+    events,
     deliver: async (batches) => {
       await gate.pass();
       appends.push(batches.flatMap((b) => decodeRecords(b.bytes).map((r) => r.value.toString())));
     },
-    events,
-    logger: silentLogger(),
   });
-  await receiver.start();
   const socket = net.connect({ host: '127.0.0.1', port: receiver.port });
   await new Promise((r) => socket.once('connect', r));
   try {

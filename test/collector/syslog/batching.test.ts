@@ -6,32 +6,19 @@
 import net from 'node:net';
 import test from 'ava';
 import type { ProducedBatch } from '../../../collector/produce/record-batches.ts';
-import { SyslogReceiver } from '../../../collector/syslog/receiver.ts';
 import { decodeRecords } from '../../../shared/batch-codec.ts';
-import { silentLogger } from '../../../shared/logger.ts';
-import { NO_RECEIVER_EVENTS } from '../../../collector/receivers/receiver-events.ts';
 import { waitFor } from '../support.ts';
+import { startReceiver } from './in-process.ts';
 
 test('tcp - interleaved programs and processes on one connection: a batch per program, each program in order, the pid a field', async (t) => {
   const batches: ProducedBatch[] = [];
-  const receiver = new SyslogReceiver({
-    listener: {
-      protocol: 'tcp',
-      host: '127.0.0.1',
-      port: 0,
-      topic: 't',
-      maxMessageBytes: 4096,
-      maxConnections: 10,
-      maxPendingBytes: 16 * 1024 * 1024,
-    },
-    limits: { maxRecordsPerRequest: 500_000, maxLineBytes: 1024 * 1024 },
+  const receiver = await startReceiver({
+    protocol: 'tcp',
+    maxPendingBytes: 16 * 1024 * 1024,
     deliver: async (delivered) => {
       batches.push(...delivered);
     },
-    events: NO_RECEIVER_EVENTS,
-    logger: silentLogger(),
   });
-  await receiver.start();
   const socket = net.connect({ host: '127.0.0.1', port: receiver.port });
   await new Promise((r) => socket.once('connect', r));
   const PROGRAMS = 10;
