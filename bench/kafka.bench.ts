@@ -34,19 +34,23 @@ const RECORD = 200;
 
 const seconds = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
 
+/**
+ * Runs a command to its end. `toDevNull`: its standard output is /dev/null itself (stdio 'ignore'), as with a
+ * shell's `>/dev/null`, so no process of ours spends CPU reading what a consumer prints.
+ */
 function exec(
   command: string,
   args: readonly string[],
+  { toDevNull = false } = {},
 ): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', toDevNull ? 'ignore' : 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      // kcat's consumed output is discarded (as to /dev/null); the Python script prints one summary line.
-      if (stdout.length < 4096) stdout += c.toString();
+    child.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString();
     });
-    child.stderr.on('data', (c: Buffer) => {
+    child.stderr?.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
     child.on('close', (code) => resolve({ code, stderr, stdout }));
@@ -186,9 +190,8 @@ export async function run({ quick }: { quick: boolean }): Promise<BenchRow[]> {
     // librdkafka's own fetch sizes (1 MiB a partition): with 16 MiB a partition, answers of up to 64 MiB filled
     // its local queue and it stopped fetching while it drained it, which halved the rate (57-69 against 132-158 MB/s
     // on 256 MB, quiet machine); neither process was busy in between.
-    const kcat = await exec('kcat', [
-      ...['-b', bootstrap, '-C', '-t', 'bench-fetch', '-o', 'beginning', '-e', '-q', '-f', '%o\n'],
-    ]);
+    const consume = ['-b', bootstrap, '-C', '-t', 'bench-fetch', '-o', 'beginning', '-e', '-q', '-f', '%o\n'];
+    const kcat = await exec('kcat', consume, { toDevNull: true });
     const kcatFetch = storedMB / seconds(t);
     if (kcat.code !== 0) throw new Error(`kcat consume failed: ${kcat.stderr}`);
     row('fetch', 'kcat consume to /dev/null', kcatFetch, 'MB/s');

@@ -37,6 +37,12 @@ export type CloseReason =
   | 'internal'
   | 'too_many_connections';
 
+/** A response ready to write: the frame's pieces, and what to run once they are written (memory reuse). */
+interface Answer {
+  readonly pieces: readonly Buffer[];
+  readonly written: () => void;
+}
+
 export class KafkaConnection {
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
@@ -175,17 +181,24 @@ export class KafkaConnection {
         if (this.socket.isPaused() && this.queuedBytes + this.buffered <= this.ctx.listener.maxRequestBytes) {
           this.socket.resume();
         }
-        const response = await this.handle(frame);
-        if (response === undefined || this.closed) continue;
+        const answer = await this.handle(frame);
+        if (answer === undefined) continue;
+        if (this.closed) {
+          answer.written();
+          continue;
+        }
+        const { pieces } = answer;
         this.ctx.metrics.bytes(
           'out',
-          response.reduce((n, b) => n + b.length, 0),
+          pieces.reduce((n, b) => n + b.length, 0),
         );
         // The frame header and the body's pieces written one after the other (corked): a large fetch answer is
-        // never copied into one buffer.
+        // never copied into one buffer. The last write's callback runs once all are written, or the socket is gone.
         this.socket.cork();
         let flushed = true;
-        for (const piece of response) flushed = this.socket.write(piece);
+        for (const [i, piece] of pieces.entries()) {
+          flushed = this.socket.write(piece, i === pieces.length - 1 ? () => answer.written() : undefined);
+        }
         this.socket.uncork();
         if (!flushed) {
           await new Promise<void>((resolve) => {
@@ -207,7 +220,7 @@ export class KafkaConnection {
   }
 
   /** Runs one request; returns the answer's frame header and body pieces, or undefined (no answer, or closed). */
-  private async handle(frame: Buffer): Promise<Buffer[] | undefined> {
+  private async handle(frame: Buffer): Promise<Answer | undefined> {
     if (this.session.bareSaslToken) {
       // SASL after a v0 handshake: the token, unframed; success is answered with an empty token, failure closes.
       const { errorCode } = authenticatePlain(this.ctx, this.session, frame);
@@ -216,7 +229,7 @@ export class KafkaConnection {
         this.close('unauthenticated');
         return undefined;
       }
-      return [Buffer.from([0, 0, 0, 0]), Buffer.alloc(0)];
+      return { pieces: [Buffer.from([0, 0, 0, 0])], written: () => {} };
     }
     const reader = new KafkaReader(frame);
     let header: KafkaRequestHeader;
@@ -276,11 +289,11 @@ export class KafkaConnection {
     return apiVersionsBody(this.apis, 0, ErrorCode.UNSUPPORTED_VERSION);
   }
 
-  private frame(correlationId: number, body: KafkaWriter): Buffer[] {
+  private frame(correlationId: number, body: KafkaWriter): Answer {
     const head = Buffer.allocUnsafe(8);
     head.writeInt32BE(4 + body.length, 0);
     head.writeInt32BE(correlationId, 4);
-    return [head, ...body.chunks()];
+    return { pieces: [head, ...body.chunks()], written: () => body.written() };
   }
 }
 

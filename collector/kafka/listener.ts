@@ -17,6 +17,7 @@ import type { KafkaListenerMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import { kafkaApis } from './apis/index.ts';
+import { FetchMemoryPool } from './codec/fetch-memory.ts';
 import { nodeIdFor, SharedCluster, singleCollector } from './cluster.ts';
 import { KafkaConnection } from './connection.ts';
 import type { Broker, ClusterView, KafkaContext } from './context.ts';
@@ -56,6 +57,7 @@ export async function startKafkaListener(start: KafkaListenerStart): Promise<Kaf
     producers: new ProducerRegistry(),
     groups,
     store: start.store,
+    fetchMemory: new FetchMemoryPool(),
     topics: start.topics,
     collector: start.collector,
     listener: options,

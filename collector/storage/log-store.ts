@@ -241,8 +241,18 @@ export interface LogStore {
    * the whole call with CorruptBatchError and nothing is written.
    */
   appendChecked(topic: string, partition: PartitionId, buffers: readonly Buffer[]): Promise<AppendResult>;
-  /** Throws OffsetOutOfRangeError unless startOffset <= offset <= endOffset. */
-  read(topic: string, partition: PartitionId, offset: Offset, maxBytes: number): Promise<ReadResult>;
+  /**
+   * Throws OffsetOutOfRangeError unless startOffset <= offset <= endOffset. `readInto`, when given, supplies the
+   * buffer of exactly `size` bytes that file reads fill (a caller that reuses its memory: Kafka Fetch); the
+   * batches returned may then lie in it. A backend that does not read files ignores it.
+   */
+  read(
+    topic: string,
+    partition: PartitionId,
+    offset: Offset,
+    maxBytes: number,
+    readInto?: (size: number) => Buffer,
+  ): Promise<ReadResult>;
   /** The first offset whose batch's max timestamp is >= timestamp; the end offset if there is none. */
   offsetForTimestamp(topic: string, partition: PartitionId, timestamp: TimestampMs): Promise<Offset>;
   /**

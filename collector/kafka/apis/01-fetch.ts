@@ -13,8 +13,10 @@
  * fetch requests; an incremental request for a session id we never gave gets FETCH_SESSION_ID_NOT_FOUND.
  * Needs the read role; otherwise TOPIC_AUTHORIZATION_FAILED for every partition, and no data.
  */
+import { LOG_OVERHEAD } from '../../../shared/batch-codec.ts';
 import { isValidName } from '../../../shared/names.ts';
 import type { Offset } from '../../../shared/record.ts';
+import type { AnswerMemory } from '../codec/fetch-memory.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
 import { toKafkaBatches } from '../codec/record-batch.ts';
 import { type KafkaApi, type KafkaContext, mayDo } from '../context.ts';
@@ -74,17 +76,26 @@ export const fetchApi: KafkaApi = {
       return writeFetch(v, ErrorCode.FETCH_SESSION_ID_NOT_FOUND, []);
     }
     const allowed = mayDo(ctx, request.session, 'read');
-    const read = () => readAll(ctx, topics, maxBytes, allowed);
-    let answers = await read();
-    const found = answers.reduce(
-      (n, t) => n + t.partitions.reduce((m, p) => m + (p.answer.batches?.length ?? 0), 0),
-      0,
-    );
-    if (found < Math.max(1, minBytes) && maxWaitMs > 0 && allowed) {
-      if (await waitForAny(ctx, answers, maxWaitMs)) answers = await read();
+    // The stored bytes are read into reused memory, given back once translated (translation copies them).
+    const reads = ctx.fetchMemory.forAnswer();
+    try {
+      const read = () => readAll(ctx, topics, maxBytes, allowed, reads);
+      let answers = await read();
+      const found = answers.reduce(
+        (n, t) => n + t.partitions.reduce((m, p) => m + (p.answer.batches?.length ?? 0), 0),
+        0,
+      );
+      if (found < Math.max(1, minBytes) && maxWaitMs > 0 && allowed) {
+        if (await waitForAny(ctx, answers, maxWaitMs)) {
+          reads.release();
+          answers = await read();
+        }
+      }
+      for (const t of answers) for (const p of t.partitions) request.countError(p.answer.errorCode);
+      return writeFetch(v, 0, answers, ctx.fetchMemory.forAnswer());
+    } finally {
+      reads.release();
     }
-    for (const t of answers) for (const p of t.partitions) request.countError(p.answer.errorCode);
-    return writeFetch(v, 0, answers);
   },
 };
 
@@ -98,54 +109,94 @@ async function readAll(
   topics: readonly { name: string; partitions: readonly PartitionFetch[] }[],
   maxBytes: number,
   allowed: boolean,
+  reads: AnswerMemory,
 ): Promise<TopicAnswer[]> {
-  let budget = maxBytes;
-  let first = true;
   const out: TopicAnswer[] = [];
+  const readable: { topic: string; request: PartitionFetch; answer: PartitionAnswer }[] = [];
   for (const t of topics) {
     const partitions: TopicAnswer['partitions'] = [];
     for (const p of t.partitions) {
       const answer: PartitionAnswer = { errorCode: 0, highWatermark: -1, logStartOffset: -1, batches: null };
       partitions.push({ request: p, answer });
-      if (!allowed) {
-        answer.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-        continue;
-      }
-      if (!isValidName(t.name)) {
-        answer.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        continue;
-      }
-      try {
-        const count = await ctx.topics.partitionsFor(t.name, false);
-        if (p.partition < 0 || p.partition >= count) {
-          answer.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-          continue;
-        }
-        const limit = Math.min(Math.max(1, p.maxBytes), Math.max(1, budget));
-        const result = await ctx.store.read(t.name, p.partition, p.offset, limit);
-        answer.highWatermark = result.endOffset;
-        answer.logStartOffset = result.startOffset;
-        // Past the budget, partitions report their offsets but no data, unless nothing was returned yet.
-        if (result.batches.length > 0 && (budget > 0 || first)) {
-          answer.batches = result.batches;
-          budget -= result.batches.length;
-          first = false;
-        }
-      } catch (error) {
-        answer.errorCode = kafkaErrorFor(error);
-        if (answer.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
-          const info = await ctx.store.describeTopic(t.name).catch(() => undefined);
-          const partition = info?.partitions[p.partition];
-          if (partition) {
-            answer.highWatermark = partition.endOffset;
-            answer.logStartOffset = partition.startOffset;
-          }
-        }
-      }
+      if (!allowed) answer.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+      else if (!isValidName(t.name)) answer.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      else readable.push({ topic: t.name, request: p, answer });
     }
     out.push({ name: t.name, partitions });
   }
+  // The answer's byte budget is spent in request order, as if the partitions were read one after the other. They
+  // are read a window at a time: the next partitions whose limits fit together in what the budget has left, at once
+  // (their file reads overlap), so no more than the budget is ever read ahead.
+  const partitionLimit = (p: PartitionFetch, budget: number) => Math.min(Math.max(1, p.maxBytes), Math.max(1, budget));
+  let budget = maxBytes;
+  let first = true;
+  for (let i = 0; i < readable.length; ) {
+    const window = [readable[i++]!];
+    let reserved = partitionLimit(window[0]!.request, budget);
+    while (i < readable.length && reserved + partitionLimit(readable[i]!.request, budget) <= budget) {
+      reserved += partitionLimit(readable[i]!.request, budget);
+      window.push(readable[i++]!);
+    }
+    const results = await Promise.all(
+      window.map(({ topic, request, answer }) => readPartition(ctx, topic, request, answer, budget, reads)),
+    );
+    for (const [j, batches] of results.entries()) {
+      // A store read returns at least one batch; as in Kafka, only the first partition with data keeps a batch
+      // larger than its limit. The others keep what fits, and past the budget report their offsets but no data.
+      if (batches === undefined || batches.length === 0) continue;
+      const kept = wholeBatchesWithin(batches, partitionLimit(window[j]!.request, budget), first);
+      if (kept.length === 0) continue;
+      window[j]!.answer.batches = kept;
+      budget -= kept.length;
+      first = false;
+    }
+  }
   return out;
+}
+
+/** One partition's stored batches from its fetch offset, at most the budget's worth; errors go in its answer. */
+async function readPartition(
+  ctx: KafkaContext,
+  topic: string,
+  p: PartitionFetch,
+  answer: PartitionAnswer,
+  budget: number,
+  reads: AnswerMemory,
+): Promise<Buffer | undefined> {
+  try {
+    const count = await ctx.topics.partitionsFor(topic, false);
+    if (p.partition < 0 || p.partition >= count) {
+      answer.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      return undefined;
+    }
+    const limit = Math.min(Math.max(1, p.maxBytes), Math.max(1, budget));
+    const result = await ctx.store.read(topic, p.partition, p.offset, limit, (size) => reads.bufferOf(size));
+    answer.highWatermark = result.endOffset;
+    answer.logStartOffset = result.startOffset;
+    return result.batches;
+  } catch (error) {
+    answer.errorCode = kafkaErrorFor(error);
+    if (answer.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
+      const info = await ctx.store.describeTopic(topic).catch(() => undefined);
+      const partition = info?.partitions[p.partition];
+      if (partition) {
+        answer.highWatermark = partition.endOffset;
+        answer.logStartOffset = partition.startOffset;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** The leading whole batches within `limit` bytes; with `atLeastOne`, the first even if it alone is larger. */
+function wholeBatchesWithin(batches: Buffer, limit: number, atLeastOne: boolean): Buffer {
+  let end = 0;
+  while (end < batches.length) {
+    const size = LOG_OVERHEAD + batches.readInt32BE(end + 8);
+    if ((end > 0 || !atLeastOne) && end + size > limit) break;
+    end += size;
+  }
+  return end === batches.length ? batches : batches.subarray(0, end);
 }
 
 /** Resolves true when any readable partition gets a record at or past its fetch offset within `timeoutMs`. */
@@ -174,12 +225,13 @@ async function waitForAny(ctx: KafkaContext, answers: readonly TopicAnswer[], ti
   }
 }
 
-function writeFetch(v: number, errorCode: number, answers: readonly TopicAnswer[]): KafkaWriter {
-  // Translated batches are attached to the answer, not copied into it.
+function writeFetch(v: number, errorCode: number, answers: readonly TopicAnswer[], memory?: AnswerMemory): KafkaWriter {
+  // Translated batches are attached to the answer, not copied into it; their memory is reused once it is written.
   const translated = answers.map((t) =>
-    t.partitions.map((p) => (p.answer.batches === null ? [] : toKafkaBatches(p.answer.batches))),
+    t.partitions.map((p) => (p.answer.batches === null ? [] : toKafkaBatches(p.answer.batches, memory))),
   );
   const w = new KafkaWriter(256 + answers.reduce((n, t) => n + t.name.length + t.partitions.length * 64, 0));
+  if (memory) w.whenWritten(() => memory.release());
   w.int32(0); // throttle_time_ms
   if (v >= 7) w.int16(errorCode).int32(0); // error_code, session_id: 0 = no fetch session
   answers.forEach((t, ti) => {

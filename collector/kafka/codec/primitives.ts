@@ -163,6 +163,7 @@ export class KafkaWriter {
   /** Bytes before `buf`: finished pieces of `buf` and attached buffers, in order. */
   private readonly done: Buffer[] = [];
   private doneLength = 0;
+  private readonly afterWrite: (() => void)[] = [];
 
   constructor(initialCapacity = 256) {
     this.buf = Buffer.allocUnsafe(initialCapacity);
@@ -273,6 +274,20 @@ export class KafkaWriter {
     this.done.push(b);
     this.doneLength += b.length;
     return this;
+  }
+
+  /**
+   * Runs `fn` once the answer has been written to its socket (or the connection is gone): memory the attached
+   * buffers point into may be reused from then on.
+   */
+  whenWritten(fn: () => void): this {
+    this.afterWrite.push(fn);
+    return this;
+  }
+
+  /** Called by the connection when the answer's bytes are written. */
+  written(): void {
+    for (const fn of this.afterWrite.splice(0)) fn();
   }
 
   /** Total bytes written and attached. */

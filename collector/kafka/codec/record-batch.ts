@@ -29,6 +29,7 @@
 import { crc32c } from '@node-rs/crc32';
 import {
   type BatchHeader,
+  type BatchSource,
   forEachRecord,
   readBatchHeader,
   readBatchSource,
@@ -92,17 +93,6 @@ export function encodeHeaders(...sets: (Labels | Fields | undefined)[]): Buffer 
   return Buffer.concat([countBytes, ...parts]);
 }
 
-/** Copies a short buffer with a JS loop: cheaper than a native copy call for the few bytes of a key or headers. */
-function copySmall(src: Buffer, dst: Buffer, pos: number): number {
-  const n = src.length;
-  if (n > 64) {
-    dst.set(src, pos);
-    return pos + n;
-  }
-  for (let i = 0; i < n; i++) dst[pos + i] = src[i]!;
-  return pos + n;
-}
-
 /** Where readUvarint stopped: a module-level cursor instead of a returned pair, so the hot loop allocates nothing. */
 let cursor = 0;
 
@@ -128,86 +118,39 @@ function readUvarint(buf: Buffer, pos: number, end: number): number {
 }
 
 /**
- * Translates one whole batch of ours (offsets stamped) to one Kafka RecordBatch v2. The hot loop walks our
- * records section directly (no object per record): a record with parsed fields takes the general path through
- * forEachRecord instead, since its headers differ from the batch's.
+ * Where translated batches are written (fetch-memory.ts reuses it from answer to answer): `region(size)` gives at
+ * least `size` free bytes, and `keep(n)` keeps the first n of the region last given.
  */
-export function toKafkaBatch(batch: Buffer, header: BatchHeader = readBatchHeader(batch, 0)): Buffer {
+export interface TranslationMemory {
+  region(size: number): Buffer;
+  keep(bytes: number): void;
+}
+
+/**
+ * Translates one whole batch of ours (offsets stamped) to one Kafka RecordBatch v2, in `memory` when given. Records
+ * without parsed fields (nearly all) take writePlainRecords; a batch with any record carrying fields is translated
+ * through forEachRecord, since those records' headers differ from the batch's.
+ */
+export function toKafkaBatch(
+  batch: Buffer,
+  header: BatchHeader = readBatchHeader(batch, 0),
+  memory?: TranslationMemory,
+): Buffer {
   const source = readBatchSource(batch);
   const key = encodeVarString(source.key);
   const labelHeaders = encodeHeaders(source.labels);
   const section = recordsSection(batch, header, source);
-  // Upper bound: each record carries its value (already in our section) plus the key, the headers, at most 4
-  // varints of at most 10 bytes and its attributes byte. Fields make the bound grow; they are rare.
-  let capacity =
-    KAFKA_BATCH_HEADER_SIZE + section.length + header.recordCount * (key.length + labelHeaders.length + 41);
-  let out = Buffer.allocUnsafe(capacity);
-  let pos = KAFKA_BATCH_HEADER_SIZE;
-  const write = (timestampDelta: number, offsetDelta: number, value: Buffer, headers: Buffer) => {
-    const valueLength = value.length;
-    const bodyLength =
-      1 +
-      varintSize(timestampDelta) +
-      varintSize(offsetDelta) +
-      key.length +
-      varintSize(valueLength) +
-      valueLength +
-      headers.length;
-    const needed = varintSize(bodyLength) + bodyLength;
-    if (pos + needed > capacity) {
-      capacity = Math.max(capacity * 2, pos + needed);
-      const grown = Buffer.allocUnsafe(capacity);
-      out.copy(grown, 0, 0, pos);
-      out = grown;
-    }
-    pos = writeVarint(out, pos, bodyLength);
-    out[pos++] = 0;
-    pos = writeVarint(out, pos, timestampDelta);
-    pos = writeVarint(out, pos, offsetDelta);
-    pos = copySmall(key, out, pos);
-    pos = writeVarint(out, pos, valueLength);
-    pos = copySmall(value, out, pos);
-    pos = copySmall(headers, out, pos);
-  };
-  let p = 0;
-  let fast = true;
-  for (let i = 0; i < header.recordCount; i++) {
-    const bodyLength = readUvarint(section, p, section.length);
-    p = cursor;
-    const bodyEnd = p + bodyLength;
-    if (bodyEnd > section.length) throw new CorruptBatchError(`record ${i} runs past the end of its batch`);
-    const zigzag = readUvarint(section, p, bodyEnd);
-    p = cursor;
-    const valueLength = readUvarint(section, p, bodyEnd);
-    p = cursor;
-    if (valueLength > bodyEnd - p) throw new CorruptBatchError(`record ${i} value runs past its record`);
-    const value = section.subarray(p, p + valueLength);
-    p += valueLength;
-    if (p !== bodyEnd - 1 || section[p] !== 0) {
-      fast = false; // parsed fields: take the general path for the whole batch
-      break;
-    }
-    p = bodyEnd;
-    const timestampDelta = zigzag % 2 === 0 ? zigzag / 2 : -(zigzag + 1) / 2;
-    write(timestampDelta, i, value, labelHeaders);
-  }
-  if (!fast) {
-    pos = KAFKA_BATCH_HEADER_SIZE;
-    forEachRecord(
-      batch,
-      (record) => {
-        const headers = record.fields ? encodeHeaders(source.labels, record.fields) : labelHeaders;
-        write(record.timestamp - header.firstTimestamp, record.offset - header.baseOffset, record.value, headers);
-        return true;
-      },
-      header,
-      source,
-    );
-  } else if (p !== section.length) {
-    throw new CorruptBatchError(`batch at offset ${header.baseOffset} has bytes after its last record`);
-  }
+  // Upper bound for plain records: each carries its stored bytes plus the key, the headers, and at most 11 bytes more
+  // (offsetDelta, and the value and record lengths growing by a byte or so as zigzag varints).
+  const size = KAFKA_BATCH_HEADER_SIZE + section.length + header.recordCount * (key.length + labelHeaders.length + 16);
+  const region = memory ? memory.region(size) : Buffer.allocUnsafe(size);
+  let out = region;
+  let end = writePlainRecords(section, header.recordCount, key, labelHeaders, out);
+  if (end < 0) [out, end] = writeRecordsWithFields(batch, header, source, key, labelHeaders, out);
+  // Fields may outgrow the region: the batch then lives in a buffer of its own, and the region stays free.
+  memory?.keep(out === region ? end : 0);
   out.writeBigInt64BE(BigInt(header.baseOffset), 0);
-  out.writeInt32BE(pos - 12, 8);
+  out.writeInt32BE(end - 12, 8);
   out.writeInt32BE(0, 12);
   out.writeInt8(2, 16);
   out.writeInt16BE(0, 21);
@@ -218,17 +161,143 @@ export function toKafkaBatch(batch: Buffer, header: BatchHeader = readBatchHeade
   out.writeInt16BE(-1, 51);
   out.writeInt32BE(-1, 53);
   out.writeInt32BE(header.recordCount, 57);
-  out.writeUInt32BE(crc32c(out.subarray(KAFKA_CRC_START, pos)), 17);
-  return out.subarray(0, pos);
+  out.writeUInt32BE(crc32c(out.subarray(KAFKA_CRC_START, end)), 17);
+  return out.subarray(0, end);
+}
+
+/** Bytes of the zigzag varint of a non-negative integer below 2^31. */
+function zigzagSize(value: number): number {
+  return value < 64 ? 1 : value < 8192 ? 2 : value < 1048576 ? 3 : value < 134217728 ? 4 : 5;
+}
+
+/** Writes the zigzag varint of a non-negative integer below 2^31. */
+function writeZigzag(buf: Buffer, pos: number, value: number): number {
+  let v = value * 2;
+  while (v >= 0x80) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+/**
+ * The hot loop of Fetch: walks our records section and writes Kafka records after the batch header in `out`, with no
+ * object per record. Our timestamp delta is already a zigzag varint from the same base, so its bytes are copied as
+ * they are. Returns the end of the records in `out`, or -1 at the first record that is not plain (it has parsed
+ * fields, or is malformed: the general path then translates it or names the fault).
+ */
+function writePlainRecords(section: Buffer, count: number, key: Buffer, headers: Buffer, out: Buffer): number {
+  const end = section.length;
+  let pos = KAFKA_BATCH_HEADER_SIZE;
+  let p = 0;
+  for (let i = 0; i < count; i++) {
+    if (p >= end) return -1;
+    let bodyLength = section[p]!;
+    if (bodyLength < 0x80) p++;
+    else {
+      bodyLength = readUvarint(section, p, end);
+      p = cursor;
+    }
+    const bodyEnd = p + bodyLength;
+    if (bodyEnd > end) return -1;
+    const timestampStart = p;
+    while (p < bodyEnd && section[p]! >= 0x80) p++;
+    const timestampEnd = ++p;
+    if (timestampEnd - timestampStart > 8 || timestampEnd >= bodyEnd) return -1;
+    let valueLength = section[p]!;
+    if (valueLength < 0x80) p++;
+    else {
+      valueLength = readUvarint(section, p, bodyEnd);
+      p = cursor;
+    }
+    const valueStart = p;
+    p += valueLength;
+    // Exactly one byte left, a field count of 0: anything else is fields, or damage.
+    if (p !== bodyEnd - 1 || section[p] !== 0) return -1;
+    p = bodyEnd;
+    const recordLength =
+      1 +
+      (timestampEnd - timestampStart) +
+      zigzagSize(i) +
+      key.length +
+      zigzagSize(valueLength) +
+      valueLength +
+      headers.length;
+    pos = writeZigzag(out, pos, recordLength);
+    out[pos++] = 0; // attributes
+    for (let j = timestampStart; j < timestampEnd; j++) out[pos++] = section[j]!;
+    pos = writeZigzag(out, pos, i);
+    out.set(key, pos);
+    pos += key.length;
+    pos = writeZigzag(out, pos, valueLength);
+    section.copy(out, pos, valueStart, p - 1);
+    pos += valueLength;
+    out.set(headers, pos);
+    pos += headers.length;
+  }
+  if (p !== end) return -1;
+  return pos;
+}
+
+/** The general path: every record through forEachRecord, a record's fields as extra headers after the labels. */
+function writeRecordsWithFields(
+  batch: Buffer,
+  header: BatchHeader,
+  source: BatchSource,
+  key: Buffer,
+  labelHeaders: Buffer,
+  buffer: Buffer,
+): [Buffer, number] {
+  let out: Buffer = buffer;
+  let pos = KAFKA_BATCH_HEADER_SIZE;
+  forEachRecord(
+    batch,
+    (record) => {
+      const headers = record.fields ? encodeHeaders(source.labels, record.fields) : labelHeaders;
+      const timestampDelta = record.timestamp - header.firstTimestamp;
+      const offsetDelta = record.offset - header.baseOffset;
+      const valueLength = record.value.length;
+      const bodyLength =
+        1 +
+        varintSize(timestampDelta) +
+        varintSize(offsetDelta) +
+        key.length +
+        varintSize(valueLength) +
+        valueLength +
+        headers.length;
+      const needed = varintSize(bodyLength) + bodyLength;
+      if (pos + needed > out.length) {
+        const grown = Buffer.allocUnsafe(Math.max(out.length * 2, pos + needed));
+        out.copy(grown, 0, 0, pos);
+        out = grown;
+      }
+      pos = writeVarint(out, pos, bodyLength);
+      out[pos++] = 0;
+      pos = writeVarint(out, pos, timestampDelta);
+      pos = writeVarint(out, pos, offsetDelta);
+      out.set(key, pos);
+      pos += key.length;
+      pos = writeVarint(out, pos, valueLength);
+      out.set(record.value, pos);
+      pos += valueLength;
+      out.set(headers, pos);
+      pos += headers.length;
+      return true;
+    },
+    header,
+    source,
+  );
+  return [out, pos];
 }
 
 /** Translates concatenated whole batches of ours (as LogStore.read returns them) to Kafka batches, one each. */
-export function toKafkaBatches(batches: Buffer): Buffer[] {
+export function toKafkaBatches(batches: Buffer, memory?: TranslationMemory): Buffer[] {
   const parts: Buffer[] = [];
   let pos = 0;
   while (pos < batches.length) {
     const header = readBatchHeader(batches, pos);
-    parts.push(toKafkaBatch(batches.subarray(pos, pos + header.size), header));
+    parts.push(toKafkaBatch(batches.subarray(pos, pos + header.size), header, memory));
     pos += header.size;
   }
   return parts;

@@ -248,12 +248,18 @@ export class FileLogStore implements LogStore {
     return this.append(topic, partition, buffers.flatMap(splitBatches));
   }
 
-  async read(topic: string, partition: PartitionId, offset: Offset, maxBytes: number): Promise<ReadResult> {
+  async read(
+    topic: string,
+    partition: PartitionId,
+    offset: Offset,
+    maxBytes: number,
+    readInto?: (size: number) => Buffer,
+  ): Promise<ReadResult> {
     this.checkOpen();
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
       throw new InvalidArgumentError(`max_bytes must be a positive whole number, got ${maxBytes}`);
     }
-    return this.partitionLog(topic, partition).read(offset, maxBytes);
+    return this.partitionLog(topic, partition).read(offset, maxBytes, readInto);
   }
 
   async offsetForTimestamp(topic: string, partition: PartitionId, timestamp: TimestampMs): Promise<Offset> {

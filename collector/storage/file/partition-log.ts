@@ -298,7 +298,7 @@ export class PartitionLog {
     return segment === this.active ? this.visibleSize : segment.size;
   }
 
-  async read(offset: Offset, maxBytes: number): Promise<ReadResult> {
+  async read(offset: Offset, maxBytes: number, readInto?: (size: number) => Buffer): Promise<ReadResult> {
     const startOffset = this.startOffset;
     const endOffset = this.visibleEnd;
     if (!Number.isSafeInteger(offset) || offset < startOffset || offset > endOffset) {
@@ -309,7 +309,7 @@ export class PartitionLog {
       const segment = this.segmentFor(at);
       if (!segment) break;
       try {
-        batches = await segment.read(at, maxBytes, this.limitOf(segment));
+        batches = await segment.read(at, maxBytes, this.limitOf(segment), readInto);
       } catch (error) {
         this.events.corruptionDetected?.(this.topic, this.partition, (error as Error).message);
         throw error;

@@ -266,8 +266,8 @@ export class Segment {
     return { end: position, reason: '' };
   }
 
-  private async readAt(position: number, length: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(length);
+  private async readAt(position: number, length: number, readInto?: (size: number) => Buffer): Promise<Buffer> {
+    const buf = readInto ? readInto(length) : Buffer.allocUnsafe(length);
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await this.file.read(buf, filled, length - filled, position + filled);
@@ -305,15 +305,15 @@ export class Segment {
 
   /**
    * Whole batches from the one holding `offset`, up to `maxBytes` (at least one), within the first `limit` bytes.
-   * Each batch's CRC is checked: stored corruption raises CorruptDataError.
+   * Each batch's CRC is checked: stored corruption raises CorruptDataError. `readInto` supplies the buffer to fill.
    */
-  async read(offset: Offset, maxBytes: number, limit: number): Promise<Buffer> {
+  async read(offset: Offset, maxBytes: number, limit: number, readInto?: (size: number) => Buffer): Promise<Buffer> {
     return this.withReader(async () => {
       const first = await this.locate(offset, limit);
       if (first === undefined) return Buffer.alloc(0);
       const start = first.position;
       // At least the first batch whole, whatever maxBytes is (its size is known from locating it).
-      const chunk = await this.readAt(start, Math.min(Math.max(maxBytes, first.size), limit - start));
+      const chunk = await this.readAt(start, Math.min(Math.max(maxBytes, first.size), limit - start), readInto);
       let pos = 0;
       while (pos < chunk.length) {
         let header: BatchHeader;

@@ -1,0 +1,77 @@
+/**
+ * Reused memory for the batches Fetch translates.
+ *
+ * Why: a consumer reading at full speed makes each Fetch answer ~3-4 MB of fresh translated bytes. Allocated anew,
+ * that churn of external memory made V8 run a major GC every five answers or so (108 per GiB read, measured with
+ * kcat on a 1.1 GB topic); the marking and sweeping, mostly on V8's helper threads, took more CPU than the
+ * translation itself, and on 2 cores kcat read at 225 MB/s instead of 320. With the memory reused, no major GC ran
+ * while the topic was read.
+ *
+ * The rule that keeps this safe: a block goes back to the pool only after the socket has written every answer
+ * carved from it (the connection calls `release` from the write's callback, which also runs when the socket is
+ * destroyed first). A block that never comes back is simply collected.
+ */
+import type { TranslationMemory } from './record-batch.ts';
+
+/** Blocks of one size, kept for reuse up to a cap. */
+export class FetchMemoryPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(
+    /** A translated batch larger than this gets a block of its own, not pooled. */
+    readonly blockSize = 4 * 1024 * 1024,
+    /** Blocks kept while unused: enough for a few consumers' answers in flight at once. */
+    private readonly maxFreeBlocks = 16,
+  ) {}
+
+  /** A block of at least `size` bytes. */
+  take(size: number): Buffer {
+    if (size > this.blockSize) return Buffer.allocUnsafeSlow(size);
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.blockSize);
+  }
+
+  give(block: Buffer): void {
+    if (block.length === this.blockSize && this.free.length < this.maxFreeBlocks) this.free.push(block);
+  }
+
+  /** Memory for one answer. */
+  forAnswer(): AnswerMemory {
+    return new AnswerMemory(this);
+  }
+}
+
+/** The regions one Fetch answer translates into, carved one after the other from pooled blocks. */
+export class AnswerMemory implements TranslationMemory {
+  private readonly blocks: Buffer[] = [];
+  private block: Buffer | undefined;
+  private used = 0;
+
+  constructor(private readonly pool: FetchMemoryPool) {}
+
+  region(size: number): Buffer {
+    if (this.block === undefined || this.block.length - this.used < size) {
+      this.block = this.pool.take(size);
+      this.blocks.push(this.block);
+      this.used = 0;
+    }
+    return this.block.subarray(this.used);
+  }
+
+  keep(bytes: number): void {
+    this.used += bytes;
+  }
+
+  /** A buffer of exactly `size` bytes, kept (a file read fills it). */
+  bufferOf(size: number): Buffer {
+    const buffer = this.region(size).subarray(0, size);
+    this.keep(size);
+    return buffer;
+  }
+
+  /** Gives the blocks back: call only once nothing carved from them will be read again (the answer is written). */
+  release(): void {
+    for (const block of this.blocks) this.pool.give(block);
+    this.blocks.length = 0;
+    this.block = undefined;
+  }
+}

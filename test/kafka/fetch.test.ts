@@ -1,0 +1,250 @@
+/**
+ * Fetch's byte limits, spoken raw (Fetch v4) to a real collector: max_bytes is spent in request order over the
+ * partitions, each partition gets at most its partition_max_bytes of whole batches, and only the first partition
+ * with data may return a batch larger than its limit (as Kafka does). The partitions are read at once where their
+ * limits fit in the budget together, so these pin that the answer is the same as if they were read one by one.
+ * And the memory Fetch reuses from answer to answer: consumers reading at once each get every record intact.
+ */
+import net from 'node:net';
+import test from 'ava';
+import { decodeProducedRecords } from '../../collector/kafka/codec/produced-batch.ts';
+import { BatchBuilder } from '../../shared/batch-codec.ts';
+import { partitionForKey } from '../../shared/partitioner.ts';
+import { type KafkaCollector, kcatConsume, startKafkaCollector, withKcat } from './support.ts';
+
+const PARTITIONS = 3;
+const BATCHES = 3;
+let kafka: KafkaCollector;
+/** Stored size of each batch, by partition, in offset order. */
+const sizes: number[][] = [];
+
+/** A key that the collector sends to `partition`. */
+function keyFor(partition: number): string {
+  for (let i = 0; ; i++) if (partitionForKey(`source-${i}`, PARTITIONS) === partition) return `source-${i}`;
+}
+
+test.before(async () => {
+  kafka = await startKafkaCollector();
+  const url = kafka.collector.url;
+  const created = await fetch(`${url}/v1/topics`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'limits', partitions: PARTITIONS }),
+  });
+  if (created.status !== 201 && created.status !== 200) throw new Error(`create: HTTP ${created.status}`);
+  for (let p = 0; p < PARTITIONS; p++) {
+    sizes.push([]);
+    for (let b = 0; b < BATCHES; b++) {
+      // Batches of different sizes, so that a wrong cut shows.
+      const builder = new BatchBuilder(keyFor(p), { host: 'test' }, 1 << 20);
+      for (let i = 0; i < 20 + 10 * b + p; i++) builder.add(1_764_000_000_000 + i, Buffer.alloc(1000, 97 + i));
+      const batch = builder.finish();
+      // Stored as sent (only the base offset is stamped): the stored size is the size sent.
+      sizes[p]!.push(batch.length);
+      const res = await fetch(`${url}/v1/topics/limits/records`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.tributary.batch' },
+        body: batch,
+      });
+      if (res.status !== 200) throw new Error(`produce: HTTP ${res.status}`);
+    }
+  }
+});
+
+test.after.always(async () => {
+  await kafka?.collector.dispose();
+});
+
+interface PartitionResult {
+  readonly partition: number;
+  readonly errorCode: number;
+  readonly highWatermark: bigint;
+  /** Each Kafka batch returned: its base offset, record count, and the size of the stored batch it came from. */
+  readonly batches: { readonly baseOffset: bigint; readonly records: number; stored: number }[];
+  /** The partition's record set as sent. */
+  readonly records: Buffer;
+}
+
+/**
+ * One Fetch v4 for partitions 0..n-1 of `topic` from offset 0, and its answer decoded. `holdMs`: the client reads
+ * nothing for that long after sending, so the answer waits in the collector's socket.
+ */
+async function fetchV4(
+  maxBytes: number,
+  partitionMaxBytes: readonly number[],
+  { topic = 'limits', holdMs = 0 } = {},
+): Promise<PartitionResult[]> {
+  const name = Buffer.from(topic);
+  const body = Buffer.alloc(4 * 4 + 1 + 4 + 2 + name.length + 4 + partitionMaxBytes.length * 16);
+  let pos = body.writeInt32BE(-1, 0); // replica_id
+  pos = body.writeInt32BE(0, pos); // max_wait_ms
+  pos = body.writeInt32BE(0, pos); // min_bytes
+  pos = body.writeInt32BE(maxBytes, pos);
+  pos = body.writeInt8(0, pos); // isolation_level
+  pos = body.writeInt32BE(1, pos);
+  pos = body.writeInt16BE(name.length, pos);
+  pos += name.copy(body, pos);
+  pos = body.writeInt32BE(partitionMaxBytes.length, pos);
+  for (const [partition, limit] of partitionMaxBytes.entries()) {
+    pos = body.writeInt32BE(partition, pos);
+    pos = body.writeBigInt64BE(0n, pos);
+    pos = body.writeInt32BE(limit, pos);
+  }
+  const answer = await request(1, 4, body, holdMs);
+  let at = 4; // throttle_time_ms
+  const topics = answer.readInt32BE(at);
+  at += 4;
+  if (topics !== 1) throw new Error(`expected one topic, got ${topics}`);
+  at += 2 + answer.readInt16BE(at);
+  const count = answer.readInt32BE(at);
+  at += 4;
+  const out: PartitionResult[] = [];
+  for (let i = 0; i < count; i++) {
+    const partition = answer.readInt32BE(at);
+    const errorCode = answer.readInt16BE(at + 4);
+    const highWatermark = answer.readBigInt64BE(at + 6);
+    at += 4 + 2 + 8 + 8; // partition, error_code, high_watermark, last_stable_offset
+    const aborted = answer.readInt32BE(at);
+    at += 4 + Math.max(0, aborted) * 16;
+    const length = answer.readInt32BE(at);
+    at += 4;
+    const batches: PartitionResult['batches'] = [];
+    for (let b = at; b < at + length; b += 12 + answer.readInt32BE(b + 8)) {
+      batches.push({ baseOffset: answer.readBigInt64BE(b), records: answer.readInt32BE(b + 57), stored: 0 });
+    }
+    out.push({ partition, errorCode, highWatermark, batches, records: answer.subarray(at, at + length) });
+    at += length;
+  }
+  // The stored size of each batch returned, by its position (every fetch here starts at offset 0).
+  if (topic === 'limits')
+    for (const p of out) for (const [k, b] of p.batches.entries()) b.stored = sizes[p.partition]![k]!;
+  return out;
+}
+
+/** Sends one request and resolves with the response body (after the correlation id); reads after `holdMs`. */
+function request(apiKey: number, version: number, body: Buffer, holdMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const header = Buffer.alloc(10);
+    header.writeInt16BE(apiKey, 0);
+    header.writeInt16BE(version, 2);
+    header.writeInt32BE(42, 4);
+    header.writeInt16BE(-1, 8);
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(header.length + body.length, 0);
+    const socket = net.connect(kafka.kafkaPort, '127.0.0.1');
+    const timer = setTimeout(() => socket.destroy(new Error('no answer in 10 s')), 10_000);
+    let received = Buffer.alloc(0);
+    socket.on('connect', () => {
+      socket.write(Buffer.concat([size, header, body]));
+      if (holdMs > 0) {
+        socket.pause();
+        setTimeout(() => socket.resume(), holdMs);
+      }
+    });
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length >= 4 && received.length >= 4 + received.readInt32BE(0)) {
+        clearTimeout(timer);
+        socket.destroy();
+        if (received.readInt32BE(4) !== 42) reject(new Error('wrong correlation id'));
+        else resolve(received.subarray(8, 4 + received.readInt32BE(0)));
+      }
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+const counts = (result: readonly PartitionResult[]) => result.map((p) => p.batches.length);
+const storedBytes = (result: readonly PartitionResult[]) =>
+  result.reduce((n, p) => n + p.batches.reduce((m, b) => m + b.stored, 0), 0);
+
+test('fetch limits - with room for all, every partition returns what its partition_max_bytes holds', async (t) => {
+  const result = await fetchV4(
+    10 << 20,
+    sizes.map((s) => s[0]! + s[1]!),
+  );
+  t.deepEqual(counts(result), [2, 2, 2]);
+  t.deepEqual(
+    result.map((p) => p.batches.map((b) => b.baseOffset)),
+    sizes.map((_s, p) => [0n, BigInt(20 + p)]),
+  );
+  t.true(result.every((p) => p.errorCode === 0 && p.highWatermark > 0n));
+});
+
+test('fetch limits - only the first partition with data returns a batch larger than its limit', async (t) => {
+  const result = await fetchV4(3 * 1000, [100, 100, 100]);
+  t.deepEqual(counts(result), [1, 0, 0]);
+  // The others still report where their logs end.
+  t.true(result.every((p) => p.errorCode === 0 && p.highWatermark > 0n));
+});
+
+test('fetch limits - max_bytes is spent in request order: a partition whose next batch no longer fits gets none', async (t) => {
+  const maxBytes = sizes[0]![0]! + sizes[0]![1]! + sizes[1]![0]! - 1;
+  const result = await fetchV4(maxBytes, [10 << 20, 10 << 20, 10 << 20]);
+  t.deepEqual(counts(result), [2, 0, 0]);
+  t.true(storedBytes(result) <= maxBytes);
+});
+
+test('fetch limits - the budget left after one partition is what the next may take', async (t) => {
+  const maxBytes = sizes[0]![0]! + sizes[1]![0]! + sizes[1]![1]!;
+  const result = await fetchV4(maxBytes, [sizes[0]![0]!, 10 << 20, 10 << 20]);
+  t.deepEqual(counts(result), [1, 2, 0]);
+  t.is(storedBytes(result), maxBytes);
+});
+
+withKcat.test(
+  'fetch memory - three kcat consumers reading one topic at once each get every record intact',
+  async (t) => {
+    const url = kafka.collector.url;
+    await fetch(`${url}/v1/topics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'shared-reads', partitions: PARTITIONS }),
+    });
+    // ~21 MB in 1,000-record batches: each consumer needs dozens of answers, while the others need theirs.
+    const perPartition = 7000;
+    for (let p = 0; p < PARTITIONS; p++) {
+      for (let first = 0; first < perPartition; first += 1000) {
+        const builder = new BatchBuilder(keyFor(p), { host: 'test' }, 2 << 20);
+        for (let i = first; i < first + 1000; i++) builder.add(1_764_000_000_000 + i, valueOf(p, i));
+        const res = await fetch(`${url}/v1/topics/shared-reads/records`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/vnd.tributary.batch' },
+          body: builder.finish(),
+        });
+        if (res.status !== 200) throw new Error(`produce: HTTP ${res.status}`);
+      }
+    }
+    // One answer of ~16 MB waits in a client that reads nothing for 2 s while three kcat consumers read the topic:
+    // memory given back before that answer is written would be refilled with theirs.
+    const held = fetchV4(16 << 20, Array(PARTITIONS).fill(16 << 20), { topic: 'shared-reads', holdMs: 2000 });
+    const consumers = await Promise.all([1, 2, 3].map(() => kcatConsume(kafka.bootstrap, 'shared-reads')));
+    let heldRecords = 0;
+    let heldWrong = 0;
+    for (const p of await held) {
+      const decoded = decodeProducedRecords(p.records, { maxInflated: 64 << 20, maxValue: 1 << 20 }, 0);
+      for (const [k, batch] of decoded.entries()) {
+        const base = Number(p.batches[k]!.baseOffset);
+        for (const [j, record] of batch.records.entries()) {
+          heldRecords++;
+          if (!record.value.equals(valueOf(p.partition, base + j))) heldWrong++;
+        }
+      }
+    }
+    t.true(heldRecords > 10_000, `the held answer had ${heldRecords} records`);
+    t.is(heldWrong, 0);
+    for (const messages of consumers) {
+      t.is(messages.length, PARTITIONS * perPartition);
+      const wrong = messages.filter((m) => m.payload !== valueOf(m.partition, m.offset).toString());
+      t.is(wrong.length, 0, `first wrong: ${JSON.stringify(wrong[0])?.slice(0, 200)}`);
+    }
+  },
+);
+
+/** The value of record `offset` of `partition`: names both, so a record read from the wrong memory shows. */
+function valueOf(partition: number, offset: number): Buffer {
+  return Buffer.from(`partition ${partition} offset ${offset} `.padEnd(1000, String.fromCharCode(97 + (offset % 26))));
+}
