@@ -3,10 +3,14 @@
  * HTTP fetch does and translated to RecordBatch v2 (codec/record-batch.ts). Whole batches are returned, so the
  * first may start before the fetch offset (Kafka does the same; clients skip the records before it).
  *
- * Sizes: the response holds at most min(max_bytes, limits.max_fetch_bytes) of stored batches, each partition at
- * most its partition_max_bytes, except that the first partition with data always returns at least one batch (so a
- * consumer never stalls on a batch larger than its limits, as in Kafka). Waiting: with less than min_bytes found,
- * the request waits up to min(max_wait_ms, limits.max_wait) for an append to any requested partition, and is
+ * Sizes: the budget is min(max_bytes, limits.max_fetch_bytes) of stored batches, spent in request order; each
+ * partition gets whole batches up to its partition_max_bytes and what the budget has left, and at least its first
+ * batch while the budget is not spent, so a consumer never stalls on a batch larger than its limits. Kafka gives
+ * that allowance to the first partition with data only; ours is wider because our batches are often as large as a
+ * client's per-partition limit (an agent's are up to 1 MiB, the default of librdkafka and the Java client), and
+ * holding to it answered one partition per Fetch (kcat with its defaults, on 1 MiB batches). An answer thus exceeds
+ * the budget by at most one batch. Waiting: with less than min_bytes found, the request waits up to
+ * min(max_wait_ms, limits.max_wait) for an append to any requested partition, and is
  * answered at once when the collector shuts down.
  *
  * Fetch sessions (v7+, KIP-227) are not kept: the answer's session_id is 0, which tells the client to send full
@@ -141,11 +145,9 @@ async function readAll(
       window.map(({ topic, request, answer }) => readPartition(ctx, topic, request, answer, budget, reads)),
     );
     for (const [j, batches] of results.entries()) {
-      // A store read returns at least one batch; as in Kafka, only the first partition with data keeps a batch
-      // larger than its limit. The others keep what fits, and past the budget report their offsets but no data.
-      if (batches === undefined || batches.length === 0) continue;
-      const kept = wholeBatchesWithin(batches, partitionLimit(window[j]!.request, budget), first);
-      if (kept.length === 0) continue;
+      // Past the budget, partitions report their offsets but no data, unless nothing was returned yet.
+      if (batches === undefined || batches.length === 0 || (budget <= 0 && !first)) continue;
+      const kept = wholeBatchesWithin(batches, partitionLimit(window[j]!.request, budget));
       window[j]!.answer.batches = kept;
       budget -= kept.length;
       first = false;
@@ -188,12 +190,12 @@ async function readPartition(
   }
 }
 
-/** The leading whole batches within `limit` bytes; with `atLeastOne`, the first even if it alone is larger. */
-function wholeBatchesWithin(batches: Buffer, limit: number, atLeastOne: boolean): Buffer {
+/** The leading whole batches within `limit` bytes, and at least the first (as a store read returns them). */
+function wholeBatchesWithin(batches: Buffer, limit: number): Buffer {
   let end = 0;
   while (end < batches.length) {
     const size = LOG_OVERHEAD + batches.readInt32BE(end + 8);
-    if ((end > 0 || !atLeastOne) && end + size > limit) break;
+    if (end > 0 && end + size > limit) break;
     end += size;
   }
   return end === batches.length ? batches : batches.subarray(0, end);
