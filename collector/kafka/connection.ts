@@ -21,6 +21,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { authenticatePlain } from './apis/36-sasl-authenticate.ts';
 import { KafkaProtocolError, KafkaReader, KafkaWriter } from './codec/primitives.ts';
 import type { KafkaApi, KafkaContext, KafkaRequestHeader, KafkaSession } from './context.ts';
+import { FetchAhead } from './fetch-ahead.ts';
 import { ApiKey, ERROR_NAMES, ErrorCode } from './protocol.ts';
 
 /** apiKey(2) + apiVersion(2) + correlationId(4) + clientId length(2). */
@@ -70,6 +71,7 @@ export class KafkaConnection {
       saslMechanism: undefined,
       bareSaslToken: false,
       remoteAddress: socket.remoteAddress ?? '',
+      fetchAhead: new FetchAhead(ctx.fetchMemory),
     };
     this.logger = ctx.logger;
     ctx.metrics.connectionOpened();
@@ -94,6 +96,7 @@ export class KafkaConnection {
     if (this.closed) return;
     this.closed = true;
     this.frames.length = 0;
+    this.session.fetchAhead.close();
     if (reason !== undefined) this.ctx.metrics.closedFor(reason);
     this.socket.destroy();
   }
@@ -107,6 +110,7 @@ export class KafkaConnection {
     this.closed = true;
     clearTimeout(this.partialTimer);
     this.chunks.length = 0;
+    this.session.fetchAhead.close();
     this.ctx.metrics.connectionClosed();
     if (this.frames.length > 0) void this.run();
     else if (!this.running) this.resolveDone();

@@ -13,6 +13,7 @@ import type { ProducePath } from '../produce/produce.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import type { FetchMemoryPool } from './codec/fetch-memory.ts';
 import type { KafkaReader, KafkaWriter } from './codec/primitives.ts';
+import type { FetchAhead } from './fetch-ahead.ts';
 import type { KafkaGroups } from './groups.ts';
 import type { ProducerRegistry } from './producers.ts';
 import { ErrorCode } from './protocol.ts';
@@ -46,6 +47,8 @@ export interface KafkaSession {
   /** After a v0 SaslHandshake: the next frame is the bare SASL token, not a request. */
   bareSaslToken: boolean;
   readonly remoteAddress: string;
+  /** What is read ahead for this connection's next Fetch (fetch-ahead.ts). */
+  readonly fetchAhead: FetchAhead;
 }
 
 export interface KafkaContext {

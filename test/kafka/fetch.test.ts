@@ -66,13 +66,19 @@ interface PartitionResult {
 }
 
 /**
- * One Fetch v4 for partitions 0..n-1 of `topic` from offset 0, and its answer decoded. `holdMs`: the client reads
- * nothing for that long after sending, so the answer waits in the collector's socket.
+ * One Fetch v4 for partitions 0..n-1 of `topic` from `offsets` (0 each by default), and its answer decoded, on a
+ * new connection or on `connection`. `holdMs`: the client reads nothing for that long after sending, so the answer
+ * waits in the collector's socket.
  */
 async function fetchV4(
   maxBytes: number,
   partitionMaxBytes: readonly number[],
-  { topic = 'limits', holdMs = 0 } = {},
+  {
+    topic = 'limits',
+    holdMs = 0,
+    offsets = [] as readonly number[],
+    connection = undefined as RawConnection | undefined,
+  } = {},
 ): Promise<PartitionResult[]> {
   const name = Buffer.from(topic);
   const body = Buffer.alloc(4 * 4 + 1 + 4 + 2 + name.length + 4 + partitionMaxBytes.length * 16);
@@ -87,10 +93,10 @@ async function fetchV4(
   pos = body.writeInt32BE(partitionMaxBytes.length, pos);
   for (const [partition, limit] of partitionMaxBytes.entries()) {
     pos = body.writeInt32BE(partition, pos);
-    pos = body.writeBigInt64BE(0n, pos);
+    pos = body.writeBigInt64BE(BigInt(offsets[partition] ?? 0), pos);
     pos = body.writeInt32BE(limit, pos);
   }
-  const answer = await request(1, 4, body, holdMs);
+  const answer = connection ? await connection.send(1, 4, body) : await request(1, 4, body, holdMs);
   let at = 4; // throttle_time_ms
   const topics = answer.readInt32BE(at);
   at += 4;
@@ -115,46 +121,78 @@ async function fetchV4(
     out.push({ partition, errorCode, highWatermark, batches, records: answer.subarray(at, at + length) });
     at += length;
   }
-  // The stored size of each batch returned, by its position (every fetch here starts at offset 0).
-  if (topic === 'limits')
+  // The stored size of each batch returned, by its position (the limits tests fetch from offset 0).
+  if (topic === 'limits' && offsets.length === 0)
     for (const p of out) for (const [k, b] of p.batches.entries()) b.stored = sizes[p.partition]![k]!;
   return out;
 }
 
-/** Sends one request and resolves with the response body (after the correlation id); reads after `holdMs`. */
-function request(apiKey: number, version: number, body: Buffer, holdMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const header = Buffer.alloc(10);
-    header.writeInt16BE(apiKey, 0);
-    header.writeInt16BE(version, 2);
-    header.writeInt32BE(42, 4);
-    header.writeInt16BE(-1, 8);
-    const size = Buffer.alloc(4);
-    size.writeInt32BE(header.length + body.length, 0);
-    const socket = net.connect(kafka.kafkaPort, '127.0.0.1');
-    const timer = setTimeout(() => socket.destroy(new Error('no answer in 10 s')), 10_000);
-    let received = Buffer.alloc(0);
-    socket.on('connect', () => {
-      socket.write(Buffer.concat([size, header, body]));
-      if (holdMs > 0) {
-        socket.pause();
-        setTimeout(() => socket.resume(), holdMs);
-      }
-    });
+/** A frame for one request: size, header (correlation id 42, no client id), body. */
+function framed(apiKey: number, version: number, body: Buffer): Buffer {
+  const header = Buffer.alloc(10);
+  header.writeInt16BE(apiKey, 0);
+  header.writeInt16BE(version, 2);
+  header.writeInt32BE(42, 4);
+  header.writeInt16BE(-1, 8);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(header.length + body.length, 0);
+  return Buffer.concat([size, header, body]);
+}
+
+/** Sends one request on a new connection and resolves with the response body; reads after `holdMs`. */
+async function request(apiKey: number, version: number, body: Buffer, holdMs: number): Promise<Buffer> {
+  const connection = await RawConnection.open();
+  try {
+    return await connection.send(apiKey, version, body, holdMs);
+  } finally {
+    connection.close();
+  }
+}
+
+/** One connection to the Kafka listener, for requests one after the other (as a client's fetch loop sends them). */
+class RawConnection {
+  private received = Buffer.alloc(0);
+  private waiting: ((frame: Buffer) => void) | undefined;
+
+  private constructor(private readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      if (received.length >= 4 && received.length >= 4 + received.readInt32BE(0)) {
+      this.received = Buffer.concat([this.received, chunk]);
+      if (this.received.length < 4 || this.received.length < 4 + this.received.readInt32BE(0)) return;
+      const frame = this.received.subarray(4, 4 + this.received.readInt32BE(0));
+      this.received = this.received.subarray(4 + frame.length);
+      this.waiting?.(frame);
+    });
+  }
+
+  static open(): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(kafka.kafkaPort, '127.0.0.1');
+      socket.once('connect', () => resolve(new RawConnection(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** The response body (after the correlation id) to one request. */
+  send(apiKey: number, version: number, body: Buffer, holdMs = 0): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer in 10 s')), 10_000);
+      this.waiting = (frame) => {
         clearTimeout(timer);
-        socket.destroy();
-        if (received.readInt32BE(4) !== 42) reject(new Error('wrong correlation id'));
-        else resolve(received.subarray(8, 4 + received.readInt32BE(0)));
+        this.waiting = undefined;
+        if (frame.readInt32BE(0) !== 42) reject(new Error('wrong correlation id'));
+        else resolve(frame.subarray(4));
+      };
+      this.socket.write(framed(apiKey, version, body));
+      if (holdMs > 0) {
+        this.socket.pause();
+        setTimeout(() => this.socket.resume(), holdMs);
       }
     });
-    socket.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
 }
 
 const counts = (result: readonly PartitionResult[]) => result.map((p) => p.batches.length);
@@ -248,3 +286,91 @@ withKcat.test(
 function recordValue(partition: number, offset: number): Buffer {
   return Buffer.from(`partition ${partition} offset ${offset} `.padEnd(1000, String.fromCharCode(97 + (offset % 26))));
 }
+
+/** Creates a one-partition topic of `batches` batches of 200 records (~200 KB each); returns each batch's size. */
+async function oneByOne(topic: string, batches: number): Promise<number[]> {
+  const url = kafka.collector.url;
+  await fetch(`${url}/v1/topics`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: topic, partitions: 1 }),
+  });
+  const out: number[] = [];
+  for (let b = 0; b < batches; b++) out.push(await appendBatch(topic, b * 200));
+  return out;
+}
+
+/** Appends records first..first+199 of partition 0 as one batch; returns its stored size. */
+async function appendBatch(topic: string, first: number): Promise<number> {
+  const builder = new BatchBuilder('ahead', { host: 'test' }, 1 << 20);
+  for (let i = first; i < first + 200; i++) builder.add(1_764_000_000_000 + i, recordValue(0, i));
+  const batch = builder.finish();
+  const res = await fetch(`${kafka.collector.url}/v1/topics/${topic}/records`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/vnd.tributary.batch' },
+    body: batch,
+  });
+  if (res.status !== 200) throw new Error(`produce: HTTP ${res.status}`);
+  return batch.length;
+}
+
+/** The values of every record in a partition's answer, checked against what was produced at their offsets. */
+function wrongValues(p: PartitionResult): number {
+  let wrong = 0;
+  const decoded = decodeProducedRecords(p.records, { maxInflated: 64 << 20, maxValue: 1 << 20 }, 0);
+  for (const [k, batch] of decoded.entries()) {
+    const base = Number(p.batches[k]!.baseOffset);
+    for (const [j, record] of batch.records.entries()) if (!record.value.equals(recordValue(0, base + j))) wrong++;
+  }
+  return wrong;
+}
+
+test('read ahead - a consumer that seeks back, or reads on, gets exactly the records it asked for', async (t) => {
+  const batchSizes = await oneByOne('ahead-seek', 5);
+  const connection = await RawConnection.open();
+  try {
+    const limit = [batchSizes[0]!];
+    const read = (offset: number) => fetchV4(10 << 20, limit, { topic: 'ahead-seek', offsets: [offset], connection });
+    // Each answer makes the collector read ahead from where it ends; the next request is sometimes that, sometimes not.
+    for (const [offset, base] of [
+      [0, 0n],
+      [0, 0n],
+      [200, 200n],
+      [400, 400n],
+      [250, 200n],
+      [600, 600n],
+      [800, 800n],
+      [200, 200n],
+    ] as const) {
+      const [p] = await read(offset);
+      t.deepEqual(
+        p!.batches.map((b) => b.baseOffset),
+        [base],
+        `fetch from ${offset}`,
+      );
+      t.is(wrongValues(p!), 0);
+    }
+  } finally {
+    connection.close();
+  }
+});
+
+test('read ahead - a consumer that pauses gets the partition as it is now, not as it was read ahead', async (t) => {
+  await oneByOne('ahead-pause', 3);
+  const connection = await RawConnection.open();
+  try {
+    const first = await fetchV4(10 << 20, [1], { topic: 'ahead-pause', connection });
+    t.is(first[0]!.highWatermark, 600n);
+    // The collector now reads ahead from offset 200 and sees the log end at 600; then the log grows.
+    await appendBatch('ahead-pause', 600);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const [next] = await fetchV4(10 << 20, [1], { topic: 'ahead-pause', offsets: [200], connection });
+    t.deepEqual(
+      next!.batches.map((b) => b.baseOffset),
+      [200n],
+    );
+    t.is(next!.highWatermark, 800n);
+  } finally {
+    connection.close();
+  }
+});

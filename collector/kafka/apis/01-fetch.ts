@@ -13,6 +13,8 @@
  * min(max_wait_ms, limits.max_wait) for an append to any requested partition, and is
  * answered at once when the collector shuts down.
  *
+ * A consumer catching up is read ahead (fetch-ahead.ts): its next Fetch is prepared while it parses this one.
+ *
  * Fetch sessions (v7+, KIP-227) are not kept: the answer's session_id is 0, which tells the client to send full
  * fetch requests; an incremental request for a session id we never gave gets FETCH_SESSION_ID_NOT_FOUND.
  * Needs the read role; otherwise TOPIC_AUTHORIZATION_FAILED for every partition, and no data.
@@ -24,6 +26,7 @@ import type { AnswerMemory } from '../codec/fetch-memory.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
 import { toKafkaBatches } from '../codec/record-batch.ts';
 import { type KafkaApi, type KafkaContext, mayDo } from '../context.ts';
+import { type AheadRequest, aheadKey, type PartitionRead } from '../fetch-ahead.ts';
 import { ApiKey, ErrorCode, kafkaErrorFor } from '../protocol.ts';
 
 interface PartitionFetch {
@@ -36,9 +39,18 @@ interface PartitionAnswer {
   errorCode: number;
   highWatermark: number;
   logStartOffset: number;
-  /** Stored batches (ours); translated when the answer is written. */
-  batches: Buffer | null;
+  /** Translated batches kept within the limits. */
+  batches: readonly Buffer[] | null;
+  /** Their stored bytes. */
+  storedBytes: number;
 }
+
+interface TopicAnswer {
+  readonly name: string;
+  readonly partitions: { readonly request: PartitionFetch; readonly answer: PartitionAnswer }[];
+}
+
+type TopicFetch = { readonly name: string; readonly partitions: readonly PartitionFetch[] };
 
 export const fetchApi: KafkaApi = {
   key: ApiKey.Fetch,
@@ -80,47 +92,92 @@ export const fetchApi: KafkaApi = {
       return writeFetch(v, ErrorCode.FETCH_SESSION_ID_NOT_FOUND, []);
     }
     const allowed = mayDo(ctx, request.session, 'read');
-    // The stored bytes are read into reused memory, given back once translated (translation copies them).
-    const reads = ctx.fetchMemory.forAnswer();
+    const ahead = request.session.fetchAhead;
+    // Translated batches live in reused memory, given back once the answer is written (codec/fetch-memory.ts).
+    const translated = ctx.fetchMemory.forAnswer();
+    const release = [() => translated.release()];
     try {
-      const read = () => readAll(ctx, topics, maxBytes, allowed, reads);
-      let answers = await read();
-      const found = answers.reduce(
-        (n, t) => n + t.partitions.reduce((m, p) => m + (p.answer.batches?.length ?? 0), 0),
-        0,
-      );
+      const prepared = allowed ? await ahead.take(readableRequests(topics, maxBytes)) : undefined;
+      if (prepared) release.push(prepared.release);
+      let answers = await readAll(ctx, topics, maxBytes, allowed, translated, prepared?.reads);
+      const found = answers.reduce((n, t) => n + t.partitions.reduce((m, p) => m + p.answer.storedBytes, 0), 0);
       if (found < Math.max(1, minBytes) && maxWaitMs > 0 && allowed) {
-        if (await waitForAny(ctx, answers, maxWaitMs)) {
-          reads.release();
-          answers = await read();
-        }
+        if (await waitForAny(ctx, answers, maxWaitMs))
+          answers = await readAll(ctx, topics, maxBytes, allowed, translated);
       }
       for (const t of answers) for (const p of t.partitions) request.countError(p.answer.errorCode);
-      return writeFetch(v, 0, answers, ctx.fetchMemory.forAnswer());
+      const writer = writeFetch(v, 0, answers);
+      const toRelease = release.splice(0);
+      writer.whenWritten(() => {
+        for (const fn of toRelease) fn();
+      });
+      // Data now, and more behind it: the client is catching up, and will ask for what follows.
+      ahead.prepare(nextRequests(answers, maxBytes), (r, memory) => readPartition(ctx, r, memory));
+      return writer;
     } finally {
-      reads.release();
+      for (const fn of release) fn();
     }
   },
 };
 
-interface TopicAnswer {
-  readonly name: string;
-  readonly partitions: { readonly request: PartitionFetch; readonly answer: PartitionAnswer }[];
+/** A partition's read limit: its partition_max_bytes, within what the answer's budget has left (at least 1). */
+const partitionLimit = (p: PartitionFetch, budget: number) => Math.min(Math.max(1, p.maxBytes), Math.max(1, budget));
+
+/** The partitions of a request as FetchAhead keys them, each with the limit of a full budget. */
+function readableRequests(topics: readonly TopicFetch[], maxBytes: number): AheadRequest[] {
+  return topics.flatMap((t) =>
+    t.partitions.map((p) => ({
+      topic: t.name,
+      partition: p.partition,
+      offset: p.offset,
+      limit: partitionLimit(p, maxBytes),
+    })),
+  );
 }
 
+/** Where the client's next Fetch will start, for each partition that returned data and has more. */
+function nextRequests(answers: readonly TopicAnswer[], maxBytes: number): AheadRequest[] {
+  const next: AheadRequest[] = [];
+  for (const t of answers) {
+    for (const { request, answer } of t.partitions) {
+      const last = answer.batches?.at(-1);
+      if (last === undefined) continue;
+      // Kafka batch header: baseOffset at 0, lastOffsetDelta at 23.
+      const offset = Number(last.readBigInt64BE(0)) + last.readInt32BE(23) + 1;
+      if (offset >= answer.highWatermark) continue;
+      next.push({ topic: t.name, partition: request.partition, offset, limit: partitionLimit(request, maxBytes) });
+    }
+  }
+  return next;
+}
+
+/**
+ * Reads every partition and keeps, in request order, what the answer's byte budget allows: each partition whole
+ * batches up to its limit, at least its first batch while the budget is not spent, none after. Partitions are read
+ * a window at a time: the next partitions whose limits fit together in what the budget has left, at once (their
+ * file reads overlap), so no more than the budget is read ahead of need. `prepared` partitions (fetch-ahead.ts) were
+ * read with a full budget's limit and are cut the same way.
+ */
 async function readAll(
   ctx: KafkaContext,
-  topics: readonly { name: string; partitions: readonly PartitionFetch[] }[],
+  topics: readonly TopicFetch[],
   maxBytes: number,
   allowed: boolean,
-  reads: AnswerMemory,
+  translated: AnswerMemory,
+  prepared?: ReadonlyMap<string, PartitionRead>,
 ): Promise<TopicAnswer[]> {
   const out: TopicAnswer[] = [];
   const readable: { topic: string; request: PartitionFetch; answer: PartitionAnswer }[] = [];
   for (const t of topics) {
     const partitions: TopicAnswer['partitions'] = [];
     for (const p of t.partitions) {
-      const answer: PartitionAnswer = { errorCode: 0, highWatermark: -1, logStartOffset: -1, batches: null };
+      const answer: PartitionAnswer = {
+        errorCode: 0,
+        highWatermark: -1,
+        logStartOffset: -1,
+        batches: null,
+        storedBytes: 0,
+      };
       partitions.push({ request: p, answer });
       if (!allowed) answer.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
       else if (!isValidName(t.name)) answer.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
@@ -128,10 +185,6 @@ async function readAll(
     }
     out.push({ name: t.name, partitions });
   }
-  // The answer's byte budget is spent in request order, as if the partitions were read one after the other. They
-  // are read a window at a time: the next partitions whose limits fit together in what the budget has left, at once
-  // (their file reads overlap), so no more than the budget is ever read ahead.
-  const partitionLimit = (p: PartitionFetch, budget: number) => Math.min(Math.max(1, p.maxBytes), Math.max(1, budget));
   let budget = maxBytes;
   let first = true;
   for (let i = 0; i < readable.length; ) {
@@ -141,64 +194,71 @@ async function readAll(
       reserved += partitionLimit(readable[i]!.request, budget);
       window.push(readable[i++]!);
     }
-    const results = await Promise.all(
-      window.map(({ topic, request, answer }) => readPartition(ctx, topic, request, answer, budget, reads)),
+    const reads = await Promise.all(
+      window.map(
+        ({ topic, request }) =>
+          prepared?.get(aheadKey(topic, request.partition)) ??
+          readPartition(
+            ctx,
+            { topic, partition: request.partition, offset: request.offset, limit: partitionLimit(request, budget) },
+            translated,
+          ),
+      ),
     );
-    for (const [j, batches] of results.entries()) {
+    for (const [j, read] of reads.entries()) {
+      const { request, answer } = window[j]!;
+      answer.errorCode = read.errorCode;
+      answer.highWatermark = read.highWatermark;
+      answer.logStartOffset = read.logStartOffset;
       // Past the budget, partitions report their offsets but no data, unless nothing was returned yet.
-      if (batches === undefined || batches.length === 0 || (budget <= 0 && !first)) continue;
-      const kept = wholeBatchesWithin(batches, partitionLimit(window[j]!.request, budget));
-      window[j]!.answer.batches = kept;
-      budget -= kept.length;
+      if (read.batches.length === 0 || (budget <= 0 && !first)) continue;
+      const limit = partitionLimit(request, budget);
+      let kept = 0;
+      let bytes = 0;
+      while (kept < read.batches.length && (kept === 0 || bytes + read.storedSizes[kept]! <= limit)) {
+        bytes += read.storedSizes[kept++]!;
+      }
+      answer.batches = read.batches.slice(0, kept);
+      answer.storedBytes = bytes;
+      budget -= bytes;
       first = false;
     }
   }
   return out;
 }
 
-/** One partition's stored batches from its fetch offset, at most the budget's worth; errors go in its answer. */
-async function readPartition(
-  ctx: KafkaContext,
-  topic: string,
-  p: PartitionFetch,
-  answer: PartitionAnswer,
-  budget: number,
-  reads: AnswerMemory,
-): Promise<Buffer | undefined> {
+/** One partition's stored batches from `offset`, at most `limit` bytes (at least one batch), translated. */
+async function readPartition(ctx: KafkaContext, r: AheadRequest, translated: AnswerMemory): Promise<PartitionRead> {
+  // The stored bytes are read into reused memory too, given back as soon as they are translated.
+  const reads = ctx.fetchMemory.forAnswer();
   try {
-    const count = await ctx.topics.partitionsFor(topic, false);
-    if (p.partition < 0 || p.partition >= count) {
-      answer.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-      return undefined;
+    const count = await ctx.topics.partitionsFor(r.topic, false);
+    if (r.partition < 0 || r.partition >= count) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    const result = await ctx.store.read(r.topic, r.partition, r.offset, r.limit, (size) => reads.bufferOf(size));
+    const storedSizes: number[] = [];
+    for (let pos = 0; pos < result.batches.length; pos += storedSizes.at(-1)!) {
+      storedSizes.push(LOG_OVERHEAD + result.batches.readInt32BE(pos + 8));
     }
-    const limit = Math.min(Math.max(1, p.maxBytes), Math.max(1, budget));
-    const result = await ctx.store.read(topic, p.partition, p.offset, limit, (size) => reads.bufferOf(size));
-    answer.highWatermark = result.endOffset;
-    answer.logStartOffset = result.startOffset;
-    return result.batches;
+    return {
+      errorCode: 0,
+      highWatermark: result.endOffset,
+      logStartOffset: result.startOffset,
+      batches: toKafkaBatches(result.batches, translated),
+      storedSizes,
+    };
   } catch (error) {
-    answer.errorCode = kafkaErrorFor(error);
-    if (answer.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
-      const info = await ctx.store.describeTopic(topic).catch(() => undefined);
-      const partition = info?.partitions[p.partition];
-      if (partition) {
-        answer.highWatermark = partition.endOffset;
-        answer.logStartOffset = partition.startOffset;
-      }
-    }
-    return undefined;
+    const errorCode = kafkaErrorFor(error);
+    if (errorCode !== ErrorCode.OFFSET_OUT_OF_RANGE) return failed(errorCode);
+    const info = await ctx.store.describeTopic(r.topic).catch(() => undefined);
+    const partition = info?.partitions[r.partition];
+    return failed(errorCode, partition?.endOffset, partition?.startOffset);
+  } finally {
+    reads.release();
   }
 }
 
-/** The leading whole batches within `limit` bytes, and at least the first (as a store read returns them). */
-function wholeBatchesWithin(batches: Buffer, limit: number): Buffer {
-  let end = 0;
-  while (end < batches.length) {
-    const size = LOG_OVERHEAD + batches.readInt32BE(end + 8);
-    if (end > 0 && end + size > limit) break;
-    end += size;
-  }
-  return end === batches.length ? batches : batches.subarray(0, end);
+function failed(errorCode: number, highWatermark = -1, logStartOffset = -1): PartitionRead {
+  return { errorCode, highWatermark, logStartOffset, batches: [], storedSizes: [] };
 }
 
 /** Resolves true when any readable partition gets a record at or past its fetch offset within `timeoutMs`. */
@@ -227,28 +287,24 @@ async function waitForAny(ctx: KafkaContext, answers: readonly TopicAnswer[], ti
   }
 }
 
-function writeFetch(v: number, errorCode: number, answers: readonly TopicAnswer[], memory?: AnswerMemory): KafkaWriter {
-  // Translated batches are attached to the answer, not copied into it; their memory is reused once it is written.
-  const translated = answers.map((t) =>
-    t.partitions.map((p) => (p.answer.batches === null ? [] : toKafkaBatches(p.answer.batches, memory))),
-  );
+function writeFetch(v: number, errorCode: number, answers: readonly TopicAnswer[]): KafkaWriter {
   const w = new KafkaWriter(256 + answers.reduce((n, t) => n + t.name.length + t.partitions.length * 64, 0));
-  if (memory) w.whenWritten(() => memory.release());
   w.int32(0); // throttle_time_ms
   if (v >= 7) w.int16(errorCode).int32(0); // error_code, session_id: 0 = no fetch session
   answers.forEach((t, ti) => {
     if (ti === 0) w.int32(answers.length);
     w.string(t.name).int32(t.partitions.length);
-    t.partitions.forEach((p, pi) => {
+    for (const p of t.partitions) {
       w.int32(p.request.partition).int16(p.answer.errorCode).int64(p.answer.highWatermark);
       w.int64(p.answer.highWatermark); // last_stable_offset: no transactions, every record is stable
       if (v >= 5) w.int64(p.answer.logStartOffset);
       w.int32(0); // aborted_transactions: none
       if (v >= 11) w.int32(-1); // preferred_read_replica: none
-      const records = translated[ti]![pi]!;
-      w.int32(records.reduce((n, b) => n + b.length, 0));
-      for (const batch of records) w.attach(batch);
-    });
+      const batches = p.answer.batches ?? [];
+      w.int32(batches.reduce((n, b) => n + b.length, 0));
+      // Translated batches are attached to the answer, not copied into it.
+      for (const batch of batches) w.attach(batch);
+    }
   });
   if (answers.length === 0) w.int32(0);
   return w;

@@ -16,13 +16,27 @@ import type { TranslationMemory } from './record-batch.ts';
 /** Blocks of one size, kept for reuse up to a cap. */
 export class FetchMemoryPool {
   private readonly free: Buffer[] = [];
+  private prepared = 0;
 
   constructor(
     /** A translated batch larger than this gets a block of its own, not pooled. */
     readonly blockSize = 4 * 1024 * 1024,
     /** Blocks kept while unused: enough for a few consumers' answers in flight at once. */
     private readonly maxFreeBlocks = 16,
+    /** Stored bytes all connections together may hold read ahead (fetch-ahead.ts). */
+    private readonly maxPreparedBytes = 64 * 1024 * 1024,
   ) {}
+
+  /** Counts `bytes` more as read ahead; false (and nothing counted) when that would pass the cap. */
+  reservePrepared(bytes: number): boolean {
+    if (this.prepared + bytes > this.maxPreparedBytes) return false;
+    this.prepared += bytes;
+    return true;
+  }
+
+  releasePrepared(bytes: number): void {
+    this.prepared -= bytes;
+  }
 
   /** A block of at least `size` bytes. */
   take(size: number): Buffer {
