@@ -23,6 +23,8 @@ export interface KafkaListenerMetrics {
   /** The collector closed a connection because of bad input or a timeout. */
   closedFor(reason: string): void;
   bytes(direction: 'in' | 'out', count: number): void;
+  /** Partitions read ahead for a consumer's next Fetch (kafka/fetch-ahead.ts), and whether that Fetch used them. */
+  readAhead(result: 'used' | 'unused', partitions: number): void;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -215,6 +217,11 @@ function collectorMetricTable(read: ScrapeSources) {
       'Kafka connections closed by the collector because of bad input or a timeout, by reason.',
       ['reason'],
     ),
+    kafkaReadAhead: counter(
+      'tributary_collector_kafka_fetch_read_ahead_total',
+      'Partitions read ahead for a consumer catching up, by whether its next Fetch used them.',
+      ['result'],
+    ),
   };
 }
 
@@ -248,6 +255,7 @@ export class CollectorMetrics {
     connectionClosed: () => this.m.kafkaConnections.dec(),
     closedFor: (reason) => this.m.kafkaClosed.inc({ reason }),
     bytes: (direction, count) => this.m.kafkaBytes.inc({ direction }, count),
+    readAhead: (result, partitions) => this.m.kafkaReadAhead.inc({ result }, partitions),
   };
   private store: LogStore | undefined;
   private receivers: Registered<ReturnType<typeof receiverMetricTable>> | undefined;

@@ -71,7 +71,7 @@ export class KafkaConnection {
       saslMechanism: undefined,
       bareSaslToken: false,
       remoteAddress: socket.remoteAddress ?? '',
-      fetchAhead: new FetchAhead(ctx.fetchMemory),
+      fetchAhead: new FetchAhead(ctx.fetchMemory, (result, partitions) => ctx.metrics.readAhead(result, partitions)),
     };
     this.logger = ctx.logger;
     ctx.metrics.connectionOpened();

@@ -56,6 +56,8 @@ export class FetchAhead {
 
   constructor(
     private readonly pool: FetchMemoryPool,
+    /** Counts partitions read ahead, used by the next Fetch or not. */
+    private readonly counted: (result: 'used' | 'unused', partitions: number) => void,
     private readonly maxAgeMs = 200,
   ) {}
 
@@ -101,6 +103,8 @@ export class FetchAhead {
         }
       }
     }
+    this.counted('used', reads.size);
+    this.counted('unused', all.length - reads.size);
     const release = () => {
       this.pool.releasePrepared(prepared.reserved);
       prepared.memory.release();
@@ -117,7 +121,8 @@ export class FetchAhead {
     const prepared = this.prepared;
     this.prepared = undefined;
     if (prepared === undefined) return;
-    void prepared.ready.then(() => {
+    void prepared.ready.then((all) => {
+      this.counted('unused', all.length);
       this.pool.releasePrepared(prepared.reserved);
       prepared.memory.release();
     });

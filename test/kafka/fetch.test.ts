@@ -9,6 +9,7 @@ import net from 'node:net';
 import test from 'ava';
 import { decodeProducedRecords } from '../../collector/kafka/codec/produced-batch.ts';
 import { BatchBuilder } from '../../shared/batch-codec.ts';
+import { parsePrometheusText } from '../collector/support.ts';
 import { partitionForKey } from '../../shared/partitioner.ts';
 import { type KafkaCollector, kcatConsume, startKafkaCollector, withKcat } from './support.ts';
 
@@ -325,35 +326,59 @@ function wrongValues(p: PartitionResult): number {
   return wrong;
 }
 
-test('read ahead - a consumer that seeks back, or reads on, gets exactly the records it asked for', async (t) => {
-  const batchSizes = await oneByOne('ahead-seek', 5);
-  const connection = await RawConnection.open();
-  try {
-    const limit = [batchSizes[0]!];
-    const read = (offset: number) => fetchV4(10 << 20, limit, { topic: 'ahead-seek', offsets: [offset], connection });
-    // Each answer makes the collector read ahead from where it ends; the next request is sometimes that, sometimes not.
-    for (const [offset, base] of [
-      [0, 0n],
-      [0, 0n],
-      [200, 200n],
-      [400, 400n],
-      [250, 200n],
-      [600, 600n],
-      [800, 800n],
-      [200, 200n],
-    ] as const) {
-      const [p] = await read(offset);
-      t.deepEqual(
-        p!.batches.map((b) => b.baseOffset),
-        [base],
-        `fetch from ${offset}`,
-      );
-      t.is(wrongValues(p!), 0);
+// Serial: it counts the read-ahead metric, which the other tests of this file move too.
+test.serial(
+  'read ahead - a consumer that seeks back, or reads on, gets exactly the records it asked for',
+  async (t) => {
+    const before = await readAheadCounts();
+    const batchSizes = await oneByOne('ahead-seek', 5);
+    const connection = await RawConnection.open();
+    try {
+      const limit = [batchSizes[0]!];
+      const read = (offset: number) => fetchV4(10 << 20, limit, { topic: 'ahead-seek', offsets: [offset], connection });
+      // Each answer makes the collector read ahead from where it ends; the next request is sometimes that, sometimes not.
+      for (const [offset, base] of [
+        [0, 0n],
+        [0, 0n],
+        [200, 200n],
+        [400, 400n],
+        [250, 200n],
+        [600, 600n],
+        [800, 800n],
+        [200, 200n],
+      ] as const) {
+        const [p] = await read(offset);
+        t.deepEqual(
+          p!.batches.map((b) => b.baseOffset),
+          [base],
+          `fetch from ${offset}`,
+        );
+        t.is(wrongValues(p!), 0);
+      }
+    } finally {
+      connection.close();
     }
-  } finally {
-    connection.close();
-  }
-});
+    // Every answer with more behind it was read ahead from its end (7 of the 8: the one at 800 reached the end), and
+    // each read ahead is counted once, used by the next Fetch or not (the last when the connection closed).
+    const deadline = Date.now() + 5000;
+    let after = await readAheadCounts();
+    while (after.used + after.unused - before.used - before.unused < 7 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      after = await readAheadCounts();
+    }
+    t.is(after.used + after.unused - before.used - before.unused, 7);
+    t.true(after.used - before.used >= 1, 'the next Fetch used what was read ahead');
+  },
+);
+
+async function readAheadCounts(): Promise<{ used: number; unused: number }> {
+  const samples = parsePrometheusText(await (await fetch(`${kafka.collector.url}/metrics`)).text());
+  const count = (result: string) =>
+    samples
+      .filter((s) => s.name === 'tributary_collector_kafka_fetch_read_ahead_total' && s.labels.result === result)
+      .reduce((n, s) => n + s.value, 0);
+  return { used: count('used'), unused: count('unused') };
+}
 
 test('read ahead - a consumer that pauses gets the partition as it is now, not as it was read ahead', async (t) => {
   await oneByOne('ahead-pause', 3);
