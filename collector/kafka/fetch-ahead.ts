@@ -9,10 +9,11 @@
  * faster on 2 cores (docs/benchmarks.md, Kafka).
  *
  * Bounds: one connection holds at most one prepared read (a set of partitions); what is prepared is used only by
- * the same connection, only within `maxAgeMs` (so a consumer that paused never gets stale data, and a deleted
- * topic's records are served no later than a read in flight during the deletion could be), only for the same
- * partition, offset and limit, and all connections together hold at most the pool's `maxPreparedBytes`. Anything
- * not used is given back to the pool.
+ * the same connection, only for the same partition, offset and limit, and only within `maxAgeMs` of its start: a
+ * consumer that paused gets the partition as it is then, and the high watermark an answer reports is at most that
+ * old. (So a topic deleted and created again within that time could have records of the old one served once, as a
+ * read in flight during the deletion could.) All connections together hold at most the pool's `maxPreparedBytes`;
+ * anything not used is given back to the pool.
  */
 import type { AnswerMemory, FetchMemoryPool } from './codec/fetch-memory.ts';
 
