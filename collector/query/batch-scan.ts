@@ -11,7 +11,7 @@ import { type BatchHeader, type BatchSource, readBatchHeader, readBatchSource } 
 import type { Offset, PartitionId, TimestampMs } from '../../shared/record.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import { type LabelMatcher, matchesLabels } from '../../shared/query/matchers.ts';
-import { MAX_SKEW_MS } from './query-engine.ts';
+import { offsetRange } from './query-engine.ts';
 
 export interface BatchScanRequest {
   readonly topic: string;
@@ -51,10 +51,8 @@ export async function scanBatches(
   const info = await store.describeTopic(topic);
   const ranges: { partition: PartitionId; at: Offset; high: Offset }[] = [];
   for (const p of info.partitions) {
-    const low = since !== undefined ? await store.offsetForTimestamp(topic, p.partition, since) : p.startOffset;
-    const high =
-      until !== undefined ? await store.offsetForTimestamp(topic, p.partition, until + MAX_SKEW_MS) : p.endOffset;
-    ranges.push({ partition: p.partition, at: Math.max(low, p.startOffset), high });
+    const { low, high } = await offsetRange(store, topic, p, since, until);
+    ranges.push({ partition: p.partition, at: low, high });
   }
   const deadline = now() + request.maxScanMs;
   let scannedBytes = 0;

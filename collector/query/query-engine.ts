@@ -24,7 +24,7 @@ import {
 import { setImmediate } from 'node:timers/promises';
 import { InvalidArgumentError } from '../../shared/errors.ts';
 import type { Offset, PartitionId, StoredRecord, TimestampMs } from '../../shared/record.ts';
-import type { LogStore } from '../storage/log-store.ts';
+import type { LogStore, PartitionInfo } from '../storage/log-store.ts';
 import { compileLineFilter, type LineFilter, type LineFilterSpec } from '../../shared/query/line-filter.ts';
 import { FIELD_PREFIX, type LabelMatcher, matchesFields, matchesLabels } from '../../shared/query/matchers.ts';
 
@@ -69,6 +69,25 @@ const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 const FIRST_WINDOW = 512;
 /** How far out of timestamp order records may be stored and still be found by a query with `until`. */
 export const MAX_SKEW_MS = 5 * 60_000;
+
+/**
+ * The offsets [low, high) of one partition that can hold records of [since, until]. Batches before
+ * offsetForTimestamp(since) hold only older records (the time index's promise); past it, records may be out of
+ * order, so the upper bound allows MAX_SKEW_MS of disorder before it stops. An open side is the partition's start or
+ * end.
+ */
+export async function offsetRange(
+  store: LogStore,
+  topic: string,
+  partition: PartitionInfo,
+  since: TimestampMs | undefined,
+  until: TimestampMs | undefined,
+): Promise<{ low: Offset; high: Offset }> {
+  const low = since !== undefined ? await store.offsetForTimestamp(topic, partition.partition, since) : undefined;
+  const high =
+    until !== undefined ? await store.offsetForTimestamp(topic, partition.partition, until + MAX_SKEW_MS) : undefined;
+  return { low: Math.max(low ?? partition.startOffset, partition.startOffset), high: high ?? partition.endOffset };
+}
 const MAX_WINDOW = 65_536;
 
 interface Cursor {
@@ -367,21 +386,14 @@ export async function* runQuery(store: LogStore, request: QueryRequest): AsyncGe
   const streams: PartitionStream[] = [];
   for (const info of topic.partitions) {
     const p = info.partition;
-    const low =
-      request.since !== undefined ? await store.offsetForTimestamp(request.topic, p, request.since) : info.startOffset;
-    // Batches before offsetForTimestamp(t) hold only records older than t (the time index's promise); past it,
-    // records may be out of order, so the upper bound allows MAX_SKEW_MS of disorder before it stops reading.
-    const high =
-      request.until !== undefined
-        ? await store.offsetForTimestamp(request.topic, p, request.until + MAX_SKEW_MS)
-        : info.endOffset;
+    const { low, high } = await offsetRange(store, request.topic, info, request.since, request.until);
     let start = request.order === 'oldest' ? low : high;
     if (cursor) {
       const resume = cursor.positions[String(p)];
       if (resume === undefined) continue; // finished in the earlier page
-      start = Math.min(Math.max(resume, low, info.startOffset), high);
+      start = Math.min(Math.max(resume, low), high);
     }
-    streams.push(new PartitionStream(p, context, request.order, Math.max(low, info.startOffset), high, start));
+    streams.push(new PartitionStream(p, context, request.order, low, high, start));
   }
 
   let count = 0;
