@@ -116,7 +116,9 @@ export async function startCollector(
   // One produce path for every front end (HTTP, NATS ingest, …): collector/produce.
   const topics = new TopicAccess({ store, collector: options });
   const produce = new ProducePath({ store, topics, metrics, limits: options.limits });
-  bridge.attach(produce);
+  // One authenticator (the configured tokens) for every front end that checks them: HTTP, NATS ingest, Kafka.
+  const auth = new Authenticator(options.tokens);
+  bridge.attach(produce, auth);
   // Consumer groups (collector/groups): the routes use it, and commit fencing does not depend on any route.
   const groups = new GroupCoordinator({
     membership: store.membership,
@@ -149,6 +151,7 @@ export async function startCollector(
     topics,
     produce,
     groups,
+    auth,
     ...(start.routes ? { routes: start.routes } : {}),
   });
   try {
@@ -173,7 +176,7 @@ export async function startCollector(
         topics,
         produce,
         shared: options.storage?.backend === 'jetstream',
-        auth: new Authenticator(options.tokens),
+        auth,
         metrics: metrics.kafka,
         logger,
         shutdownSignal: shutdown.signal,

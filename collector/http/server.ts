@@ -11,7 +11,7 @@ import type { CollectorMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { TopicAccess } from '../produce/topic-access.ts';
 import type { LogStore } from '../storage/log-store.ts';
-import { Authenticator } from './auth.ts';
+import type { Authenticator } from './auth.ts';
 import { registerBodyParsers } from './body.ts';
 import type { Lifecycle, RouteContext, RouteModule } from './context.ts';
 import { httpErrorFor, make } from './error-status.ts';
@@ -28,6 +28,8 @@ export interface HttpServerOptions {
   readonly topics: TopicAccess;
   readonly produce: ProducePath;
   readonly groups: GroupCoordinator;
+  /** The collector's one authenticator, shared with the other front ends. */
+  readonly auth: Authenticator;
   /** Defaults to ROUTE_MODULES. */
   readonly routes?: readonly RouteModule[];
 }
@@ -76,7 +78,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       })
     : Fastify(common)) as unknown as FastifyInstance;
 
-  const auth = new Authenticator(collector.tokens);
+  const { auth } = options;
   const context: RouteContext = {
     store: options.store,
     options: collector,

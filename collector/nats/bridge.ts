@@ -9,7 +9,7 @@ import { UnavailableError } from '../../shared/errors.ts';
 import { type Logger, silentLogger } from '../../shared/logger.ts';
 import { natsConnectionOptions, watchNatsStatus } from '../../shared/nats-connection.ts';
 import type { CollectorOptions } from '../config.ts';
-import { Authenticator } from '../http/auth.ts';
+import type { Authenticator } from '../http/auth.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { StorageEvents } from '../storage/log-store.ts';
 import { composeEvents, createForwarder } from './forwarder.ts';
@@ -20,8 +20,8 @@ const BRIDGE_CONNECTION = 'tributary-collector-bridge';
 export interface NatsBridge {
   /** Storage events to compose with the metrics sink (the forwarder), or none. */
   readonly events: StorageEvents;
-  /** Starts ingest once the store is open, into the collector's produce path. */
-  attach(produce: ProducePath): void;
+  /** Starts ingest once the store is open, into the collector's produce path, checking tokens with `auth`. */
+  attach(produce: ProducePath, auth: Authenticator): void;
   close(): Promise<void>;
 }
 
@@ -45,12 +45,12 @@ export async function startNatsBridge(options: CollectorOptions, logger: Logger 
   let ingest: NatsIngest | undefined;
   return {
     events: nats.forward ? createForwarder({ connection: nc }) : {},
-    attach(produce) {
+    attach(produce, auth) {
       if (!nats.ingest) return;
       ingest = new NatsIngest({
         connection: nc,
         produce,
-        auth: new Authenticator(options.tokens),
+        auth,
         limits: options.limits,
       });
     },
