@@ -13,7 +13,7 @@
  * consumer that paused gets the partition as it is then, and the high watermark an answer reports is at most that
  * old. (So a topic deleted and created again within that time could have records of the old one served once, as a
  * read in flight during the deletion could.) All connections together hold at most the pool's `maxPreparedBytes`;
- * anything not used is given back to the pool.
+ * anything not used is given back to the pool, at the latest when it is too old to be served.
  */
 import type { AnswerMemory, FetchMemoryPool } from './codec/fetch-memory.ts';
 
@@ -79,7 +79,12 @@ export class FetchAhead {
     const ready = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
       Promise.all(requests.map(async (request) => ({ request, read: await read(request, memory) }))),
     );
-    this.prepared = { startedAt: Date.now(), reserved, memory, ready: ready.catch(() => []) };
+    const prepared: PreparedSet = { startedAt: Date.now(), reserved, memory, ready: ready.catch(() => []) };
+    this.prepared = prepared;
+    // Unused when it is too old to be served: given back then, so an idle connection holds nothing.
+    setTimeout(() => {
+      if (this.prepared === prepared) this.discard();
+    }, this.maxAgeMs).unref();
   }
 
   /**

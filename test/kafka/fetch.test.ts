@@ -399,3 +399,24 @@ test('read ahead - a consumer that pauses gets the partition as it is now, not a
     connection.close();
   }
 });
+
+// Serial: it counts the read-ahead metric, which the other tests of this file move too.
+test.serial('read ahead - what a connection that stops fetching had read ahead is given back', async (t) => {
+  await oneByOne('ahead-idle', 3);
+  const before = await readAheadCounts();
+  const connection = await RawConnection.open();
+  try {
+    await fetchV4(10 << 20, [1], { topic: 'ahead-idle', connection });
+    // The collector reads ahead from offset 200; the client then asks for nothing more, and stays connected.
+    const deadline = Date.now() + 5000;
+    let after = await readAheadCounts();
+    while (after.unused === before.unused && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      after = await readAheadCounts();
+    }
+    t.is(after.unused - before.unused, 1);
+    t.is(after.used, before.used);
+  } finally {
+    connection.close();
+  }
+});
