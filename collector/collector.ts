@@ -12,6 +12,7 @@ import { ThrottledLog } from '../shared/throttled-log.ts';
 import { type CollectorOptions, isLoopback } from './config.ts';
 import { GroupCoordinator } from './groups/group-coordinator.ts';
 import { Authenticator } from './http/auth.ts';
+import { FetchMemoryPool } from './storage/fetch-memory.ts';
 import { createHttpServer } from './http/server.ts';
 import { type KafkaListener, startKafkaListener } from './kafka/listener.ts';
 import type { RouteModule } from './http/context.ts';
@@ -118,6 +119,8 @@ export async function startCollector(
   const produce = new ProducePath({ store, topics, metrics, limits: options.limits });
   // One authenticator (the configured tokens) for every front end that checks them: HTTP, NATS ingest, Kafka.
   const auth = new Authenticator(options.tokens);
+  // One pool of reused memory for fetch answers, HTTP and Kafka (storage/fetch-memory.ts).
+  const fetchMemory = new FetchMemoryPool();
   bridge.attach(produce, auth);
   // Consumer groups (collector/groups): the routes use it, and commit fencing does not depend on any route.
   const groups = new GroupCoordinator({
@@ -152,6 +155,7 @@ export async function startCollector(
     produce,
     groups,
     auth,
+    fetchMemory,
     ...(start.routes ? { routes: start.routes } : {}),
   });
   try {
@@ -173,6 +177,7 @@ export async function startCollector(
         options: options.kafka,
         collector: options,
         store,
+        fetchMemory,
         topics,
         produce,
         shared: options.storage?.backend === 'jetstream',

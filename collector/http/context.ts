@@ -12,6 +12,7 @@ import type { GroupCoordinator } from '../groups/group-coordinator.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { TopicAccess } from '../produce/topic-access.ts';
+import type { FetchMemoryPool } from '../storage/fetch-memory.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import type { Authenticator, Principal } from './auth.ts';
 
@@ -53,6 +54,8 @@ export interface RouteContext {
   readonly lifecycle: Lifecycle;
   /** For routes that need the caller's identity itself (whoami), beyond the role check of `config.role`. */
   readonly auth: Authenticator;
+  /** Reused memory for fetch answers (storage/fetch-memory.ts), shared with the Kafka listener. */
+  readonly fetchMemory: FetchMemoryPool;
 }
 
 export interface RouteModule {

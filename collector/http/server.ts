@@ -11,6 +11,7 @@ import type { CollectorMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { TopicAccess } from '../produce/topic-access.ts';
 import type { LogStore } from '../storage/log-store.ts';
+import type { FetchMemoryPool } from '../storage/fetch-memory.ts';
 import type { Authenticator } from './auth.ts';
 import { registerBodyParsers } from './body.ts';
 import type { Lifecycle, RouteContext, RouteModule } from './context.ts';
@@ -30,6 +31,8 @@ export interface HttpServerOptions {
   readonly groups: GroupCoordinator;
   /** The collector's one authenticator, shared with the other front ends. */
   readonly auth: Authenticator;
+  /** Reused memory for fetch answers, shared with the Kafka listener. */
+  readonly fetchMemory: FetchMemoryPool;
   /** Defaults to ROUTE_MODULES. */
   readonly routes?: readonly RouteModule[];
 }
@@ -89,6 +92,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     lifecycle: options.lifecycle,
     groups: options.groups,
     auth,
+    fetchMemory: options.fetchMemory,
   };
 
   registerBodyParsers(app, collector.limits);

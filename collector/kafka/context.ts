@@ -11,7 +11,7 @@ import type { TopicAccess } from '../produce/topic-access.ts';
 import type { KafkaListenerMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
 import type { LogStore } from '../storage/log-store.ts';
-import type { FetchMemoryPool } from './codec/fetch-memory.ts';
+import type { FetchMemoryPool } from '../storage/fetch-memory.ts';
 import type { KafkaReader, KafkaWriter } from './codec/primitives.ts';
 import type { FetchAhead } from './fetch-ahead.ts';
 import type { KafkaGroups } from './groups.ts';
@@ -58,7 +58,7 @@ export interface KafkaContext {
   /** Kafka consumer groups coordinated by this collector (groups.ts). */
   readonly groups: KafkaGroups;
   readonly store: LogStore;
-  /** Reused memory for Fetch's translated batches (codec/fetch-memory.ts). */
+  /** The collector's reused memory for fetch answers (storage/fetch-memory.ts). */
   readonly fetchMemory: FetchMemoryPool;
   readonly topics: TopicAccess;
   readonly collector: CollectorOptions;

@@ -15,7 +15,7 @@
  * read in flight during the deletion could.) All connections together hold at most the pool's `maxPreparedBytes`;
  * anything not used is given back to the pool, at the latest when it is too old to be served.
  */
-import type { AnswerMemory, FetchMemoryPool } from './codec/fetch-memory.ts';
+import type { AnswerMemory, FetchMemoryPool } from '../storage/fetch-memory.ts';
 
 /** One partition's part of a Fetch answer, its batches translated. */
 export interface PartitionRead {

@@ -15,9 +15,9 @@ import type { Authenticator } from '../http/auth.ts';
 import type { TopicAccess } from '../produce/topic-access.ts';
 import type { KafkaListenerMetrics } from '../metrics.ts';
 import type { ProducePath } from '../produce/produce.ts';
+import type { FetchMemoryPool } from '../storage/fetch-memory.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import { kafkaApis } from './apis/index.ts';
-import { FetchMemoryPool } from './codec/fetch-memory.ts';
 import { nodeIdFor, SharedCluster, singleCollector } from './cluster.ts';
 import { KafkaConnection } from './connection.ts';
 import type { Broker, ClusterView, KafkaContext } from './context.ts';
@@ -28,6 +28,8 @@ export interface KafkaListenerStart {
   readonly options: KafkaListenerOptions;
   readonly collector: CollectorOptions;
   readonly store: LogStore;
+  /** The collector's reused memory for fetch answers, shared with HTTP fetch. */
+  readonly fetchMemory: FetchMemoryPool;
   readonly topics: TopicAccess;
   readonly auth: Authenticator;
   readonly metrics: KafkaListenerMetrics;
@@ -57,7 +59,7 @@ export async function startKafkaListener(start: KafkaListenerStart): Promise<Kaf
     producers: new ProducerRegistry(),
     groups,
     store: start.store,
-    fetchMemory: new FetchMemoryPool(),
+    fetchMemory: start.fetchMemory,
     topics: start.topics,
     collector: start.collector,
     listener: options,

@@ -41,7 +41,11 @@ export const fetchRoutes: RouteModule = {
         const partitions = await ctx.topics.partitionsFor(topic, false);
         if (partition >= partitions) throw new PartitionNotFoundError(topic, partition, partitions);
 
-        let result = await ctx.store.read(topic, partition, offset, maxBytes);
+        // The stored bytes are read into reused memory, given back once the response is written (or abandoned).
+        const memory = ctx.fetchMemory.forAnswer();
+        reply.raw.once('close', () => memory.release());
+        const readInto = (size: number) => memory.bufferOf(size);
+        let result = await ctx.store.read(topic, partition, offset, maxBytes, readInto);
         if (result.batches.length === 0 && waitMs > 0) {
           const gone = new AbortController();
           const onClose = () => {
@@ -51,7 +55,7 @@ export const fetchRoutes: RouteModule = {
           try {
             const signal = AbortSignal.any([gone.signal, ctx.lifecycle.shutdownSignal]);
             if (await ctx.store.waitForAppend(topic, partition, offset, waitMs, signal)) {
-              result = await ctx.store.read(topic, partition, offset, maxBytes);
+              result = await ctx.store.read(topic, partition, offset, maxBytes, readInto);
             }
           } finally {
             reply.raw.off('close', onClose);

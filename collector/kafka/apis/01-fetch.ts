@@ -22,7 +22,7 @@
 import { LOG_OVERHEAD } from '../../../shared/batch-codec.ts';
 import { isValidName } from '../../../shared/names.ts';
 import type { Offset } from '../../../shared/record.ts';
-import type { AnswerMemory } from '../codec/fetch-memory.ts';
+import type { AnswerMemory } from '../../storage/fetch-memory.ts';
 import { KafkaWriter } from '../codec/primitives.ts';
 import { toKafkaBatches } from '../codec/record-batch.ts';
 import { type KafkaApi, type KafkaContext, mayDo } from '../context.ts';
@@ -93,7 +93,7 @@ export const fetchApi: KafkaApi = {
     }
     const allowed = mayDo(ctx, request.session, 'read');
     const ahead = request.session.fetchAhead;
-    // Translated batches live in reused memory, given back once the answer is written (codec/fetch-memory.ts).
+    // Translated batches live in reused memory, given back once the answer is written (storage/fetch-memory.ts).
     const translated = ctx.fetchMemory.forAnswer();
     const release = [() => translated.release()];
     try {

@@ -118,7 +118,7 @@ function readUvarint(buf: Buffer, pos: number, end: number): number {
 }
 
 /**
- * Where translated batches are written (fetch-memory.ts reuses it from answer to answer): `region(size)` gives at
+ * Where translated batches are written (storage/fetch-memory.ts reuses it from answer to answer): `region(size)` gives at
  * least `size` free bytes, and `keep(n)` keeps the first n of the region last given.
  */
 export interface TranslationMemory {
