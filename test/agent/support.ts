@@ -4,29 +4,21 @@
  * comparing what was written with what arrived.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { CLI, CollectorProcess } from '../helpers/collector-process.ts';
+import { makeTempDir } from '../helpers/temp-dirs.ts';
 
 export { CLI };
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Folders made by tempDir in this test process, removed when it exits (TRIBUTARY_KEEP_TEST_DIRS=1 keeps them). */
-const madeDirs: string[] = [];
-process.once('exit', () => {
-  if (process.env.TRIBUTARY_KEEP_TEST_DIRS === '1') return;
-  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-export async function tempDir(prefix = 'tributary-agent-test-'): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  madeDirs.push(dir);
-  return dir;
+/** A folder removed when the test process exits (test/helpers/temp-dirs.ts). */
+export function tempDir(prefix = 'tributary-agent-test-'): Promise<string> {
+  return makeTempDir(prefix);
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -6,13 +6,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { freePort } from './ports.ts';
+import { makeTempDir } from './temp-dirs.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /**
@@ -80,7 +80,8 @@ export class CollectorProcess {
 
   /** Writes the config and starts the collector; resolves once /readyz answers 200. */
   static async start(options: CollectorProcessOptions = {}): Promise<CollectorProcess> {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-collector-'));
+    // Removed by dispose(), and in any case when the test process exits.
+    const dir = await makeTempDir('tributary-collector-');
     const dataDir = options.dataDir ?? path.join(dir, 'data');
     const port = options.port ?? (await freePort());
     const proc = new CollectorProcess(dir, dataDir, port, options);
