@@ -48,7 +48,8 @@ interface PreparedSet {
   readonly ready: Promise<Prepared[]>;
 }
 
-const keyOf = (topic: string, partition: number) => `${partition}\u0000${topic}`;
+/** The key FetchAhead.take's map uses for a partition. */
+export const aheadKey = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 
 /** The read prepared for one connection's next Fetch. */
 export class FetchAhead {
@@ -101,20 +102,17 @@ export class FetchAhead {
     const all = await prepared.ready;
     const reads = new Map<string, PartitionRead>();
     if (Date.now() - prepared.startedAt <= this.maxAgeMs) {
-      const wanted = new Map(requests.map((r) => [keyOf(r.topic, r.partition), r]));
+      const wanted = new Map(requests.map((r) => [aheadKey(r.topic, r.partition), r]));
       for (const { request, read } of all) {
-        const asked = wanted.get(keyOf(request.topic, request.partition));
+        const asked = wanted.get(aheadKey(request.topic, request.partition));
         if (asked && asked.offset === request.offset && asked.limit === request.limit && read.errorCode === 0) {
-          reads.set(keyOf(request.topic, request.partition), read);
+          reads.set(aheadKey(request.topic, request.partition), read);
         }
       }
     }
     this.counted('used', reads.size);
     this.counted('unused', all.length - reads.size);
-    const release = () => {
-      this.pool.releasePrepared(prepared.reserved);
-      prepared.memory.release();
-    };
+    const release = () => this.giveBack(prepared);
     if (reads.size === 0) {
       release();
       return undefined;
@@ -129,9 +127,14 @@ export class FetchAhead {
     if (prepared === undefined) return;
     void prepared.ready.then((all) => {
       this.counted('unused', all.length);
-      this.pool.releasePrepared(prepared.reserved);
-      prepared.memory.release();
+      this.giveBack(prepared);
     });
+  }
+
+  /** Its reserved bytes and its memory back to the pool. */
+  private giveBack(prepared: PreparedSet): void {
+    this.pool.releasePrepared(prepared.reserved);
+    prepared.memory.release();
   }
 
   /** The connection closed: nothing more is prepared. */
@@ -140,6 +143,3 @@ export class FetchAhead {
     this.discard();
   }
 }
-
-/** The key FetchAhead.take's map uses for a partition. */
-export const aheadKey = keyOf;

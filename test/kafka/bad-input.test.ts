@@ -9,7 +9,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { parsePrometheusText } from '../collector/support.ts';
 import { rssBytes } from '../fault/support.ts';
-import { type KafkaCollector, startKafkaCollector } from './support.ts';
+import { type KafkaCollector, requestFrame as frame, startKafkaCollector } from './support.ts';
 
 const MAX_REQUEST = 64 * 1024;
 let kafka: KafkaCollector;
@@ -48,17 +48,6 @@ function exchange(bytes: Buffer, waitMs = 3000): Promise<Exchange> {
     socket.on('error', () => finish(true));
     socket.on('connect', () => socket.write(bytes));
   });
-}
-
-function frame(apiKey: number, version: number, body: Buffer, correlationId = 7): Buffer {
-  const header = Buffer.alloc(10);
-  header.writeInt16BE(apiKey, 0);
-  header.writeInt16BE(version, 2);
-  header.writeInt32BE(correlationId, 4);
-  header.writeInt16BE(-1, 8); // null client id
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(header.length + body.length, 0);
-  return Buffer.concat([size, header, body]);
 }
 
 async function closedCount(reason: string): Promise<number> {

@@ -11,7 +11,7 @@ import { decodeProducedRecords } from '../../collector/kafka/codec/produced-batc
 import { BatchBuilder } from '../../shared/batch-codec.ts';
 import { parsePrometheusText } from '../collector/support.ts';
 import { partitionForKey } from '../../shared/partitioner.ts';
-import { type KafkaCollector, kcatConsume, startKafkaCollector, withKcat } from './support.ts';
+import { type KafkaCollector, kcatConsume, requestFrame, startKafkaCollector, withKcat } from './support.ts';
 
 const PARTITIONS = 3;
 const BATCHES = 3;
@@ -128,18 +128,6 @@ async function fetchV4(
   return out;
 }
 
-/** A frame for one request: size, header (correlation id 42, no client id), body. */
-function framed(apiKey: number, version: number, body: Buffer): Buffer {
-  const header = Buffer.alloc(10);
-  header.writeInt16BE(apiKey, 0);
-  header.writeInt16BE(version, 2);
-  header.writeInt32BE(42, 4);
-  header.writeInt16BE(-1, 8);
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(header.length + body.length, 0);
-  return Buffer.concat([size, header, body]);
-}
-
 /** Sends one request on a new connection and resolves with the response body; reads after `holdMs`. */
 async function request(apiKey: number, version: number, body: Buffer, holdMs: number): Promise<Buffer> {
   const connection = await RawConnection.open();
@@ -183,7 +171,7 @@ class RawConnection {
         if (frame.readInt32BE(0) !== 42) reject(new Error('wrong correlation id'));
         else resolve(frame.subarray(4));
       };
-      this.socket.write(framed(apiKey, version, body));
+      this.socket.write(requestFrame(apiKey, version, body, 42));
       if (holdMs > 0) {
         this.socket.pause();
         setTimeout(() => this.socket.resume(), holdMs);

@@ -94,3 +94,15 @@ export function headersOf(message: KcatMessage): Record<string, string> {
   for (let i = 0; i + 1 < h.length; i += 2) out[h[i]!] = h[i + 1]!;
   return out;
 }
+
+/** One request frame: size, header (`correlationId`, a null client id), body. */
+export function requestFrame(apiKey: number, version: number, body: Buffer, correlationId = 7): Buffer {
+  const header = Buffer.alloc(10);
+  header.writeInt16BE(apiKey, 0);
+  header.writeInt16BE(version, 2);
+  header.writeInt32BE(correlationId, 4);
+  header.writeInt16BE(-1, 8); // null client id
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(header.length + body.length, 0);
+  return Buffer.concat([size, header, body]);
+}
